@@ -1,0 +1,56 @@
+# qsq: quality-scalable quantization and truncated-CSD multipliers.
+#
+#   make         main job: everything below that produces files under build/
+#   make test    the pytest suite (what CI runs)
+#
+# Every target bootstraps .venv on first use (python3 -m venv + pip install -e ".[dev]").
+
+PYTHON  ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+QSQ     := $(VENV)/bin/qsq
+STAMP   := $(VENV)/.installed
+BUILD   := build
+SIM     ?= icarus
+export SIM
+
+.DEFAULT_GOAL := all
+.PHONY: all help venv test test-all bench metrics clean distclean
+
+all: metrics  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
+	@echo "make: all outputs are under $(BUILD)/"
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+# ---------------------------------------------------------------- bootstrap
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsq needs Python 3.10 or newer; found " + sys.version.split()[0] + " (set PYTHON=/path/to/python3.10+)")'
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install the package with its dev tools
+
+# ---------------------------------------------------------------- golden model
+metrics: $(STAMP)  ## error-metric tables of the truncated-CSD product for every truncation level
+	@mkdir -p $(BUILD)/metrics
+	$(QSQ) metrics --a-width 8 --b-width 8 --a-signed --b-signed --out $(BUILD)/metrics/signed8x8
+	$(QSQ) metrics --a-width 8 --b-width 8 --b-signed --out $(BUILD)/metrics/unsigned8x_signed8
+
+bench: $(STAMP)  ## time the golden model (prints measured times)
+	$(VPY) -m golden_model.bench
+
+# ---------------------------------------------------------------- tests
+test: $(STAMP)  ## fast test suite (CI)
+	$(VPY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)  ## every test, including the slow regressions
+	$(VPY) -m pytest -q
+
+clean:  ## remove build outputs
+	rm -rf $(BUILD) sim_build .pytest_cache .hypothesis
+
+distclean: clean  ## also remove the virtualenv
+	rm -rf $(VENV)
