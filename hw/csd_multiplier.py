@@ -180,8 +180,12 @@ class CSDMultiplierCore(wiring.Component):
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime"):
-        self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self.truncation = _check_truncation(self.config, truncation)
+        try:
+            self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self.truncation = _check_truncation(self.config, truncation)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         super().__init__(_ports(self.config, self.truncation, pipelined=False))
 
     @property
@@ -278,9 +282,13 @@ class CSDMultiplier(wiring.Component):
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime", gating: str = "enable"):
-        self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self.truncation = _check_truncation(self.config, truncation)
-        self.gating = _check_gating(gating)
+        try:
+            self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self.truncation = _check_truncation(self.config, truncation)
+            self.gating = _check_gating(gating)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         super().__init__(_ports(self.config, self.truncation, pipelined=True))
 
     @property
