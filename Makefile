@@ -12,12 +12,13 @@ QSQ     := $(VENV)/bin/qsq
 STAMP   := $(VENV)/.installed
 BUILD   := build
 SIM     ?= icarus
-export SIM
+WAVES   ?= 0
+export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics clean distclean
+.PHONY: all help venv test test-all bench metrics verilog sim clean distclean
 
-all: metrics  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
+all: metrics verilog sim  ## main job: metric tables, Verilog, simulations (and, as they land, reports)
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -41,6 +42,13 @@ metrics: $(STAMP)  ## error-metric tables of the truncated-CSD product for every
 
 bench: $(STAMP)  ## time the golden model (prints measured times)
 	$(VPY) -m golden_model.bench
+
+# ---------------------------------------------------------------- hardware
+verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
+	$(QSQ) verilog all --out-dir $(BUILD)/verilog
+
+sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
+	$(VPY) -m sim.regress --sim $(SIM)
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)

@@ -8,7 +8,7 @@ builds in its own folder under ``build/sim/<SIM>/``.
 
 import pytest
 
-from sim import tb_csd_multiplier, tb_decoder
+from sim import tb_csd_multiplier, tb_csd_multiplier_core, tb_decoder
 from sim.common import setup_simulator, sim_name
 
 SIM = sim_name()
@@ -68,6 +68,24 @@ def test_csd_multiplier(params):
 @pytest.mark.parametrize("params", SLOW_MUL, ids=_mul_id)
 def test_csd_multiplier_full(params):
     tb_csd_multiplier.run(**params)
+
+
+FAST_CORE = [dict(mode="random", count=3000, a_signed=False)]
+SLOW_CORE = [dict(mode="exhaustive", a_signed=sa) for sa in (True, False)] + [
+    dict(mode="exhaustive", truncation=4),
+    dict(mode="random", count=20000, a_width=16, b_width=16, b_signed=False),
+]
+
+
+@pytest.mark.parametrize("params", FAST_CORE, ids=lambda p: _mul_id({**p, "gating": "core"}))
+def test_csd_multiplier_core(params):
+    tb_csd_multiplier_core.run(**params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", SLOW_CORE, ids=lambda p: _mul_id({**p, "gating": "core"}))
+def test_csd_multiplier_core_full(params):
+    tb_csd_multiplier_core.run(**params)
 
 
 def _dec_id(p):
