@@ -134,6 +134,10 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
         # Amaranth's output uses constructs Verilator lints (widths, unused bits); none is an error.
         args += ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
                  "-Wno-LATCH", "-Wno-COMBDLY", "-Wno-UNUSEDSIGNAL", "--x-initial", "unique"]
+        # Each configuration compiles the Verilator runtime again; at -O0 that is several times
+        # quicker, and the benches are bound by Python, not by the model's speed.
+        if os.environ.get("QSQ_VERILATOR_OPT", "-O0"):
+            args += ["-CFLAGS", os.environ.get("QSQ_VERILATOR_OPT", "-O0")]
     runner = get_runner(sim)
     log = build_dir / "build.log"
     runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,

@@ -216,3 +216,22 @@ def test_generated_verilog_passes_verilator_lint(tmp_path, module, params):
     r = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "--top-module", module, str(src)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "%Error" not in r.stderr, r.stderr
+
+
+# ----------------------------------------------------------------------------- simulator selection
+def test_simulator_selection_errors(monkeypatch):
+    from sim import common
+    with pytest.raises(ValueError, match=r"^SIM must be one of \('icarus', 'verilator'\), not 'xsim'$"):
+        common.sim_name("xsim")
+    monkeypatch.setenv("SIM", "")
+    assert common.sim_name() == "icarus"
+    monkeypatch.setattr(common.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match=r"^SIM=icarus needs Icarus Verilog \(iverilog and vvp\)"):
+        common.setup_simulator("icarus")
+
+
+def test_regress_reports_missing_simulator(monkeypatch, capsys):
+    from sim import common, regress
+    monkeypatch.setattr(common.shutil, "which", lambda name: None)
+    assert regress.main(["--sim", "icarus"]) == 2
+    assert capsys.readouterr().err.startswith("sim: error: SIM=icarus needs Icarus Verilog")
