@@ -165,6 +165,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
             info = json.loads(bench_out.read_text())
         summary = {
             "sim": sim, "module": module_name, "tag": tag, "params": params,
+            "run_id": os.environ.get("QSQ_REGRESS_ID", ""),
             "vectors": info.get("vectors", 0), "result": result,
             "sim_seconds": info.get("seconds", 0.0),
             "vectors_per_s": info.get("vectors_per_s", 0.0),

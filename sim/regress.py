@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     if args.jobs > 1:
         cmd += ["-n", str(args.jobs)]
     print(f"sim: {' '.join(cmd)}  (SIM={sim})", flush=True)
-    rc = subprocess.call(cmd, cwd=REPO, env={**os.environ, "SIM": sim})
+    run_id = f"{os.getpid()}-{start:.3f}"  # tags this run's summaries (not concurrent manual runs)
+    rc = subprocess.call(cmd, cwd=REPO, env={**os.environ, "SIM": sim, "QSQ_REGRESS_ID": run_id})
     wall = time.time() - start
 
     root = build_root(sim)
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
         if path.stat().st_mtime < start:
             continue
         s = json.loads(path.read_text())
+        if s.get("run_id") != run_id:
+            continue
         summaries.append(s)
         rows.append([s["tag"], s["sim"], s["vectors"], s["result"], s["total_seconds"],
                      s["sim_seconds"], s["vectors_per_s"]])
