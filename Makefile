@@ -15,9 +15,9 @@ SIM     ?= icarus
 export SIM
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics clean distclean
+.PHONY: all help venv test test-all bench metrics train evaluate clean distclean
 
-all: metrics  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
+all: metrics evaluate  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -41,6 +41,13 @@ metrics: $(STAMP)  ## error-metric tables of the truncated-CSD product for every
 
 bench: $(STAMP)  ## time the golden model (prints measured times)
 	$(VPY) -m golden_model.bench
+
+# ---------------------------------------------------------------- network evaluation
+train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint (~1 min)
+	$(QSQ) train --out golden_model/nn/lenet_digits.npz
+
+evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
+	$(QSQ) evaluate --out $(BUILD)/eval
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-layer-t", type=_int_list, action="append", default=[], metavar="T1,T2,..",
                    help="also evaluate this per-layer truncation list (repeatable)")
     p.add_argument("--auto-budget", type=float, default=0.005,
-                   help="training-accuracy budget per layer of the automatic per-layer t list "
+                   help="training-accuracy loss allowed to the greedy per-layer t search "
                         "(default 0.005 = 0.5 points)")
     p.add_argument("--method", default="output", choices=["output", "mse"],
                    help="post-training scale search: output-aware (default) or weight MSE")

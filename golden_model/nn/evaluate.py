@@ -105,30 +105,36 @@ def _rows_per_mac(qm, hists, ts) -> float:
     return rows / tot
 
 
-def choose_per_layer_t(qm, x, y, budget: float, levels, progress=None) -> list[int]:
-    """Largest truncation level per layer that alone costs at most ``budget`` accuracy on (x, y).
+def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) -> list[int]:
+    """Per-layer truncation levels found greedily on the *training* split (the test split stays
+    untouched).
 
-    Chosen on the *training* split so the test split stays untouched; then every layer uses its
-    level at once (the combined cost is measured on the test split by the caller).
+    Start with ``t = 0`` everywhere; in each round try raising each layer to its next level in
+    ``levels`` and keep the single change that removes the most active rows per MAC while the
+    training accuracy stays within ``budget`` of the exact network; stop when no change fits.
     """
     base = accuracy(integer_predict(qm, x, 0), y)
     n = len(qm.layers)
-    chosen = [0] * n
-    for j in range(n):
-        for t in sorted(levels):
-            if t == 0:
+    levels = sorted(levels)
+    cur = [0] * n
+    while True:
+        best = None
+        for j in range(n):
+            nxt = [t for t in levels if t > cur[j]]
+            if not nxt:
                 continue
-            ts = [0] * n
-            ts[j] = t
+            ts = list(cur)
+            ts[j] = nxt[0]
             t0 = time.perf_counter()
             acc = accuracy(integer_predict(qm, x, ts), y)
             if progress:
-                progress.step(f"auto t: {qm.layers[j].name} t={t}", time.perf_counter() - t0)
-            if base - acc <= budget:
-                chosen[j] = t
-            else:
-                break
-    return chosen
+                progress.step(f"auto t: try {ts}", time.perf_counter() - t0)
+            rows = _rows_per_mac(qm, hists, ts)
+            if base - acc <= budget and (best is None or rows < best[0]):
+                best = (rows, ts)
+        if best is None:
+            return cur
+        cur = best[1]
 
 
 def evaluate(opts: EvalOptions) -> dict:
@@ -145,7 +151,7 @@ def evaluate(opts: EvalOptions) -> dict:
     xtr, ytr, xte, yte = data.x_train, data.y_train, data.x_test, data.y_test
     levels = sorted(set(int(t) for t in opts.levels))
     has_qat = ck.qat_model is not None
-    n_auto = 4 * max(len(levels) - 1, 0)
+    n_auto = 12 if len(levels) > 1 else 0  # progress estimate only
     prog = _Progress(5 + 2 * len(levels) * (2 if has_qat else 1) + len(opts.per_layer) + n_auto + 4,
                      opts.quiet)
     acc_rows = []   # mode, weights, t, accuracy, delta vs float, rows/MAC, row cut, seconds
@@ -206,8 +212,9 @@ def evaluate(opts: EvalOptions) -> dict:
     per_layer_lists = [list(map(int, ts)) for ts in opts.per_layer]
     auto = None
     if n_auto:
-        auto = choose_per_layer_t(qm, xtr, ytr, opts.auto_per_layer_budget, levels, prog)
-        prog.done += n_auto - sum(1 for lbl, _ in prog.times if lbl.startswith("auto t"))
+        auto = choose_per_layer_t(qm, xtr, ytr, opts.auto_per_layer_budget, levels, hists, prog)
+        tried = sum(1 for lbl, _ in prog.times if lbl.startswith("auto t"))
+        prog.total += tried - n_auto
         per_layer_lists.append(auto)
     per_layer_res = []
     for ts in per_layer_lists:
