@@ -43,7 +43,7 @@ bench: $(STAMP)  ## time the golden model (prints measured times)
 	$(VPY) -m golden_model.bench
 
 # ---------------------------------------------------------------- network evaluation
-train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint (~1 min)
+train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint
 	$(QSQ) train --out golden_model/nn/lenet_digits.npz
 
 evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/

@@ -67,9 +67,12 @@ class _Progress:
         if not self.quiet:
             width = 24
             fill = round(width * self.done / max(self.total, self.done))
-            print(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{max(self.total, self.done)} "
-                  f"{label:<34.34s} {seconds:6.2f} s  (total {time.perf_counter() - self.t0:6.1f} s)",
-                  end="\n" if self.done >= self.total else "", file=sys.stderr, flush=True)
+            tty = sys.stderr.isatty()
+            lead = "\r" if tty else ""
+            print(f"{lead}[{'#' * fill}{'.' * (width - fill)}] "
+                  f"{self.done}/{max(self.total, self.done)} {label:<44.44s} {seconds:6.2f} s  "
+                  f"(total {time.perf_counter() - self.t0:6.1f} s)",
+                  end="\n" if self.done >= self.total or not tty else "", file=sys.stderr, flush=True)
 
 
 def operand_histograms(qm, x, t=0, batch: int = 1000) -> list[np.ndarray]:
@@ -150,10 +153,19 @@ def evaluate(opts: EvalOptions) -> dict:
     data = load_dataset(meta.get("dataset", "digits"), opts.data, meta.get("split_seed", 0))
     xtr, ytr, xte, yte = data.x_train, data.y_train, data.x_test, data.y_test
     levels = sorted(set(int(t) for t in opts.levels) | {0})  # t = 0 is every comparison's reference
-    has_qat = ck.qat_model is not None
-    n_auto = 12 if len(levels) > 1 else 0  # progress estimate only
-    prog = _Progress(6 + 2 * len(levels) * (2 if has_qat else 1) + len(opts.per_layer) + n_auto + 4,
-                     opts.quiet)
+    # Fine-tuned weights only count for the code width they were tuned for.
+    qat_bits = meta.get("code_bits", 3)
+    has_qat = ck.qat_model is not None and qat_bits == opts.code_bits
+    qat_note = None
+    if ck.qat_model is not None and not has_qat:
+        qat_note = (f"The checkpoint was fine-tuned for {qat_bits}-bit codes; fine-tuned results for "
+                    f"{opts.code_bits}-bit codes need `qsq train --code-bits {opts.code_bits}`.")
+    elif ck.qat_model is None:
+        qat_note = "The checkpoint holds no fine-tuned weights (`qsq train --qat-epochs N`)."
+    n_auto = 12 if len(levels) > 1 else 0  # estimate; corrected once the search has run
+    # float, MSE (3), PTQ (2), histograms, levels, auto search + lists, QAT (2 + levels), error, traces
+    after_auto = len(opts.per_layer) + (n_auto > 0) + (2 + len(levels) if has_qat else 0) + 2
+    prog = _Progress(7 + len(levels) + n_auto + after_auto, opts.quiet)
     acc_rows = []   # mode, weights, t, accuracy, delta vs float, rows/MAC, row cut, seconds
     tm = time.perf_counter()
     acc_float = accuracy(ck.float_model.predict(xte), yte)
@@ -213,8 +225,7 @@ def evaluate(opts: EvalOptions) -> dict:
     auto = None
     if n_auto:
         auto = choose_per_layer_t(qm, xtr, ytr, opts.auto_per_layer_budget, levels, hists, prog)
-        tried = sum(1 for lbl, _ in prog.times if lbl.startswith("auto t"))
-        prog.total += tried - n_auto
+        prog.total = prog.done + after_auto
         per_layer_lists.append(auto)
     per_layer_res = []
     for ts in per_layer_lists:
@@ -306,14 +317,15 @@ def evaluate(opts: EvalOptions) -> dict:
     # ---------------------------------------------------------------- targets
     acc_t0 = sweep["ptq"][0][0]
     targets = []
-    targets.append(("3-bit weights, no fine-tuning: integer accuracy within 1 point of float",
+    bits = f"{opts.code_bits}-bit"
+    targets.append((f"{bits} weights, no fine-tuning: integer accuracy within 1 point of float",
                     acc_float - acc_t0 <= 0.01 + 1e-12,
                     f"float {acc_float:.2%}, integer PTQ {acc_t0:.2%} ({100 * (acc_t0 - acc_float):+.2f} "
                     f"points); plain MSE encoder {acc_int_plain:.2%} "
                     f"({100 * (acc_int_plain - acc_float):+.2f})"))
     if has_qat:
         acc_q0 = sweep["qat"][0][0]
-        targets.append(("3-bit weights after fine-tuning: within 0.3 points of float",
+        targets.append((f"{bits} weights after fine-tuning: within 0.3 points of float",
                         acc_float - acc_q0 <= 0.003 + 1e-12,
                         f"float {acc_float:.2%}, integer QAT {acc_q0:.2%} "
                         f"({100 * (acc_q0 - acc_float):+.2f} points)"))
@@ -357,7 +369,7 @@ def evaluate(opts: EvalOptions) -> dict:
         "mse_weight_quantized_accuracy": acc_wq_plain,
         "qat_integer_accuracy": sweep["qat"][0][0] if has_qat else None,
         "saving_vs_fp32": saving32, "saving_vs_int8": saving8, "zeros_float": zf, "zeros_int8": z8,
-        "zeros_codes": zc, "file": file_info, "auto_per_layer_t": auto,
+        "zeros_codes": zc, "qat_note": qat_note, "file": file_info, "auto_per_layer_t": auto,
         "targets": [{"target": a, "met": bool(b), "data": c} for a, b, c in targets],
         "seconds_total": elapsed,
         "seconds_per_integer_config": {"mean": float(np.mean(int_times)), "max": float(np.max(int_times))}
@@ -443,6 +455,8 @@ def _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_hea
               "", "## Targets", ""]
     for name, met, detail in targets:
         lines.append(f"* **{'met' if met else 'MISSED'}** -- {name}: {detail}.")
+    if summary.get("qat_note"):
+        lines += ["", summary["qat_note"]]
     lines += ["", f"One test image is {1 / len(data.y_test):.2%} of the test split: differences of "
               "one or two images are within sampling noise.", ""]
     lines += ["", "## Accuracy per mode and truncation level (test split)", "",
