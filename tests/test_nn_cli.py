@@ -100,3 +100,24 @@ def test_make_train_reproduces_the_committed_checkpoint(tmp_path):
     a, b = load_checkpoint(out), load_checkpoint()
     for k, v in b.float_model.state().items():
         assert np.array_equal(v, a.float_model.state()[k]), k
+
+
+def test_train_and_evaluate_on_user_mnist_files(tmp_path):
+    """The whole flow on a tiny MNIST-format directory: train lenet5 + QAT, evaluate, pack."""
+    from test_nn_data import _write_mnist
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    _write_mnist(data, n_train=12, n_test=4)
+    ck = tmp_path / "ck.npz"
+    assert main(["train", "--dataset", "mnist", "--data", str(data), "--epochs", "1",
+                 "--qat-epochs", "1", "--quiet", "--out", str(ck)]) == 0
+    assert load_checkpoint(ck).meta["arch"] == "lenet5"
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(ck), "--data", str(data), "--levels", "0,2", "--method", "mse",
+                 "--no-plots", "--quiet", "--trace-images", "2", "--out", str(out)]) == 0
+    tr = load_traces(out / "traces.npz")
+    assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert main(["pack", "--checkpoint", str(ck), "--data", str(data), "--qat",
+                 "-o", str(tmp_path / "m.qsq")]) == 0
+    assert main(["evaluate", "--checkpoint", str(ck), "--out", str(out)]) == 2

@@ -174,14 +174,14 @@ def evaluate(opts: EvalOptions) -> dict:
 
     def ptq_rows(model, label, method, bc, exps=None):
         tm = time.perf_counter()
-        wq, _ = post_training_quantize(model, xtr, codec, method, bc)
-        acc_wq = accuracy(wq.predict(xte), yte)
+        ptq = post_training_quantize(model, xtr, codec, method, bc)
+        acc_wq = accuracy(ptq[0].predict(xte), yte)
         prog.step(f"{label}: weight-quantized", time.perf_counter() - tm)
         acc_rows.append(["weight-quantized (float math)", label, "-", acc_wq, acc_wq - acc_float,
                          "", "", time.perf_counter() - tm])
         tm = time.perf_counter()
-        qm = quantize_model(model, xtr, codec, method, bc, exponents=exps)
-        prog.step(f"{label}: quantize + calibrate", time.perf_counter() - tm)
+        qm = quantize_model(model, xtr, codec, method, bc, exponents=exps, ptq=ptq)
+        prog.step(f"{label}: calibrate", time.perf_counter() - tm)
         return qm, acc_wq
 
     # Plain codec (weight-MSE encoder, no bias correction), then the default post-training method.
@@ -243,11 +243,12 @@ def evaluate(opts: EvalOptions) -> dict:
     if has_qat:
         tm = time.perf_counter()
         # Fine-tuning ran with the plain codec encoder and fixed exponents: evaluate it the same way.
-        wq_qat, _ = post_training_quantize(ck.qat_model, xtr, codec, "mse", False)
-        acc_wq_qat = accuracy(wq_qat.predict(xte), yte)
+        ptq_qat = post_training_quantize(ck.qat_model, xtr, codec, "mse", False)
+        acc_wq_qat = accuracy(ptq_qat[0].predict(xte), yte)
         acc_rows.append(["weight-quantized (float math)", f"{opts.code_bits}-bit QAT fine-tuned",
                          "-", acc_wq_qat, acc_wq_qat - acc_float, "", "", time.perf_counter() - tm])
-        qm_qat = quantize_model(ck.qat_model, xtr, codec, "mse", False, exponents=ck.qat_exponents)
+        qm_qat = quantize_model(ck.qat_model, xtr, codec, "mse", False, exponents=ck.qat_exponents,
+                                ptq=ptq_qat)
         prog.step("QAT: quantize", time.perf_counter() - tm)
         tm = time.perf_counter()
         hists_qat = operand_histograms(qm_qat, xte, 0)

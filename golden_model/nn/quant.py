@@ -211,7 +211,7 @@ def encode_output_aware(weights, moment: np.ndarray, codec: CodecConfig = CodecC
         idx = np.sum(mag[i][None, :, None] > mid[:, None, :], axis=-1)  # (C, K), ties to lower
         q = np.take_along_axis(levf, idx, axis=1) * np.sign(x[i])[None, :]
         err = x[i][None, :] - q
-        cost = np.einsum("ck,kl,cl->c", err, c, err)
+        cost = np.sum((err @ c) * err, axis=1)
         best[i] = cand[int(np.argmin(cost))]
     flev = levf[best - 1]
     m = np.sum(mag[:, :, None] > ((flev[:, 1:] + flev[:, :-1]) / 2.0)[:, None, :], axis=-1)
@@ -284,7 +284,7 @@ def weight_quantized_model(model: Sequential, calib_x: np.ndarray, codec: CodecC
 
 def quantize_model(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = CodecConfig(),
                    method: str = "output", bias_correction: bool = True,
-                   exponents: list[int] | None = None) -> QuantizedModel:
+                   exponents: list[int] | None = None, ptq=None) -> QuantizedModel:
     """Compress ``model`` and derive every integer parameter of :func:`integer_forward`.
 
     Parameters
@@ -297,6 +297,8 @@ def quantize_model(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = 
     codec : CodecConfig
     exponents : list of int, optional
         Input-activation exponents to use instead of calibrating them.
+    ptq : tuple, optional
+        A result of :func:`post_training_quantize` for the same arguments, to avoid recomputing it.
 
     Raises
     ------
@@ -304,7 +306,9 @@ def quantize_model(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = 
         If the layer sequence is not supported, or a bias or accumulator could overflow int32.
     """
     ops = _ops_of(model)
-    wq, encoded = post_training_quantize(model, calib_x, codec, method, bias_correction)
+    if ptq is None:
+        ptq = post_training_quantize(model, calib_x, codec, method, bias_correction)
+    wq, encoded = ptq
     if exponents is None:
         exponents = calibrate_exponents(wq, calib_x)
     comp = wq.compute_layers
