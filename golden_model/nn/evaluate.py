@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from ..codec import layer_report
-from ..config import EXPONENT_BITS, CodecConfig
+from ..config import CodecConfig
 from ..csd import active_rows_table
 from ..metrics import truncation_table
 from ..tables import markdown_table, write_table
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .data import load_dataset
-from .model import im2col
 from .packfile import code_entropy, pack_model
 from .quant import (PTQ_METHODS, integer_forward, integer_predict, post_training_quantize,
                     quantize_model)

@@ -6,7 +6,9 @@ Number formats (all integer; the hardware computes exactly this)
   (:func:`golden_model.codec.encode_layer`): ``code_bits``-bit codes, one unsigned per-filter scale
   ``S_f`` and one layer exponent ``E``. The multiplier operand ``b`` is the *decoded* weight
   ``decode(code, S_f)``, a signed ``scale_bits + 1``-bit integer (signed 8-bit by default); the real
-  weight is ``b * 2**E``.
+  weight is ``b * 2**E``. :func:`post_training_quantize` chooses the codes and scales either with the
+  codec's encoder (least weight error) or with :func:`encode_output_aware` (least output error on
+  calibration inputs, same format), optionally with bias correction.
 * **Activations** entering a layer: unsigned 8-bit ``a`` with a per-layer power-of-two scale
   ``2**e_in`` (real value ``a * 2**e_in``). ``e_in`` is calibrated on training images as the smallest
   exponent with ``max(activation) <= 256 * 2**e_in`` (values above ``255 * 2**e_in`` saturate, by
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..codec import EncodedLayer, encode_layer
-from ..config import CodecConfig, MultiplierConfig, check_bool, check_int
+from ..config import CodecConfig, MultiplierConfig, check_bool
 from ..csd import csd_truncate, product_table
 from .model import Conv2D, Dense, Flatten, MaxPool2, ReLU, Sequential, im2col
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..codec import encode_layer
 from ..config import CodecConfig, check_int
-from .model import Conv2D, Dense, Sequential, build_model
+from .model import Sequential, build_model
 
 __all__ = ["TrainConfig", "train", "finetune_qat", "cross_entropy", "accuracy"]
 
@@ -189,7 +189,3 @@ def finetune_qat(model: Sequential, x: np.ndarray, y: np.ndarray, exponents: lis
             del lay.forward, lay.backward  # back to the class methods
             lay.weight_override = None
     return tuned
-
-
-def _is_compute(lay) -> bool:
-    return isinstance(lay, (Conv2D, Dense))
