@@ -187,7 +187,9 @@ def encode_output_aware(weights, moment: np.ndarray, codec: CodecConfig = CodecC
     :func:`golden_model.codec.encode_layer`; only the per-filter scale search differs: instead of
     the weight error ``|e|**2`` it minimises ``e^T C e``, the mean squared error of the filter's
     output over the calibration inputs, where ``C = E[x x^T]`` (``moment``, ``K x K``) is the second
-    moment of the layer's input patches and ``e`` the weight error. Ties go to the smaller scale.
+    moment of the layer's input patches and ``e`` the weight error. Candidates within a relative
+    ``1e-9`` of the least output error count as tied and are separated by the weight error, then by
+    the smaller scale (so weights that only meet always-zero inputs are still encoded sensibly).
     """
     base = encode_layer(weights, codec)
     w = np.asarray(weights, np.float64)
@@ -214,7 +216,11 @@ def encode_output_aware(weights, moment: np.ndarray, codec: CodecConfig = CodecC
         q = np.take_along_axis(levf, idx, axis=1) * np.sign(x[i])[None, :]
         err = x[i][None, :] - q
         cost = np.sum((err @ c) * err, axis=1)
-        best[i] = cand[int(np.argmin(cost))]
+        # Candidates whose output errors agree to rounding (e.g. through inputs that are always 0)
+        # are told apart by the weight error, then by the smaller scale: stable across BLAS builds.
+        near = cost <= cost.min() + 1e-9 * max(float(cost.max()), 1e-300)
+        mse = np.where(near, np.sum(err * err, axis=1), np.inf)
+        best[i] = cand[int(np.argmin(mse))]
     flev = levf[best - 1]
     m = np.sum(mag[:, :, None] > ((flev[:, 1:] + flev[:, :-1]) / 2.0)[:, None, :], axis=-1)
     sign = (flat < 0) & (m > 0)
