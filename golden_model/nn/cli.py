@@ -111,7 +111,8 @@ def run_train(args) -> int:
     from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .model import default_architecture
-    from .quant import calibrate_exponents, integer_predict, quantize_model, weight_quantized_model
+    from .quant import (CALIB_IMAGES, calibrate_exponents, integer_predict, quantize_model,
+                        weight_quantized_model)
     from .train import TrainConfig, accuracy, finetune_qat, train
 
     check_int("--epochs", args.epochs, 1, 100_000)
@@ -132,11 +133,12 @@ def run_train(args) -> int:
     qat, exps = None, None
     if args.qat_epochs:
         # Fine-tune against the plain codec encoder, activations fixed to the calibrated grid.
-        wq = weight_quantized_model(model, data.x_train, codec, "mse", False)
-        exps = calibrate_exponents(wq, data.x_train)
+        calib = data.x_train[:CALIB_IMAGES]
+        wq = weight_quantized_model(model, calib, codec, "mse", False)
+        exps = calibrate_exponents(wq, calib)
         t0 = time.perf_counter()
         qat = finetune_qat(model, data.x_train, data.y_train, exps, codec, cfg, quiet=args.quiet)
-        qm = quantize_model(qat, data.x_train, codec, "mse", False, exponents=exps)
+        qm = quantize_model(qat, calib, codec, "mse", False, exponents=exps)
         acc_q = accuracy(integer_predict(qm, data.x_test, 0), data.y_test)
         meta["qat_integer_test_accuracy"] = acc_q
         print(f"QAT integer test accuracy {acc_q:.4f} ({time.perf_counter() - t0:.1f} s)")
@@ -186,14 +188,15 @@ def run_pack(args) -> int:
     from ..config import CodecConfig
     from ..tables import markdown_table
     from .packfile import file_summary, pack_model
-    from .quant import quantize_model
+    from .quant import CALIB_IMAGES, quantize_model
 
     codec = CodecConfig(args.code_bits)
     ck, data = _model_and_data(args.checkpoint, args.data, args.qat)
     if args.qat:
-        qm = quantize_model(ck.qat_model, data.x_train, codec, "mse", False, exponents=ck.qat_exponents)
+        qm = quantize_model(ck.qat_model, data.x_train[:CALIB_IMAGES], codec, "mse", False,
+                            exponents=ck.qat_exponents)
     else:
-        qm = quantize_model(ck.float_model, data.x_train, codec)
+        qm = quantize_model(ck.float_model, data.x_train[:CALIB_IMAGES], codec)
     blob = pack_model(qm, args.lanes)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,8 @@ from ..tables import markdown_table, write_table
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .data import load_dataset
 from .packfile import code_entropy, pack_model
-from .quant import (PTQ_METHODS, integer_forward, integer_predict, post_training_quantize,
-                    quantize_model)
+from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
+                    post_training_quantize, quantize_model)
 from .traces import DEFAULT_CAP, write_traces
 from .train import accuracy
 
@@ -74,7 +74,7 @@ class _Progress:
                   end="\n" if self.done >= self.total or not tty else "", file=sys.stderr, flush=True)
 
 
-def operand_histograms(qm, x, t=0, batch: int = 1000) -> list[np.ndarray]:
+def operand_histograms(qm, x, t=0, batch: int = 250) -> list[np.ndarray]:
     """Joint ``(a, b)`` count matrix ``H[a, b - b.min]`` of every multiplication, per layer.
 
     Counts every product of integer inference over images ``x`` (activations of the network run
@@ -150,7 +150,10 @@ def evaluate(opts: EvalOptions) -> dict:
     ck = load_checkpoint(opts.checkpoint)
     meta = ck.meta
     data = load_dataset(meta.get("dataset", "digits"), opts.data, meta.get("split_seed", 0))
-    xtr, ytr, xte, yte = data.x_train, data.y_train, data.x_test, data.y_test
+    # Calibration and the per-layer search use the first CALIB_IMAGES training images (bounded
+    # memory and time on MNIST / CIFAR-10; the whole digits training split).
+    xtr, ytr = data.x_train[:CALIB_IMAGES], data.y_train[:CALIB_IMAGES]
+    xte, yte = data.x_test, data.y_test
     levels = sorted(set(int(t) for t in opts.levels) | {0})  # t = 0 is every comparison's reference
     # Fine-tuned weights only count for the code width they were tuned for.
     qat_bits = meta.get("code_bits", 3)

@@ -49,10 +49,12 @@ from .model import Conv2D, Dense, Flatten, MaxPool2, ReLU, Sequential, im2col
 __all__ = ["ACT_BITS", "QLayer", "QuantizedModel", "quantize_model", "calibrate_exponents",
            "integer_forward", "integer_predict", "weight_quantized_model", "requantize",
            "quantize_input", "check_truncations", "multiplier_config", "encode_output_aware",
-           "post_training_quantize", "PTQ_METHODS"]
+           "post_training_quantize", "PTQ_METHODS", "CALIB_IMAGES"]
 
 #: Activation width (unsigned).
 ACT_BITS = 8
+#: Training images used for calibration (the first ones of the training split; all of the digits).
+CALIB_IMAGES = 2048
 _ACT_MAX = (1 << ACT_BITS) - 1
 _ACC_MAX = (1 << 31) - 1
 
@@ -232,16 +234,28 @@ def encode_output_aware(weights, moment: np.ndarray, codec: CodecConfig = CodecC
 PTQ_METHODS = ("mse", "output")
 
 
-def _inputs_of(model: Sequential, target, x: np.ndarray) -> np.ndarray:
-    """The input patches (im2col rows for conv) of layer ``target`` on images ``x``."""
-    h = x
-    for lay in model.layers:
-        if lay is target:
-            break
-        h = lay.forward(h)
-    if isinstance(target, Conv2D):
-        h = im2col(h, target.k, target.pad)[0]
-    return h.reshape(h.shape[0], -1).astype(np.float64)
+def _input_moments(model: Sequential, target, x: np.ndarray, batch: int = 256):
+    """Second moment ``E[x x^T]`` and mean of layer ``target``'s input patches over images ``x``.
+
+    Accumulated in batches (im2col rows for conv), so memory stays bounded for large inputs.
+    """
+    k = int(np.prod(target.w.shape[1:]))
+    c = np.zeros((k, k))
+    total = np.zeros(k)
+    n = 0
+    for i in range(0, len(x), batch):
+        h = x[i:i + batch]
+        for lay in model.layers:
+            if lay is target:
+                break
+            h = lay.forward(h)
+        if isinstance(target, Conv2D):
+            h = im2col(h, target.k, target.pad)[0]
+        h = h.reshape(h.shape[0], -1).astype(np.float64)
+        c += h.T @ h
+        total += h.sum(axis=0)
+        n += h.shape[0]
+    return c / n, total / n
 
 
 def post_training_quantize(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = CodecConfig(),
@@ -271,15 +285,15 @@ def post_training_quantize(model: Sequential, calib_x: np.ndarray, codec: CodecC
     encoded = []
     for lf, lq in zip(model.compute_layers, wq.compute_layers):
         need_inputs = method == "output" or bias_correction
-        xin = _inputs_of(wq, lq, calib_x) if need_inputs else None
+        moment, mean = _input_moments(wq, lq, calib_x) if need_inputs else (None, None)
         if method == "output":
-            enc = encode_output_aware(lf.w, xin.T @ xin / len(xin), codec)
+            enc = encode_output_aware(lf.w, moment, codec)
         else:
             enc = encode_layer(lf.w, codec)
         lq.w = enc.dequantized().astype(np.float32)
         if bias_correction:
             dw = (lf.w.astype(np.float64) - lq.w).reshape(lq.w.shape[0], -1)
-            lq.b = (lf.b + dw @ xin.mean(axis=0)).astype(np.float32)
+            lq.b = (lf.b + dw @ mean).astype(np.float32)
         encoded.append(enc)
     return wq, encoded
 
@@ -445,7 +459,7 @@ def integer_forward(qm: QuantizedModel, x: np.ndarray, t=0, engine: str = "matmu
 
 
 def integer_predict(qm: QuantizedModel, x: np.ndarray, t=0, engine: str = "matmul",
-                    batch: int = 1000) -> np.ndarray:
+                    batch: int = 500) -> np.ndarray:
     """Predicted classes of ``x`` under integer inference, in batches."""
     return np.concatenate([integer_forward(qm, x[i:i + batch], t, engine).argmax(axis=1)
                            for i in range(0, len(x), batch)])
