@@ -16,9 +16,9 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog sim clean distclean
+.PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
 
-all: metrics verilog sim  ## main job: metric tables, Verilog, simulations (and, as they land, reports)
+all: metrics evaluate verilog sim  ## main job: metric tables, network evaluation, Verilog, simulations (and, as they land, reports)
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -49,6 +49,13 @@ verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest 
 
 sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
 	$(VPY) -m sim.regress --sim $(SIM)
+
+# ---------------------------------------------------------------- network evaluation
+train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint
+	$(QSQ) train --out golden_model/nn/lenet_digits.npz
+
+evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
+	$(QSQ) evaluate --out $(BUILD)/eval
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)

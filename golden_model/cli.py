@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "golden_model.cli_metrics",
     "golden_model.cli_encode",
     "hw.cli",
+    "golden_model.nn.cli",
 ]
 
 
