@@ -296,9 +296,12 @@ if cocotb is not None:
 
 
 # ----------------------------------------------------------------------------- runner (pytest side)
-def tag_for(cfg: MultiplierConfig, truncation, gating: str, mode: str, seed: int = 1) -> str:
+def tag_for(cfg: MultiplierConfig, truncation, gating: str, mode: str, seed: int = 1,
+            count: int = 0, bubble: float = 0.1) -> str:
+    """Build-folder name: one per parameter combination and vector set."""
     t = "rt" if truncation == "runtime" else f"t{truncation}"
-    return f"{MODULE}_{cfg.tag()}_{t}_{gating}_{mode}_s{seed}"
+    n = f"{count}" if mode == "random" else ""
+    return f"{MODULE}_{cfg.tag()}_{t}_{gating}_{mode}{n}_b{round(bubble * 100)}_s{seed}"
 
 
 def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: bool = True,
@@ -318,8 +321,8 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
     dut._MustUse__silence = True
     bench = dict(params, latency=dut.latency, rows=dut.rows, mode=mode, count=count, seed=seed,
                  bubble=bubble)
-    return run_bench(module_name=MODULE, params=params, tag=tag_for(dut.config, truncation, gating,
-                                                                      mode, seed),
+    return run_bench(module_name=MODULE, params=params,
+                     tag=tag_for(dut.config, truncation, gating, mode, seed, count, bubble),
                      test_module="sim.tb_csd_multiplier", bench=bench, sim=sim, waves=waves)
 
 

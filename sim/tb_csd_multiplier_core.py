@@ -85,7 +85,8 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
     dut._MustUse__silence = True
     tt = "rt" if truncation == "runtime" else f"t{truncation}"
     return run_bench(module_name=MODULE, params=params,
-                     tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}_s{seed}",
+                     tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}"
+                         f"{count if mode == 'random' else ''}_s{seed}",
                      test_module="sim.tb_csd_multiplier_core",
                      bench=dict(params, mode=mode, count=count, seed=seed), sim=sim, waves=waves)
 

@@ -148,9 +148,9 @@ if cocotb is not None:
                       n / seconds)
 
 
-def tag_for(code_bits, scale_bits, lanes, registered, mode, seed=1) -> str:
+def tag_for(code_bits, scale_bits, lanes, registered, mode, seed=1, count=0) -> str:
     return (f"{MODULE}_c{code_bits}_s{scale_bits}_l{lanes}{'_reg' if registered else ''}"
-            f"_{mode}_s{seed}")
+            f"_{mode}{count if mode == 'random' else ''}_s{seed}")
 
 
 def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: bool = False,
@@ -166,7 +166,7 @@ def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: boo
     dut._MustUse__silence = True
     bench = dict(params, latency=dut.latency, mode=mode, count=count, seed=seed)
     return run_bench(module_name=MODULE, params=params,
-                     tag=tag_for(code_bits, scale_bits, lanes, registered, mode, seed),
+                     tag=tag_for(code_bits, scale_bits, lanes, registered, mode, seed, count),
                      test_module="sim.tb_decoder", bench=bench, sim=sim, waves=waves)
 
 
