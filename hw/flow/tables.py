@@ -135,8 +135,9 @@ def write_outputs(designs: list[Design], results: dict, opts, out: Path, notes: 
         "fmax from nextpnr-ice40 (`--up5k --package sg48`, `constraints/icebreaker.pcf`, seed "
         f"{opts.seed}) on a **timing harness**: every input fed from a shift register loaded through "
         "one pin, every output captured in a register shifted out through one pin, so the design's "
-        "own register-to-register paths set fmax, not the pads or the pin count. ICG designs are not "
-        "placed on the FPGA (an ASIC style).",
+        "own register-to-register paths set fmax, not the pads or the pin count. ICG designs have no "
+        "iCE40 figures: latch-based clock gates are an ASIC style (iCE40 has no latches; on an "
+        "FPGA the enable style is the one to use).",
         "- **Switching activity**: the generic gate-level netlist (not the RTL) is simulated by "
         f"Icarus Verilog, zero delay, one operation per cycle, {opts.ops} operations per stimulus "
         "segment (every truncation level for runtime designs); toggles per net come from the value "
