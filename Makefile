@@ -17,7 +17,7 @@ export SIM
 .DEFAULT_GOAL := all
 .PHONY: all help venv test test-all bench metrics clean distclean
 
-all: metrics  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
+all: metrics report  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -41,6 +41,12 @@ metrics: $(STAMP)  ## error-metric tables of the truncated-CSD product for every
 
 bench: $(STAMP)  ## time the golden model (prints measured times)
 	$(VPY) -m golden_model.bench
+
+# ---------------------------------------------------------------- reports
+.PHONY: report
+REPORT_ARGS ?=
+report: $(STAMP)  ## synthesis/timing/activity report of every design (build/report/index.md); REPORT_ARGS="--config s12xs12 ..." for others
+	$(QSQ) report --out $(BUILD)/report $(REPORT_ARGS)
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)

@@ -226,7 +226,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_ylabel(label)
             ax.set_title(f"{tag}: {label} vs t")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            _legend(ax, 7)
     fig.tight_layout()
     p = out / "area_vs_t.png"
     fig.savefig(p, dpi=110)
@@ -254,7 +254,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_xlabel("truncation level t")
             ax.set_ylabel("power proxy vs exact")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=6)
+            _legend(ax, 6)
     fig.tight_layout()
     p = out / "activity_vs_t.png"
     fig.savefig(p, dpi=110)
@@ -282,7 +282,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
         ax.set_ylabel(f"power proxy per operation ({stim})")
         ax.set_title(f"{tag}: power proxy vs MRED, stimulus {stim}")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax, 7)
     fig.tight_layout()
     p = out / "pareto_power_mred.png"
     fig.savefig(p, dpi=110)
@@ -296,3 +296,8 @@ def _get(res: dict, metric: str):
         return res["area"][metric]
     return res.get("ice40", {}).get(metric)
 
+
+
+def _legend(ax, size):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=size)

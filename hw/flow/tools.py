@@ -80,7 +80,7 @@ def run_tool(name: str, args: list[str], cwd: Path, log: str, timeout: float = 1
             logfile = cwd / args[args.index("-l") + 1]
             text += logfile.read_text() if logfile.exists() else ""
             log = logfile.name
-        errors = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+        errors = list(dict.fromkeys(ln for ln in text.splitlines() if ln.startswith("ERROR")))
         tail = "\n".join(errors[-3:] or text.strip().splitlines()[-6:])
         raise ToolError(f"{name} failed (exit {proc.returncode}), log {cwd / log}: {tail}")
     return proc.stdout
