@@ -1,7 +1,9 @@
-"""cocotb testbench of the baseline multipliers (:mod:`hw.baselines`) against the golden model.
+"""cocotb testbench of the baseline multipliers (:mod:`hw.baselines`) and of the compact CSD
+variant (:mod:`hw.csd_compact`) against the golden model.
 
 Driver: every operand pair of the configuration (exhaustive) or a seeded random stream, one per
-clock cycle with random ``in_valid`` bubbles, written 1 ns after the falling edge. Monitor: ``p`` and
+clock cycle with random ``in_valid`` bubbles (and, for runtime truncation, a random ``trunc`` level
+every cycle), written 1 ns after the falling edge. Monitor: ``p`` and
 ``out_valid`` sampled at the same instant, before driving. Checker (bulk, after the run): one
 result per valid operation at exactly ``latency`` cycles, in order, equal to
 :func:`golden_model.baselines.broken_array_product` (or ``a * b`` for the exact multiplier);
@@ -39,7 +41,8 @@ def _design(cfgd: dict):
 
 
 def vectors(cfg: MultiplierConfig, mode: str, count: int, seed: int, bubble: float):
-    """Operand stream (exhaustive or random) and the cycle stream with bubbles."""
+    """Operand stream (exhaustive or random) and the cycle stream with bubbles; a truncation
+    level per cycle (used by runtime-truncation designs) changes every cycle."""
     rng = np.random.default_rng(seed)
     if mode == "exhaustive":
         a, b = np.meshgrid(cfg.a.values(), cfg.b.values(), indexing="ij")
@@ -54,7 +57,8 @@ def vectors(cfg: MultiplierConfig, mode: str, count: int, seed: int, bubble: flo
     ca = rng.integers(cfg.a.min, cfg.a.max + 1, valid.size)
     cb = rng.integers(cfg.b.min, cfg.b.max + 1, valid.size)
     ca[valid], cb[valid] = a, b
-    return ca, cb, valid
+    ct = rng.integers(0, cfg.ndigits + 1, valid.size)
+    return ca, cb, ct, valid
 
 
 if cocotb is not None:
@@ -66,7 +70,9 @@ if cocotb is not None:
         cfg, lat = design.cfg, design.latency
         if cfgd.get("golden_params") is not None:  # the bench's self-test: a wrong model must fail
             design = _design({**cfgd, "params": cfgd["golden_params"]})
-        a, b, valid = vectors(cfg, cfgd["mode"], cfgd["count"], cfgd["seed"], cfgd["bubble"])
+        a, b, t, valid = vectors(cfg, cfgd["mode"], cfgd["count"], cfgd["seed"], cfgd["bubble"])
+        runtime = "trunc" in cfgd.get("ports", [])
+        t_drive = t.tolist()
         ncyc = a.size
         a_drive = (a & ((1 << cfg.a_width) - 1)).tolist()
         b_drive = (b & ((1 << cfg.b_width) - 1)).tolist()
@@ -76,6 +82,8 @@ if cocotb is not None:
         dut.in_valid.value = 0
         dut.a.value = 0
         dut.b.value = 0
+        if runtime:
+            dut.trunc.value = 0
         fe = FallingEdge(dut.clk)
         for _ in range(3):
             await fe
@@ -96,6 +104,8 @@ if cocotb is not None:
                 a_h.value = a_drive[j]
                 b_h.value = b_drive[j]
                 v_h.value = v_drive[j]
+                if runtime:
+                    dut.trunc.value = t_drive[j]
             elif j == ncyc:
                 v_h.value = 0
             await step
@@ -111,7 +121,7 @@ if cocotb is not None:
         assert all(set(s) <= {"0", "1"} for s in got_bits), "p is X/Z on a valid result"
         raw = np.array([int(s, 2) for s in got_bits], dtype=np.int64)
         got = raw - ((raw >> (cfg.p_width - 1) & 1) << cfg.p_width) if cfg.p_signed else raw
-        want = design.golden(a[valid], b[valid])
+        want = design.golden(a[valid], b[valid], t[valid] if runtime else None)
         mism = np.flatnonzero(got != want)
         if mism.size:
             k = mism[0]
@@ -158,7 +168,7 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
                  log_file=build_dir / "build.log")
     bench = {"a_width": a_width, "a_signed": a_signed, "b_width": b_width, "b_signed": b_signed,
              "kind": kind, "params": [list(p) for p in params], "latency": latency, "mode": mode,
-             "count": count, "seed": seed, "bubble": bubble, "out_dir": str(build_dir),
+             "count": count, "seed": seed, "ports": ["trunc"] if design.runtime else [], "bubble": bubble, "out_dir": str(build_dir),
              "golden_params": None if golden_params is None else [list(p) for p in golden_params]}
     (build_dir / "bench.json").unlink(missing_ok=True)
     try:
@@ -181,7 +191,10 @@ if __name__ == "__main__":
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--kind", default="tam", choices=["exact", "tam", "bam"])
+    ap.add_argument("--kind", default="tam", choices=["exact", "tam", "bam", "csdc"])
+    ap.add_argument("--t", default="runtime", help="truncation (csdc): level or 'runtime'")
+    ap.add_argument("--gating", default="enable", choices=["none", "enable", "icg"])
+    ap.add_argument("--sign", default="xor", choices=["xor", "split"])
     ap.add_argument("--k", type=int, default=6, help="truncated-array column (tam)")
     ap.add_argument("--vbl", type=int, default=0)
     ap.add_argument("--hbl", type=int, default=2)
@@ -192,6 +205,8 @@ if __name__ == "__main__":
     ns = ap.parse_args()
     from hw.flow.report import parse_config_tag
     c = parse_config_tag(ns.config)
-    prm = {"exact": (), "tam": (("k", ns.k),), "bam": (("vbl", ns.vbl), ("hbl", ns.hbl))}[ns.kind]
+    tt = ns.t if ns.t == "runtime" else int(ns.t)
+    prm = {"exact": (), "tam": (("k", ns.k),), "bam": (("vbl", ns.vbl), ("hbl", ns.hbl)),
+           "csdc": (("t", tt), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
     print(run(ns.kind, prm, c.a_width, c.a_signed, c.b_width, c.b_signed, mode=ns.mode,
               sim=ns.sim, waves=ns.waves))

@@ -15,6 +15,8 @@ from golden_model.config import MultiplierConfig
 __all__ = ["Design", "GATING_STYLES", "csd_available", "default_designs", "csd_latency"]
 
 GATING_STYLES = ("none", "enable", "icg")
+#: Design kinds: the CSD multiplier, its compact variant, the baselines, the decoder.
+KINDS = ("csd", "csdc", "exact", "tam", "bam", "decoder")
 
 
 def csd_available() -> bool:
@@ -42,7 +44,7 @@ class Design:
     Parameters
     ----------
     kind : str
-        ``"csd"`` (CSD multiplier), ``"exact"``, ``"tam"`` (truncated array), ``"bam"`` (broken
+        ``"csd"`` (CSD multiplier), ``"csdc"`` (compact CSD variant), ``"exact"``, ``"tam"`` (truncated array), ``"bam"`` (broken
         array) or ``"decoder"``.
     cfg : MultiplierConfig or None
         Operand formats (multipliers only).
@@ -60,8 +62,8 @@ class Design:
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
-        if self.kind not in ("csd", "exact", "tam", "bam", "decoder"):
-            raise ValueError(f"design kind must be one of 'csd', 'exact', 'tam', 'bam', 'decoder', "
+        if self.kind not in KINDS:
+            raise ValueError(f"design kind must be one of {', '.join(map(repr, KINDS))}, "
                              f"not {self.kind!r}")
 
     @property
@@ -73,6 +75,9 @@ class Design:
     def family(self) -> str:
         if self.kind == "csd":
             return f"CSD {'runtime' if self.p['t'] == 'runtime' else 'static'} / {self.p['gating']}"
+        if self.kind == "csdc":
+            return (f"CSD compact-{self.p['sign']} {'runtime' if self.p['t'] == 'runtime' else 'static'}"
+                    f" / {self.p['gating']}")
         return {"exact": "exact", "tam": "truncated array", "bam": "broken array",
                 "decoder": "decoder"}[self.kind]
 
@@ -81,9 +86,10 @@ class Design:
         """Unique, file-name-safe identifier, e.g. ``s8xs8-csd-t3-icg``."""
         tag = self.cfg.tag() if self.cfg else "dec"
         p = self.p
-        if self.kind == "csd":
+        if self.kind in ("csd", "csdc"):
             t = "rt" if p["t"] == "runtime" else f"t{p['t']}"
-            return f"{tag}-csd-{t}-{p['gating']}"
+            kind = "csd" if self.kind == "csd" else f"csdc{p['sign'][0]}"
+            return f"{tag}-{kind}-{t}-{p['gating']}"
         if self.kind == "tam":
             return f"{tag}-tam-k{p['k']}"
         if self.kind == "bam":
@@ -97,12 +103,12 @@ class Design:
     def level(self):
         """The quality knob: t for csd, k for tam, (vbl, hbl) for bam, 0 for exact."""
         p = self.p
-        return {"csd": p.get("t"), "tam": p.get("k"), "exact": 0}.get(
+        return {"csd": p.get("t"), "csdc": p.get("t"), "tam": p.get("k"), "exact": 0}.get(
             self.kind, (p.get("vbl"), p.get("hbl")) if self.kind == "bam" else None)
 
     @property
     def top(self) -> str:
-        return {"csd": "csd_multiplier", "exact": "exact_multiplier",
+        return {"csd": "csd_multiplier", "csdc": "csd_compact_multiplier", "exact": "exact_multiplier",
                 "tam": "truncated_array_multiplier", "bam": "broken_array_multiplier",
                 "decoder": "shift_scale_decoder"}[self.kind]
 
@@ -112,7 +118,7 @@ class Design:
 
     @property
     def runtime(self) -> bool:
-        return self.kind == "csd" and self.p["t"] == "runtime"
+        return self.kind in ("csd", "csdc") and self.p["t"] == "runtime"
 
     # ---------------------------------------------------------------- RTL
     def verilog(self) -> str:
@@ -128,6 +134,13 @@ class Design:
         if self.kind == "decoder":
             from hw.verilog import generate
             return generate("shift_scale_decoder", include_cells=True, **p)
+        if self.kind == "csdc":
+            from hw.csd_compact import CSDCompactMultiplier
+            from hw.verilog import cell_source
+            comp = CSDCompactMultiplier(c.a_width, c.a_signed, c.b_width, c.b_signed,
+                                        truncation=p["t"], gating=p["gating"], sign=p["sign"])
+            text = amaranth_verilog(comp, self.top)
+            return text + ("\n" + cell_source("qsq_icg") if comp.uses_icg else "")
         from hw.baselines import BrokenArrayMultiplier, ExactMultiplier, TruncatedArrayMultiplier
         args = dict(a_width=c.a_width, a_signed=c.a_signed, b_width=c.b_width,
                     b_signed=c.b_signed, latency=self.latency)
@@ -146,7 +159,7 @@ class Design:
         from golden_model.csd import csd_product
 
         c, p = self.cfg, self.p
-        if self.kind == "csd":
+        if self.kind in ("csd", "csdc"):
             level = p["t"] if p["t"] != "runtime" else (0 if t is None else t)
             return csd_product(a, b, c, level)
         if self.kind == "tam":

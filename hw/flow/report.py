@@ -127,7 +127,7 @@ def measure_design(design: Design, opts: FlowOptions, cache_dir: Path) -> dict:
     timings["generic"] = time.perf_counter() - t0
     res["area"] = area
     res["latency"] = design.latency
-    icg = design.kind == "csd" and design.p["gating"] == "icg"
+    icg = design.p.get("gating") == "icg"
     if opts.ice40 and not icg:
         # (ICG designs are an ASIC style: iCE40 has no latches and synth_ice40 rejects them.)
         t0 = time.perf_counter()

@@ -32,7 +32,7 @@ def _ratio(x, y):
 
 def _level_str(d: Design) -> str:
     lv = d.level
-    if d.kind == "csd":
+    if d.kind in ("csd", "csdc"):
         return "runtime" if lv == "runtime" else f"t={lv}"
     if d.kind == "tam":
         return f"k={lv}"
@@ -84,7 +84,7 @@ def write_outputs(designs: list[Design], results: dict, opts, out: Path, notes: 
         for rec in results[d.key].get("activity", []):
             ex = exact.get((d.cfg.tag(), rec["stimulus"]))
             pp = power_proxy(rec)
-            t = rec["t"] if rec["t"] is not None else (d.level if d.kind == "csd" else None)
+            t = rec["t"] if rec["t"] is not None else (d.level if d.kind in ("csd", "csdc") else None)
             m = err(d, rec["t"]) if d.runtime else err(d)
             row = [d.key, d.family, t if t is not None else "-", rec["stimulus"],
                    rec["net_toggles"], rec["weighted_toggles"], rec["ff_clock_events"],
@@ -106,7 +106,7 @@ def write_outputs(designs: list[Design], results: dict, opts, out: Path, notes: 
             continue
         for t in (d.levels_measured() if d.runtime else [None]):
             m = err(d, t)
-            lv = t if t is not None else (d.level if d.kind == "csd" else "-")
+            lv = t if t is not None else (d.level if d.kind in ("csd", "csdc") else "-")
             err_rows.append([d.key, d.family, lv, m.er, m.mae, m.mred, m.nmed, m.wce, m.bias, m.mse])
     write_table(out / "error", ERR_HEADERS, err_rows, "Error metrics (golden model)")
 
@@ -211,13 +211,14 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
         for j, (metric, label) in enumerate((("transistors", "transistors (stat -tech cmos)"),
                                              ("lut4", "iCE40 LUT4"))):
             ax = axes[i][j]
-            for g, st in styles.items():
-                pts = sorted((d.level, _get(results[d.key], metric)) for d in designs
-                             if d.kind == "csd" and d.cfg.tag() == tag and not d.runtime
-                             and d.p["gating"] == g)
-                pts = [(x, y) for x, y in pts if y is not None]
-                if pts:
-                    ax.plot(*zip(*pts), st, label=f"CSD static, gating={g}")
+            for variant, col in _variants(designs):
+                for g, st in styles.items():
+                    pts = sorted((d.level, _get(results[d.key], metric)) for d in designs
+                                 if _variant(d) == variant and d.cfg.tag() == tag and not d.runtime
+                                 and d.p["gating"] == g)
+                    pts = [(x, y) for x, y in pts if y is not None]
+                    if pts:
+                        ax.plot(*zip(*pts), st, color=col, label=f"{variant} static, {g}")
             for d in ex:
                 y = _get(results[d.key], metric)
                 if y is not None:
@@ -241,14 +242,17 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
     for i, tag in enumerate(tags):
         for j, s in enumerate(stimuli):
             ax = axes[i][j]
-            for g, st in styles.items():
-                for rt in (False, True):
-                    pts = sorted((rec["t"] if rt else d.level, row[9]) for d, rec, row in act_records
-                                 if d.kind == "csd" and d.cfg.tag() == tag and d.runtime == rt
-                                 and d.p["gating"] == g and rec["stimulus"] == s)
-                    if pts:
-                        ax.plot(*zip(*pts), st, alpha=1.0 if not rt else 0.5,
-                                label=f"{'runtime' if rt else 'static'} {g}")
+            for variant, col in _variants(designs):
+                for g, st in styles.items():
+                    for rt in (False, True):
+                        pts = sorted((rec["t"] if rt else d.level, row[9])
+                                     for d, rec, row in act_records
+                                     if _variant(d) == variant and d.cfg.tag() == tag
+                                     and d.runtime == rt and d.p["gating"] == g
+                                     and rec["stimulus"] == s)
+                        if pts:
+                            ax.plot(*zip(*pts), st, color=col, alpha=1.0 if not rt else 0.45,
+                                    label=f"{variant} {'runtime' if rt else 'static'} {g}")
             ax.axhline(1.0, color="k", lw=1, label="exact")
             ax.set_title(f"{tag}, {s}")
             ax.set_xlabel("truncation level t")
@@ -273,7 +277,8 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             label = d.family
             groups.setdefault(label, (d, []))[1].append((max(row[12], 1e-5), row[8]))
         for label, (d, pts) in sorted(groups.items()):
-            col, mk = markers.get(d.kind, (None, {"none": "o", "enable": "s", "icg": "^"}
+            col, mk = markers.get(d.kind, (dict(_variants(designs)).get(_variant(d)),
+                                           {"none": "o", "enable": "s", "icg": "^"}
                                            [d.p.get("gating", "none")]))
             ax.scatter(*zip(*pts), label=label, marker=mk, color=col,
                        alpha=0.5 if d.runtime else 0.9, s=30)
@@ -301,3 +306,19 @@ def _get(res: dict, metric: str):
 def _legend(ax, size):
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=size)
+
+
+_COLOURS = {"CSD": "tab:blue", "CSD compact-xor": "tab:orange", "CSD compact-split": "tab:green"}
+
+
+def _variant(d: Design) -> str | None:
+    if d.kind == "csd":
+        return "CSD"
+    if d.kind == "csdc":
+        return f"CSD compact-{d.p['sign']}"
+    return None
+
+
+def _variants(designs) -> list[tuple[str, str]]:
+    found = sorted({_variant(d) for d in designs if _variant(d)})
+    return [(v, _COLOURS.get(v, "tab:gray")) for v in found]
