@@ -18,6 +18,7 @@ import sys
 #: Modules that contribute subcommands.
 COMMAND_MODULES = [
     "golden_model.cli_metrics",
+    "golden_model.cli_encode",
     "hw.flow.cli",
 ]
 

@@ -132,7 +132,8 @@ def encode_layer(weights, config: CodecConfig = CodecConfig()) -> EncodedLayer:
     """Compress float filters to codes, per-filter scales and a layer exponent.
 
     The exponent is the smallest ``E`` with ``max|W| / 2**E <= 2**scale_bits - 1``, so the largest
-    weight is representable with full scale resolution. For every filter, every scale
+    weight is representable with full scale resolution (clamped to the bottom of the signed 8-bit
+    field for layers of tiny weights, which then round towards zero). For every filter, every scale
     ``S in [1, 2**scale_bits)`` is tried and the one with the least squared reconstruction error
     (each weight mapped to its nearest level, ties to the smaller magnitude) is kept; ties between
     scales go to the smaller scale. Weights that map to level 0 get code 0 (never the reserved code).
@@ -149,7 +150,7 @@ def encode_layer(weights, config: CodecConfig = CodecConfig()) -> EncodedLayer:
         If ``weights`` is not a real-valued array.
     ValueError
         If ``weights`` is empty, has fewer than 2 dimensions, or holds NaN or Inf, or if its largest
-        magnitude needs an exponent outside the signed 8-bit field.
+        magnitude needs an exponent above the signed 8-bit field (about 2e40).
     """
     w = _check_weights(weights)
     filters = w.shape[0]
@@ -164,7 +165,10 @@ def encode_layer(weights, config: CodecConfig = CodecConfig()) -> EncodedLayer:
         e += 1
     while math.ldexp(smax, e - 1) >= wmax:
         e -= 1
-    if not _EXP_MIN <= e <= _EXP_MAX:
+    # Weights too small for the field are encoded at the smallest exponent (they round towards 0);
+    # weights too large for it cannot be represented.
+    e = max(e, _EXP_MIN)
+    if e > _EXP_MAX:
         raise ValueError(
             f"weights need exponent {e}, outside the {EXPONENT_BITS}-bit range "
             f"[{_EXP_MIN}, {_EXP_MAX}] (largest magnitude {wmax!r})")
