@@ -188,7 +188,8 @@ class CSDCompactMultiplier(wiring.Component):
         m.d.sync += valid1.eq(self.in_valid)
 
         # ---- stage 2: rows from the shared register, isolated, summed
-        width = cfg.a_width + nd + 2
+        # Everything modulo 2**p_width: the true product fits p, so the wrapped sum is exact.
+        width = cfg.p_width
         a_ext = Signal(signed(width), name="a_ext")
         m.d.comb += a_ext.eq(a_q)
         terms, carries, pos_terms, neg_terms = [], [], [], []

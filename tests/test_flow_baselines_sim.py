@@ -38,3 +38,36 @@ def test_baseline_other_latency_and_width(latency):
 @pytest.mark.slow
 def test_baseline_verilator():
     run("tam", (("k", 6),), mode="exhaustive", sim="verilator")
+
+
+# ---------------------------------------------------------------- compact CSD variant
+def test_compact_csd_runtime_icg_exhaustive():
+    """Every 8x8 pair, the truncation level changing every cycle, clock-gated operand register."""
+    out = run("csdc", (("t", "runtime"), ("gating", "icg"), ("sign", "xor")), mode="exhaustive")
+    assert out["vectors"] == 65536
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a_signed", [True, False])
+@pytest.mark.parametrize("sign", ["xor", "split"])
+@pytest.mark.parametrize("gating", ["none", "enable", "icg"])
+@pytest.mark.parametrize("t", ["runtime", 0, 3, 7])
+def test_compact_csd_exhaustive(t, gating, sign, a_signed):
+    out = run("csdc", (("t", t), ("gating", gating), ("sign", sign)), a_signed=a_signed,
+              mode="exhaustive")
+    assert out["vectors"] == 65536
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [4, 12, 16])
+def test_compact_csd_other_widths(width):
+    run("csdc", (("t", "runtime"), ("gating", "icg"), ("sign", "xor")), a_width=width,
+        b_width=width, mode="exhaustive" if width == 4 else "random", count=20000)
+    run("csdc", (("t", "runtime"), ("gating", "enable"), ("sign", "split")), a_width=width,
+        a_signed=False, b_width=width, mode="exhaustive" if width == 4 else "random", count=20000)
+
+
+@pytest.mark.slow
+def test_compact_csd_verilator():
+    run("csdc", (("t", "runtime"), ("gating", "enable"), ("sign", "xor")), mode="exhaustive",
+        sim="verilator")

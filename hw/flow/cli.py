@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated stimulus sets (default uniform,stream,ws; trace sets are "
                         "added when build/eval/traces.npz exists)")
     p.add_argument("--traces", default=None, help="network trace archive (default build/eval/traces.npz)")
+    p.add_argument("--variants", default="csd,csdc-xor",
+                   help="CSD multiplier variants: csd (hw/csd_multiplier.py), csdc-xor, csdc-split "
+                        "(hw/csd_compact.py); default csd,csdc-xor")
     p.add_argument("--quick", action="store_true",
                    help="a few levels per family only (smoke test)")
     p.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no fmax)")
@@ -41,7 +44,12 @@ def run(args) -> int:
     from .report import FlowOptions, parse_config_tag, run_report
     from .stimuli import STIMULI
 
+    from .designs import VARIANTS
+
     configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
+    for v in args.variants.split(","):
+        if v not in VARIANTS:
+            raise ValueError(f"--variants must name variants among {', '.join(VARIANTS)}, not {v!r}")
     stimuli = tuple(s for s in args.stimuli.split(",") if s)
     for s in stimuli:
         if s not in STIMULI + ("trace-stream", "trace-ws"):
@@ -53,7 +61,8 @@ def run(args) -> int:
                        traces=args.traces, jobs=check_int("--jobs", args.jobs, 1, 64),
                        out=args.out, use_cache=not args.no_cache)
     try:
-        run_report(configs, opts, quick=args.quick)
+        run_report(configs, opts, quick=args.quick,
+                   variants=tuple(v for v in args.variants.split(",") if v))
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0

@@ -12,7 +12,8 @@ import numpy as np
 
 from golden_model.config import MultiplierConfig
 
-__all__ = ["Design", "GATING_STYLES", "csd_available", "default_designs", "csd_latency"]
+__all__ = ["Design", "GATING_STYLES", "KINDS", "VARIANTS", "DEFAULT_VARIANTS", "csd_available",
+           "default_designs", "csd_latency"]
 
 GATING_STYLES = ("none", "enable", "icg")
 #: Design kinds: the CSD multiplier, its compact variant, the baselines, the decoder.
@@ -190,15 +191,29 @@ class Design:
         return error_metrics(self.golden(a, b, t), a * b)
 
 
-def default_designs(cfg: MultiplierConfig, *, csd: bool = True, gating=GATING_STYLES,
-                    static_levels=None, tam_levels=None, bam_levels=None,
-                    decoder: bool = True) -> list[Design]:
+#: CSD multiplier variants a sweep can include: the RTL of hw/csd_multiplier.py (one registered
+#: row per digit position) and the compact variant of hw/csd_compact.py with either sign style.
+VARIANTS = ("csd", "csdc-xor", "csdc-split")
+DEFAULT_VARIANTS = ("csd", "csdc-xor")
+
+
+def default_designs(cfg: MultiplierConfig, *, variants=DEFAULT_VARIANTS, gating=GATING_STYLES,
+                    static_levels=None, tam_levels=None, bam_levels=None) -> list[Design]:
     """The default sweep for one operand configuration.
 
-    Every static truncation level and the runtime design in every gating style (when the CSD RTL
-    is available), the exact baseline, truncated-array levels ``k`` in steps of 2 up to
-    ``a_width + b_width - 4`` and broken-array points cutting the low ``hbl`` rows of ``b``.
+    For each CSD variant (when its RTL is available): every static truncation level below
+    ``ndigits`` and the runtime design, in every gating style. Baselines: the exact multiplier,
+    truncated-array levels ``k`` in steps of 2 up to ``a_width + b_width - 4``, and broken-array
+    points cutting the low ``hbl`` rows of ``b``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown variant.
     """
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, not {v!r}")
     lat = csd_latency(cfg)
     out = [Design("exact", cfg, (), lat)]
     if static_levels is None:
@@ -209,8 +224,14 @@ def default_designs(cfg: MultiplierConfig, *, csd: bool = True, gating=GATING_ST
         bam_levels = [(0, h) for h in range(1, cfg.b_width // 2 + 1)]
     out += [Design("tam", cfg, (("k", k),), lat) for k in tam_levels]
     out += [Design("bam", cfg, (("vbl", v), ("hbl", h)), lat) for v, h in bam_levels]
-    if csd and csd_available():
+    for v in variants:
+        if v == "csd" and not csd_available():
+            continue
         for g in gating:
-            out += [Design("csd", cfg, (("t", t), ("gating", g)), lat) for t in static_levels]
-            out.append(Design("csd", cfg, (("t", "runtime"), ("gating", g)), lat))
+            for t in list(static_levels) + ["runtime"]:
+                if v == "csd":
+                    out.append(Design("csd", cfg, (("t", t), ("gating", g)), lat))
+                else:
+                    out.append(Design("csdc", cfg, (("t", t), ("gating", g),
+                                                     ("sign", v.split("-")[1])), lat))
     return out

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from golden_model.config import MultiplierConfig, check_int
 
-from .designs import Design, csd_available, default_designs
+from .designs import DEFAULT_VARIANTS, Design, csd_available, default_designs
 
 __all__ = ["FlowOptions", "parse_config_tag", "measure_design", "run_report", "FLOW_VERSION",
            "POWER_PROXY_DOC"]
@@ -168,7 +168,7 @@ def _decoder_designs() -> list[Design]:
 
 
 def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: bool = False,
-               designs: list[Design] | None = None, log=print) -> Path:
+               designs: list[Design] | None = None, variants=None, log=print) -> Path:
     """Measure the sweep and write ``opts.out``; return the path of ``index.md``.
 
     Raises
@@ -203,11 +203,12 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
             if quick:
                 nd = cfg.ndigits
                 designs += default_designs(
-                    cfg, static_levels=sorted({0, nd // 4, nd // 2}),
+                    cfg, variants=variants or DEFAULT_VARIANTS,
+                    static_levels=sorted({0, nd // 4, nd // 2}),
                     tam_levels=[cfg.p_width // 4, cfg.p_width // 2],
                     bam_levels=[(0, max(1, cfg.b_width // 4))])
             else:
-                designs += default_designs(cfg)
+                designs += default_designs(cfg, variants=variants or DEFAULT_VARIANTS)
         if not quick:
             designs += _decoder_designs()
     cache_dir = out / "cache"
