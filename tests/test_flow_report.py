@@ -18,7 +18,8 @@ CFG = MultiplierConfig(4, True, 4, True)
 
 def small_designs():
     out = [Design("exact", CFG), Design("tam", CFG, (("k", 3),)),
-           Design("bam", CFG, (("vbl", 0), ("hbl", 1)))]
+           Design("bam", CFG, (("vbl", 0), ("hbl", 1))),
+           Design("csdc", CFG, (("t", 1), ("gating", "icg"), ("sign", "xor")))]
     if csd_available():
         out += [Design("csd", CFG, (("t", 1), ("gating", "enable"))),
                 Design("csd", CFG, (("t", "runtime"), ("gating", "icg")))]
@@ -32,6 +33,7 @@ def test_small_report_and_cache(tmp_path):
     index = run_report([CFG], opts, designs=small_designs(), log=logs.append)
     text = index.read_text()
     assert "## Headline" in text and "not found: the trace-stream" in text
+    assert "### Pareto front" in text and "s4xs4 CSD compact-xor / icg" in text
     for name in ("area.csv", "area.json", "activity.csv", "error.csv", "summary.json",
                  "area_vs_t.png", "activity_vs_t.png", "pareto_power_mred.png"):
         assert (tmp_path / name).stat().st_size > 0, name

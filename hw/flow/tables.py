@@ -112,6 +112,8 @@ def write_outputs(designs: list[Design], results: dict, opts, out: Path, notes: 
 
     # ---------------------------------------------------------------- summary and plots
     summary_md, summary = _summary(designs, results, act_records, err)
+    pareto_md = _pareto(act_records)
+    variants_md = _variant_table(designs, results, act_records)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     plots = _plots(designs, results, act_records, err, out)
 
@@ -150,7 +152,16 @@ def write_outputs(designs: list[Design], results: dict, opts, out: Path, notes: 
         "activations (half zero); `ws`: weight-stationary, each weight held for 32 cycles; "
         "`trace-*`: operands recorded from the network, when present.",
         "- **Error metrics** from the golden model over all operand pairs (uniform).", "",
-        "## Headline", "", summary_md, "",
+        "## Headline", "",
+        "Every static design against the exact multiplier of the same operand formats "
+        "(power: the power proxy per operation relative to the exact multiplier's under the same "
+        "stimulus).", "", summary_md, "",
+        "### Pareto front: power proxy vs MRED", "",
+        "Designs no other design beats on both power proxy and MRED, per operand configuration "
+        "and stimulus set (runtime designs at each of their levels included).", "", pareto_md, "",
+        "### CSD variants at equal truncation level", "",
+        "Transistors and power proxy (stream stimulus) relative to the exact multiplier, static "
+        "truncation, per variant and gating style.", "", variants_md, "",
         "## Plots", "",
     ]
     lines += [f"![{p.stem}]({p.name})" for p in plots] + [""]
@@ -322,3 +333,53 @@ def _variant(d: Design) -> str | None:
 def _variants(designs) -> list[tuple[str, str]]:
     found = sorted({_variant(d) for d in designs if _variant(d)})
     return [(v, _COLOURS.get(v, "tab:gray")) for v in found]
+
+
+def _pareto(act_records) -> str:
+    headers = ["config", "stimulus", "design", "t", "MRED", "power proxy/op", "power vs exact"]
+    rows = []
+    groups: dict = {}
+    for d, rec, row in act_records:
+        groups.setdefault((d.cfg.tag(), rec["stimulus"]), []).append((row[12], row[8], d, row))
+    for (tag, stim), pts in sorted(groups.items()):
+        pts.sort(key=lambda x: (x[0], x[1]))
+        best = float("inf")
+        for mred, pp, d, row in pts:
+            if pp < best:
+                best = pp
+                rows.append([tag, stim, d.key, row[2], mred, pp, row[9]])
+    return markdown_table(headers, rows) if rows else "(no activity measured)"
+
+
+def _variant_table(designs, results, act_records) -> str:
+    exact_tr = {d.cfg.tag(): results[d.key]["area"]["transistors"] for d in designs
+                if d.kind == "exact"}
+    power = {(d.key): row[9] for d, rec, row in act_records if rec["stimulus"] == "stream"}
+    cols: dict = {}
+    levels = set()
+    for d in designs:
+        v = _variant(d)
+        if not v or d.runtime:
+            continue
+        tag = d.cfg.tag()
+        col = f"{tag} {v} / {d.p['gating']}"
+        ex = exact_tr.get(tag)
+        tr = results[d.key]["area"]["transistors"]
+        cols.setdefault(col, {})[d.level] = (tr / ex if ex else None, power.get(d.key))
+        levels.add(d.level)
+    if not cols:
+        return "(no CSD designs measured)"
+    headers = ["variant / gating"] + [f"t={t}" for t in sorted(levels)]
+    rows = []
+    for col, vals in cols.items():
+        cells = []
+        for t in sorted(levels):
+            if t in vals:
+                a, pw = vals[t]
+                cells.append(f"{a:.2f} / {pw:.2f}" if a is not None and pw is not None
+                             else (f"{a:.2f} / -" if a is not None else "-"))
+            else:
+                cells.append("-")
+        rows.append([col] + cells)
+    return ("Each cell: transistors vs exact / power vs exact (stream).\n\n"
+            + markdown_table(headers, rows))
