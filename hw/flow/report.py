@@ -10,8 +10,9 @@ Per design (in parallel worker processes, cached per configuration):
 
 then error metrics from the golden model, tables (Markdown/CSV/JSON), plots and ``index.md``.
 
-The cache key of a design is the SHA-256 of its generated Verilog, the flow parameters and
-:data:`FLOW_VERSION`; a re-run with nothing changed only reads the cache.
+The cache key of a design is the SHA-256 of its generated Verilog, the flow parameters, the source
+of the flow steps that produce numbers and :data:`FLOW_VERSION`; a re-run with nothing changed only
+reads the cache.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def measure_design(design: Design, opts: FlowOptions, cache_dir: Path) -> dict:
     h.update(verilog.encode())
     h.update(json.dumps([FLOW_VERSION, design.key, design.latency, opts.key_fields()],
                         sort_keys=True).encode())
+    h.update(_flow_digest().encode())
     digest = h.hexdigest()[:16]
     cache_file = Path(cache_dir) / f"{design.key}-{digest}.json"
     if opts.use_cache and cache_file.exists():
@@ -146,6 +148,15 @@ def measure_design(design: Design, opts: FlowOptions, cache_dir: Path) -> dict:
     res["cached"] = False
     res["seconds"] = time.perf_counter() - t_start
     return res
+
+
+def _flow_digest() -> str:
+    """Hash of the flow steps that decide the numbers (scripts, simulation, parsing, stimuli)."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("yosys.py", "netlist.py", "activity.py", "vcd.py", "stimuli.py", "tools.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
 
 
 def _worker(args):

@@ -36,9 +36,15 @@ HARNESS_TOP = "qsq_timing_top"
 HARNESS_PORTS = ("clk", "rst", "sin", "sout")
 
 
+#: Nets whose names look like bits of a vector (Amaranth names a lane ``codes[0]``) trip an
+#: assertion in Yosys 0.70's ABC re-integration; hiding those names (they are aliases) avoids it.
+_HIDE_BIT_NAMES = "rename -hide w:*[[]*; "
+
+
 def _prep(top: str) -> str:
     # A clock-gate cell may be marked keep_hierarchy for ASIC flows; the generic flow flattens it.
-    return f"read_verilog design.v; setattr -mod -unset keep_hierarchy; hierarchy -top {top}; "
+    return (f"read_verilog design.v; {_HIDE_BIT_NAMES}setattr -mod -unset keep_hierarchy; "
+            f"hierarchy -top {top}; ")
 
 
 def read_stat(path: Path, top: str) -> dict:
@@ -129,7 +135,8 @@ def ice40_synth_pnr(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: 
     (workdir / "design.v").write_text(verilog + "\n" + harness_verilog(ports, top))
     dsp_opt = " -dsp" if dsp else ""
     # The design alone gives the area figures; the harness is what gets placed and routed.
-    script = (f"read_verilog design.v; design -save orig; setattr -mod -unset keep_hierarchy; "
+    script = (f"read_verilog design.v; {_HIDE_BIT_NAMES}design -save orig; "
+              "setattr -mod -unset keep_hierarchy; "
               f"synth_ice40 -top {top}{dsp_opt}; tee -q -o stat.json stat -json; "
               f"design -load orig; hierarchy -top {HARNESS_TOP}; "
               f"synth_ice40 -top {HARNESS_TOP}{dsp_opt}; write_json harness.json")
