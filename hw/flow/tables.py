@@ -238,8 +238,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_ylabel(label)
             ax.set_title(f"{tag}: {label} vs t")
             ax.grid(alpha=0.3)
-            _legend(ax, 7)
-    fig.tight_layout()
+    _fig_legend(fig, axes)
     p = out / "area_vs_t.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
@@ -269,18 +268,17 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_xlabel("truncation level t")
             ax.set_ylabel("power proxy vs exact")
             ax.grid(alpha=0.3)
-            _legend(ax, 6)
-    fig.tight_layout()
+    _fig_legend(fig, axes)
     p = out / "activity_vs_t.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
     paths.append(p)
     # ---- Pareto: power proxy vs MRED, every design
     stim = "stream" if "stream" in stimuli else stimuli[0]
-    fig, axes = plt.subplots(1, len(tags), figsize=(6.5 * len(tags), 4.8), squeeze=False)
+    fig, axes = plt.subplots(len(tags), 1, figsize=(10, 4.8 * len(tags)), squeeze=False)
     markers = {"exact": ("k", "*"), "tam": ("tab:red", "v"), "bam": ("tab:purple", "D")}
     for i, tag in enumerate(tags):
-        ax = axes[0][i]
+        ax = axes[i][0]
         groups: dict = {}
         for d, rec, row in act_records:
             if d.cfg.tag() != tag or rec["stimulus"] != stim:
@@ -291,14 +289,17 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             col, mk = markers.get(d.kind, (dict(_variants(designs)).get(_variant(d)),
                                            {"none": "o", "enable": "s", "icg": "^"}
                                            [d.p.get("gating", "none")]))
+            big = d.kind == "exact"
             ax.scatter(*zip(*pts), label=label, marker=mk, color=col,
-                       alpha=0.5 if d.runtime else 0.9, s=30)
+                       alpha=0.5 if d.runtime else 0.9, s=140 if big else 30,
+                       zorder=5 if big else 2)
         ax.set_xscale("log")
         ax.set_xlabel("MRED (exhaustive; exact plotted at 1e-5)")
         ax.set_ylabel(f"power proxy per operation ({stim})")
         ax.set_title(f"{tag}: power proxy vs MRED, stimulus {stim}")
         ax.grid(alpha=0.3, which="both")
-        _legend(ax, 7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     p = out / "pareto_power_mred.png"
     fig.savefig(p, dpi=110)
@@ -314,9 +315,22 @@ def _get(res: dict, metric: str):
 
 
 
-def _legend(ax, size):
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=size)
+def _fig_legend(fig, axes):
+    """One legend for the whole figure, below the plots (per-axis legends hide the data)."""
+    handles, labels = {}, []
+    for row in axes:
+        for ax in row:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in handles:
+                    handles[lab] = h
+                    labels.append(lab)
+    ncol = 4
+    rows = -(-len(labels) // ncol)
+    bottom = min(0.45, 0.035 * rows * 4 / max(1, len(axes)) + 0.02)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    if labels:
+        fig.legend([handles[x] for x in labels], labels, loc="lower center", ncol=ncol, fontsize=8,
+                   frameon=False)
 
 
 _COLOURS = {"CSD": "tab:blue", "CSD compact-xor": "tab:orange", "CSD compact-split": "tab:green"}
