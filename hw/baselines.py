@@ -32,8 +32,12 @@ class _PipelinedMultiplier(wiring.Component):
     """
 
     def __init__(self, a_width, a_signed, b_width, b_signed, latency):
-        self._config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self._latency = check_int("latency", latency, 1, MAX_LATENCY)
+        try:
+            self._config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self._latency = check_int("latency", latency, 1, MAX_LATENCY)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         cfg = self._config
         shape = lambda w, s: signed(w) if s else unsigned(w)  # noqa: E731
         super().__init__({
@@ -139,8 +143,12 @@ class BrokenArrayMultiplier(_PipelinedMultiplier):
     """
 
     def __init__(self, vbl=0, hbl=0, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2):
-        cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self.vbl, self.hbl = _check_levels(cfg, vbl, hbl)
+        try:
+            cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self.vbl, self.hbl = _check_levels(cfg, vbl, hbl)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         super().__init__(a_width, a_signed, b_width, b_signed, latency)
 
     def product(self, m, a, b):
@@ -178,7 +186,11 @@ class TruncatedArrayMultiplier(BrokenArrayMultiplier):
     """
 
     def __init__(self, k=4, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2):
-        cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        k = check_int("k", k, 0, cfg.p_width)
+        try:
+            cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            k = check_int("k", k, 0, cfg.p_width)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         self.k = k
         super().__init__(k, 0, a_width, a_signed, b_width, b_signed, latency)

@@ -82,6 +82,23 @@ class CSDCompactMultiplier(wiring.Component):
 
     def __init__(self, a_width=8, a_signed=True, b_width=8, b_signed=True, truncation="runtime",
                  gating="enable", sign="xor"):
+        try:
+            self._check(a_width, a_signed, b_width, b_signed, truncation, gating, sign)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
+        cfg = self.config
+        truncation = self.truncation
+        ports = {"a": In(signed(a_width) if a_signed else unsigned(a_width)),
+                 "b": In(signed(b_width) if b_signed else unsigned(b_width))}
+        if truncation == "runtime":
+            ports["trunc"] = In(_trunc_width(cfg))
+        ports["in_valid"] = In(1)
+        ports["p"] = Out(signed(cfg.p_width) if cfg.p_signed else unsigned(cfg.p_width))
+        ports["out_valid"] = Out(1)
+        super().__init__(ports)
+
+    def _check(self, a_width, a_signed, b_width, b_signed, truncation, gating, sign):
         self.config = cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
         if isinstance(truncation, str):
             if truncation != "runtime":
@@ -99,14 +116,6 @@ class CSDCompactMultiplier(wiring.Component):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
         self.truncation, self.gating, self.sign = truncation, gating, sign
-        ports = {"a": In(signed(a_width) if a_signed else unsigned(a_width)),
-                 "b": In(signed(b_width) if b_signed else unsigned(b_width))}
-        if truncation == "runtime":
-            ports["trunc"] = In(_trunc_width(cfg))
-        ports["in_valid"] = In(1)
-        ports["p"] = Out(signed(cfg.p_width) if cfg.p_signed else unsigned(cfg.p_width))
-        ports["out_valid"] = Out(1)
-        super().__init__(ports)
 
     @property
     def latency(self) -> int:

@@ -97,3 +97,14 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path):
     run_report([CFG], opts, designs=d, log=logs.append)
     assert not any("cached" in line for line in logs)
     assert json.loads(entry.read_text())["key"] == "s4xs4-exact"
+
+
+def test_default_sweep():
+    from hw.flow.designs import default_designs
+    ds = default_designs(CFG)
+    keys = [d.key for d in ds]
+    assert len(keys) == len(set(keys))
+    assert "s4xs4-exact" in keys and "s4xs4-csdcx-rt-icg" in keys and "s4xs4-csdcx-t3-none" in keys
+    assert all(d.latency == 2 for d in ds)
+    with pytest.raises(ValueError, match=r"^variant must be one of .*, not 'booth'$"):
+        default_designs(CFG, variants=("booth",))
