@@ -12,12 +12,13 @@ QSQ     := $(VENV)/bin/qsq
 STAMP   := $(VENV)/.installed
 BUILD   := build
 SIM     ?= icarus
-export SIM
+WAVES   ?= 0
+export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics clean distclean
+.PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
 
-all: metrics report  ## main job: metric tables (and, as they land, Verilog, simulations, reports)
+all: metrics evaluate verilog sim report  ## main job: metric tables, network evaluation, Verilog, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -41,6 +42,20 @@ metrics: $(STAMP)  ## error-metric tables of the truncated-CSD product for every
 
 bench: $(STAMP)  ## time the golden model (prints measured times)
 	$(VPY) -m golden_model.bench
+
+# ---------------------------------------------------------------- hardware
+verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
+	$(QSQ) verilog all --out-dir $(BUILD)/verilog
+
+sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
+	$(VPY) -m sim.regress --sim $(SIM)
+
+# ---------------------------------------------------------------- network evaluation
+train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint
+	$(QSQ) train --out golden_model/nn/lenet_digits.npz
+
+evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
+	$(QSQ) evaluate --out $(BUILD)/eval
 
 # ---------------------------------------------------------------- reports
 .PHONY: report

@@ -19,6 +19,8 @@ import sys
 COMMAND_MODULES = [
     "golden_model.cli_metrics",
     "golden_model.cli_encode",
+    "hw.cli",
+    "golden_model.nn.cli",
     "hw.flow.cli",
 ]
 

@@ -20,8 +20,8 @@ Two classes:
 
 from __future__ import annotations
 
-from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module,
-                          Mux, Shape, Signal, signed, unsigned)
+from amaranth.hdl import (ClockDomain, ClockSignal, Const, Instance, Module, Mux, Shape, Signal,
+                          signed, unsigned)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -107,7 +107,7 @@ def _recode(m: Module, b, cfg: MultiplierConfig):
     return dpos, dneg
 
 
-def _active(m: Module, dpos, dneg, i: int, trunc):
+def _active(dpos, dneg, i: int, trunc):
     """1 where digit ``i`` is nonzero and not truncated (``trunc`` None for static truncation)."""
     nz = dpos[i] | dneg[i]
     if trunc is None:
@@ -180,8 +180,12 @@ class CSDMultiplierCore(wiring.Component):
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime"):
-        self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self.truncation = _check_truncation(self.config, truncation)
+        try:
+            self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self.truncation = _check_truncation(self.config, truncation)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         super().__init__(_ports(self.config, self.truncation, pipelined=False))
 
     @property
@@ -206,7 +210,7 @@ class CSDMultiplierCore(wiring.Component):
             row = Signal(_row_shape(cfg), name=f"row{i}")
             m.d.comb += [
                 ext.eq(self.a),
-                row.eq(Mux(_active(m, dpos, dneg, i, trunc), val, 0)),
+                row.eq(Mux(_active(dpos, dneg, i, trunc), val, 0)),
             ]
             terms.append(row << i)
         m.d.comb += self.p.eq(_adder_tree(terms, cfg.p_width, cfg.p_signed))
@@ -273,14 +277,19 @@ class CSDMultiplier(wiring.Component):
     -----
     Latency :attr:`latency` = 2 cycles (row registers, then the product register); throughput one
     operation per cycle; ``in_valid`` may have bubbles. A bubble loads no row register (gated
-    styles) and leaves ``p`` unchanged.
+    styles) and leaves ``p`` unchanged. No back-pressure: the pipeline never stalls, and the
+    consumer must take ``p`` in every cycle ``out_valid`` is high.
     """
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime", gating: str = "enable"):
-        self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        self.truncation = _check_truncation(self.config, truncation)
-        self.gating = _check_gating(gating)
+        try:
+            self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+            self.truncation = _check_truncation(self.config, truncation)
+            self.gating = _check_gating(gating)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         super().__init__(_ports(self.config, self.truncation, pipelined=True))
 
     @property
@@ -313,7 +322,7 @@ class CSDMultiplier(wiring.Component):
             ext, val = _row_value(self.a, dneg, i, cfg)
             m.d.comb += ext.eq(self.a)
             active = Signal(name=f"row{i}_active")
-            m.d.comb += active.eq(_active(m, dpos, dneg, i, trunc))
+            m.d.comb += active.eq(_active(dpos, dneg, i, trunc))
             row = Signal(_row_shape(cfg), name=f"row{i}", reset_less=True)
             load = Signal(name=f"row{i}_load")
             if self.gating == "none":

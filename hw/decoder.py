@@ -63,9 +63,13 @@ class ShiftScaleDecoder(wiring.Component):
 
     def __init__(self, code_bits: int = 3, scale_bits: int = 7, lanes: int = 1,
                  registered: bool = False):
-        self.config = CodecConfig(code_bits, scale_bits)
-        self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
-        self.registered = check_bool("registered", registered)
+        try:
+            self.config = CodecConfig(code_bits, scale_bits)
+            self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
+            self.registered = check_bool("registered", registered)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected object is not an unused design
+            raise
         ports = {
             "codes": In(data.ArrayLayout(unsigned(code_bits), self.lanes)),
             "scale": In(unsigned(scale_bits)),

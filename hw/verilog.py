@@ -84,9 +84,10 @@ MODULES: dict[str, ModuleSpec] = {
                            "row-register gating style"),),
         "pipelined truncated-CSD multiplier with gated partial-product rows (latency 2)",
         defaults=tuple(
-            (f"csd_multiplier_{sa}8x{'s'}8_{t}_{g}",
-             dict(a_width=8, a_signed=sa == "s", b_width=8, b_signed=True, truncation=t, gating=g))
-            for sa in ("s", "u") for g in ("none", "enable", "icg") for t in ("runtime",))
+            (f"csd_multiplier_{sa}8xs8_runtime_{g}",
+             dict(a_width=8, a_signed=sa == "s", b_width=8, b_signed=True, truncation="runtime",
+                  gating=g))
+            for sa in ("s", "u") for g in ("none", "enable", "icg"))
         + (("csd_multiplier_s8xs8_t3_icg",
             dict(a_width=8, a_signed=True, b_width=8, b_signed=True, truncation=3, gating="icg")),),
     ),

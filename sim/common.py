@@ -134,6 +134,10 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
         # Amaranth's output uses constructs Verilator lints (widths, unused bits); none is an error.
         args += ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
                  "-Wno-LATCH", "-Wno-COMBDLY", "-Wno-UNUSEDSIGNAL", "--x-initial", "unique"]
+        # Each configuration compiles the Verilator runtime again; at -O0 that is several times
+        # quicker, and the benches are bound by Python, not by the model's speed.
+        if os.environ.get("QSQ_VERILATOR_OPT", "-O0"):
+            args += ["-CFLAGS", os.environ.get("QSQ_VERILATOR_OPT", "-O0")]
     runner = get_runner(sim)
     log = build_dir / "build.log"
     runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,
@@ -161,6 +165,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
             info = json.loads(bench_out.read_text())
         summary = {
             "sim": sim, "module": module_name, "tag": tag, "params": params,
+            "run_id": os.environ.get("QSQ_REGRESS_ID", ""),
             "vectors": info.get("vectors", 0), "result": result,
             "sim_seconds": info.get("seconds", 0.0),
             "vectors_per_s": info.get("vectors_per_s", 0.0),

@@ -192,8 +192,12 @@ if cocotb is not None:
         report = max(1, total // 10)
         for j in range(total):
             # Monitor: state after the rising edge that consumed cycle j - 1's inputs.
-            p_raw[j] = read_p()
-            ov_raw[j] = read_ov()
+            try:
+                p_raw[j] = read_p()
+                ov_raw[j] = read_ov()
+            except ValueError:
+                raise AssertionError(f"p or out_valid is X/Z after reset, at sample {j}: "
+                                     f"p={p_h.value}, out_valid={ov_h.value}") from None
             for k in range(nrows):
                 try:
                     row_raw[k][j] = read_row[k]()

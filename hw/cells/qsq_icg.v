@@ -20,8 +20,10 @@ module qsq_icg (
 );
     reg en_latched;
     initial en_latched = 1'b0;
+    // verilator lint_off LATCH
     always @(CLK or EN or TE)
         if (!CLK)
             en_latched = EN | TE;
+    // verilator lint_on LATCH
     assign GCLK = CLK & en_latched;
 endmodule

@@ -1,0 +1,82 @@
+"""Checkpoints: trained float (and fine-tuned) weights of one architecture in a small ``.npz``.
+
+Keys: ``meta`` (a JSON string: architecture, data set, split seed, training configuration,
+measured accuracies) and ``<group>/<layer>.<w|b>`` arrays (``float32``) for each group:
+``float`` (trained float weights) and, when fine-tuning ran, ``qat`` (quantization-aware
+fine-tuned weights, plus ``qat/exponents``: the fixed activation exponents it was tuned with).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .model import Sequential, build_model
+
+__all__ = ["DEFAULT_CHECKPOINT", "save_checkpoint", "load_checkpoint", "Checkpoint"]
+
+#: The committed digits LeNet (``make train`` reproduces it).
+DEFAULT_CHECKPOINT = Path(__file__).with_name("lenet_digits.npz")
+
+
+class Checkpoint:
+    """A loaded checkpoint: ``meta`` (dict), ``float_model``, ``qat_model`` (or None), ``qat_exponents``."""
+
+    def __init__(self, meta, float_model, qat_model=None, qat_exponents=None):
+        self.meta, self.float_model = meta, float_model
+        self.qat_model, self.qat_exponents = qat_model, qat_exponents
+
+
+def save_checkpoint(path, meta: dict, float_model: Sequential, qat_model: Sequential | None = None,
+                    qat_exponents: list[int] | None = None) -> Path:
+    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True))}
+    arrays.update({f"float/{k}": v for k, v in float_model.state().items()})
+    if qat_model is not None:
+        arrays.update({f"qat/{k}": v for k, v in qat_model.state().items()})
+        arrays["qat/exponents"] = np.asarray(qat_exponents, np.int64)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        np.savez_compressed(f, **arrays)
+    return path
+
+
+def load_checkpoint(path=DEFAULT_CHECKPOINT) -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a valid checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a valid checkpoint ({exc})") from None
+    if "meta" not in data:
+        raise ValueError(f"{path}: not a valid checkpoint (no 'meta' entry)")
+    try:
+        meta = json.loads(str(data["meta"]))
+        arch = meta["arch"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path}: checkpoint 'meta' is not valid JSON with an 'arch' key") from None
+    models = {}
+    for group in ("float", "qat"):
+        state = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith(group + "/")
+                 and k != "qat/exponents"}
+        if state:
+            m = build_model(arch)
+            m.load_state(state)
+            models[group] = m
+    if "float" not in models:
+        raise ValueError(f"{path}: checkpoint has no float weights")
+    exps = [int(v) for v in data["qat/exponents"]] if "qat/exponents" in data else None
+    return Checkpoint(meta, models["float"], models.get("qat"), exps)

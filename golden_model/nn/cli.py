@@ -1,0 +1,258 @@
+"""``qsq train``, ``qsq evaluate``, ``qsq pack``, ``qsq unpack``, ``qsq inspect``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated integers such as 0,1,2,2, not {text!r}") from None
+
+
+def _levels(text: str) -> list[int]:
+    if "-" in text and "," not in text:
+        lo, _, hi = text.partition("-")
+        try:
+            return list(range(int(lo), int(hi) + 1))
+        except ValueError:
+            pass
+    return _int_list(text)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .checkpoint import DEFAULT_CHECKPOINT
+
+    p = sub.add_parser("train", help="train a CNN in NumPy (float, then QAT fine-tuning)",
+                       description="Train the float CNN for a data set, then fine-tune it "
+                                   "quantization-aware (straight-through estimator); write a "
+                                   "checkpoint .npz. Deterministic for a seed.")
+    p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
+    p.add_argument("--data", metavar="DIR", help="directory of the MNIST IDX files / CIFAR-10 batches")
+    p.add_argument("--epochs", type=int, default=60, help="float training epochs (default 60)")
+    p.add_argument("--qat-epochs", type=int, default=8,
+                   help="quantization-aware fine-tuning epochs, 0 to skip (default 8)")
+    p.add_argument("--code-bits", type=int, default=3, help="weight code width for QAT (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
+    p.add_argument("--out", default="build/train/checkpoint.npz",
+                   help="checkpoint to write (default build/train/checkpoint.npz; `make train` "
+                        f"writes the committed {DEFAULT_CHECKPOINT.name})")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("evaluate", help="accuracy / memory / zero-weight / product-error report",
+                       description="Evaluate a checkpoint: float, weight-quantized and bit-exact "
+                                   "integer inference at every truncation level (same t everywhere "
+                                   "and per-layer lists), memory and zero weights per layer, product "
+                                   "error under the real operand distribution, packed file size, "
+                                   "operand traces and plots. Writes Markdown, CSV, JSON and PNG.")
+    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
+                   help="checkpoint .npz (default: the committed digits LeNet)")
+    p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 checkpoints")
+    p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
+    p.add_argument("--levels", type=_levels, default=list(range(9)),
+                   help="truncation levels to sweep, e.g. 0-8 (default) or 0,1,2")
+    p.add_argument("--per-layer-t", type=_int_list, action="append", default=[], metavar="T1,T2,..",
+                   help="also evaluate this per-layer truncation list (repeatable)")
+    p.add_argument("--auto-budget", type=float, default=0.005,
+                   help="training-accuracy loss allowed to the greedy per-layer t search "
+                        "(default 0.005 = 0.5 points)")
+    p.add_argument("--method", default="output", choices=["output", "mse"],
+                   help="post-training scale search: output-aware (default) or weight MSE")
+    p.add_argument("--no-bias-correction", action="store_true", help="skip bias correction")
+    p.add_argument("--engine", default="matmul", choices=["matmul", "table"],
+                   help="MAC engine (identical results; table gathers every product)")
+    p.add_argument("--trace-images", type=int, default=8,
+                   help="test images whose operands go into traces.npz (default 8)")
+    p.add_argument("--trace-cap", type=int, default=65536,
+                   help="operand pairs kept per layer and order in traces.npz (default 65536)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--out", default="build/eval", help="output directory (default build/eval)")
+    p.add_argument("--quiet", action="store_true", help="no progress display and no report echo")
+    p.set_defaults(func=run_evaluate)
+
+    p = sub.add_parser("pack", help="write the compressed model file (.qsq)",
+                       description="Quantize a checkpoint and write it as one .qsq binary file "
+                                   "(layout in golden_model/nn/packfile.py and the README).")
+    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint .npz")
+    p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 calibration")
+    p.add_argument("--code-bits", type=int, default=3, help="weight code width (default 3)")
+    p.add_argument("--lanes", type=int, help="codes per packed word (default 64 // code_bits)")
+    p.add_argument("--qat", action="store_true", help="pack the fine-tuned weights")
+    p.add_argument("-o", "--out", default="build/model.qsq", help="output file (default build/model.qsq)")
+    p.set_defaults(func=run_pack)
+
+    p = sub.add_parser("unpack", help="read a .qsq file back into arrays (.npz)",
+                       description="Read and check a .qsq file; write its codes, scales, exponents, "
+                                   "integer biases and decoded weights to an .npz.")
+    p.add_argument("file", help=".qsq model file")
+    p.add_argument("-o", "--out", help="output .npz (default: FILE with suffix .npz)")
+    p.set_defaults(func=run_unpack)
+
+    p = sub.add_parser("inspect", help="print the contents of a .qsq file",
+                       description="Check a .qsq file and print its header and per-layer table "
+                                   "(shapes, exponents, bytes, code-stream entropy).")
+    p.add_argument("file", help=".qsq model file")
+    p.add_argument("--accuracy", action="store_true",
+                   help="also run bit-exact integer inference of the file on the digits test split")
+    p.set_defaults(func=run_inspect)
+
+
+def run_train(args) -> int:
+    import time
+
+    import numpy as np
+
+    from ..config import CodecConfig, check_int
+    from .checkpoint import save_checkpoint
+    from .data import load_dataset
+    from .model import default_architecture
+    from .quant import (CALIB_IMAGES, calibrate_exponents, integer_predict, quantize_model,
+                        weight_quantized_model)
+    from .train import TrainConfig, accuracy, finetune_qat, train
+
+    check_int("--epochs", args.epochs, 1, 100_000)
+    check_int("--qat-epochs", args.qat_epochs, 0, 100_000)
+    check_int("--seed", args.seed, 0, 2**32 - 1)
+    codec = CodecConfig(args.code_bits)
+    arch = default_architecture(args.dataset)
+    data = load_dataset(args.dataset, args.data)
+    cfg = TrainConfig(epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed)
+    print(f"{data.describe()}; architecture {arch}; {cfg}")
+    t0 = time.perf_counter()
+    model = train(data.x_train, data.y_train, arch, cfg, quiet=args.quiet)
+    t_train = time.perf_counter() - t0
+    acc_f = accuracy(model.predict(data.x_test), data.y_test)
+    print(f"float test accuracy {acc_f:.4f} ({t_train:.1f} s)")
+    meta = {"arch": arch, "dataset": args.dataset, "split_seed": 0, "train": cfg.__dict__,
+            "code_bits": codec.code_bits, "float_test_accuracy": acc_f}
+    qat, exps = None, None
+    if args.qat_epochs:
+        # Fine-tune against the plain codec encoder, activations fixed to the calibrated grid.
+        calib = data.x_train[:CALIB_IMAGES]
+        wq = weight_quantized_model(model, calib, codec, "mse", False)
+        exps = calibrate_exponents(wq, calib)
+        t0 = time.perf_counter()
+        qat = finetune_qat(model, data.x_train, data.y_train, exps, codec, cfg, quiet=args.quiet)
+        qm = quantize_model(qat, calib, codec, "mse", False, exponents=exps)
+        acc_q = accuracy(integer_predict(qm, data.x_test, 0), data.y_test)
+        meta["qat_integer_test_accuracy"] = acc_q
+        print(f"QAT integer test accuracy {acc_q:.4f} ({time.perf_counter() - t0:.1f} s)")
+    path = save_checkpoint(args.out, meta, model, qat, exps)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from ..config import CodecConfig, check_int
+    from .evaluate import EvalOptions, evaluate
+
+    CodecConfig(args.code_bits)
+    check_int("--trace-images", args.trace_images, 1, 10_000)
+    check_int("--trace-cap", args.trace_cap, 1, 1 << 24)
+    if not 0 <= args.auto_budget <= 1:
+        raise ValueError(f"--auto-budget must be in [0, 1], not {args.auto_budget!r}")
+    opts = EvalOptions(checkpoint=Path(args.checkpoint), data=args.data, code_bits=args.code_bits,
+                       levels=args.levels, per_layer=args.per_layer_t,
+                       auto_per_layer_budget=args.auto_budget, method=args.method,
+                       bias_correction=not args.no_bias_correction, out=Path(args.out),
+                       engine=args.engine, trace_images=args.trace_images,
+                       trace_cap=args.trace_cap, plots=not args.no_plots, quiet=args.quiet)
+    from .quant import multiplier_config
+    mult = multiplier_config(CodecConfig(args.code_bits))
+    for t in opts.levels:
+        mult.check_truncation(t, "--levels")
+    for ts in opts.per_layer:
+        for t in ts:
+            mult.check_truncation(t, "--per-layer-t")
+    evaluate(opts)
+    return 0
+
+
+def _model_and_data(checkpoint, data_dir, qat):
+    from .checkpoint import load_checkpoint
+    from .data import load_dataset
+
+    ck = load_checkpoint(checkpoint)
+    if qat and ck.qat_model is None:
+        raise ValueError(f"{checkpoint}: checkpoint has no fine-tuned (qat) weights")
+    data = load_dataset(ck.meta.get("dataset", "digits"), data_dir, ck.meta.get("split_seed", 0))
+    return ck, data
+
+
+def run_pack(args) -> int:
+    from ..config import CodecConfig
+    from ..tables import markdown_table
+    from .packfile import file_summary, pack_model
+    from .quant import CALIB_IMAGES, quantize_model
+
+    codec = CodecConfig(args.code_bits)
+    ck, data = _model_and_data(args.checkpoint, args.data, args.qat)
+    if args.qat:
+        qm = quantize_model(ck.qat_model, data.x_train[:CALIB_IMAGES], codec, "mse", False,
+                            exponents=ck.qat_exponents)
+    else:
+        qm = quantize_model(ck.float_model, data.x_train[:CALIB_IMAGES], codec)
+    blob = pack_model(qm, args.lanes)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(blob)
+    headers, rows = file_summary(qm, blob)
+    print(markdown_table(headers, rows))
+    print(f"wrote {out} ({len(blob)} bytes)")
+    return 0
+
+
+def run_unpack(args) -> int:
+    import numpy as np
+
+    from .packfile import read_model
+
+    qm = read_model(args.file)
+    arrays = {"layers": np.array(qm.names), "ops": np.array(qm.ops),
+              "input_shape": np.array(qm.input_shape), "arch": np.array(qm.arch),
+              "code_bits": np.array(qm.codec.code_bits), "scale_bits": np.array(qm.codec.scale_bits)}
+    for q in qm.layers:
+        arrays[f"{q.name}/codes"] = q.encoded.codes
+        arrays[f"{q.name}/scales"] = q.encoded.scales
+        arrays[f"{q.name}/exponent"] = np.array(q.encoded.exponent)
+        arrays[f"{q.name}/bias_q"] = q.bias_q
+        arrays[f"{q.name}/e_in"] = np.array(q.e_in)
+        arrays[f"{q.name}/e_out"] = np.array(-999 if q.e_out is None else q.e_out)
+        arrays[f"{q.name}/decoded"] = q.encoded.decoded()
+    out = Path(args.out) if args.out else Path(args.file).with_suffix(".npz")
+    with out.open("wb") as f:
+        np.savez(f, **arrays)
+    print(f"{args.file}: {len(qm.layers)} layers OK; wrote {out}")
+    return 0
+
+
+def run_inspect(args) -> int:
+    from ..tables import markdown_table
+    from .packfile import file_summary, read_model
+
+    qm = read_model(args.file)
+    blob = Path(args.file).read_bytes()
+    print(f"{args.file}: qsq model file version {blob[4]}, {len(blob)} bytes, CRC-32 OK")
+    print(f"architecture {qm.arch}, input {'x'.join(map(str, qm.input_shape))}, "
+          f"ops {' '.join(qm.ops)}")
+    print(f"codes {qm.codec.code_bits} bits, scales {qm.codec.scale_bits} bits, "
+          f"{blob[7]} codes per packed word\n")
+    headers, rows = file_summary(qm, blob)
+    print(markdown_table(headers, rows))
+    if args.accuracy:
+        from .data import load_digits
+        from .quant import integer_predict
+        from .train import accuracy
+
+        if tuple(qm.input_shape) != (1, 8, 8):
+            raise ValueError(f"--accuracy needs a digits model (input 1x8x8), not "
+                             f"{'x'.join(map(str, qm.input_shape))}")
+        d = load_digits()
+        print(f"integer accuracy on the digits test split: "
+              f"{accuracy(integer_predict(qm, d.x_test), d.y_test):.4f}")
+    return 0

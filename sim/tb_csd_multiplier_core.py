@@ -1,0 +1,114 @@
+"""cocotb testbench of ``csd_multiplier_core`` (:class:`hw.csd_multiplier.CSDMultiplierCore`),
+the combinational truncated-CSD multiplier.
+
+Drives one operation per nanosecond (operands and, for runtime truncation, the level), samples
+``p`` 1 ns later and compares every product with :func:`golden_model.csd.csd_product` in bulk.
+Vector sets as in :mod:`sim.tb_csd_multiplier` (``exhaustive``, ``pairs``, ``random``).
+
+Run on its own: ``python -m sim.tb_csd_multiplier_core --help``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+try:
+    import cocotb
+    from cocotb.triggers import Timer
+except ImportError:
+    cocotb = None
+
+from golden_model.config import MultiplierConfig
+from golden_model.csd import csd_product
+
+from .tb_csd_multiplier import _signed, fast_reader, make_vectors
+
+MODULE = "csd_multiplier_core"
+
+
+if cocotb is not None:
+    @cocotb.test()
+    async def core_matches_golden(dut):
+        """Every product equals the golden truncated-CSD product."""
+        from pathlib import Path
+
+        from sim.common import bench_config, write_json
+
+        cfgd = bench_config()
+        cfg = MultiplierConfig(cfgd["a_width"], cfgd["a_signed"], cfgd["b_width"], cfgd["b_signed"])
+        truncation = cfgd["truncation"]
+        a, b, t, _ = make_vectors(cfg, truncation, cfgd["mode"], cfgd["count"], cfgd["seed"], 0.0)
+        n = a.size
+        a_drive = (a & ((1 << cfg.a_width) - 1)).tolist()
+        b_drive = (b & ((1 << cfg.b_width) - 1)).tolist()
+        t_drive = t.tolist()
+        a_h, b_h = dut.a, dut.b
+        t_h = dut.trunc if truncation == "runtime" else None
+        read_p = fast_reader(dut.p)
+        got = [0] * n
+        step = Timer(1, unit="ns")
+        start = time.perf_counter()
+        for k in range(n):
+            a_h.value = a_drive[k]
+            b_h.value = b_drive[k]
+            if t_h is not None:
+                t_h.value = t_drive[k]
+            await step
+            got[k] = read_p()
+        seconds = time.perf_counter() - start
+        write_json(Path(cfgd["out_dir"]) / "bench.json",
+                   {"vectors": n, "seconds": round(seconds, 3),
+                    "vectors_per_s": round(n / seconds, 1)})
+        p = _signed(np.array(got), cfg.p_width) if cfg.p_signed else np.array(got)
+        exp = csd_product(a, b, cfg, t)
+        bad = np.flatnonzero(p != exp)
+        if bad.size:
+            k = bad[0]
+            raise AssertionError(f"{bad.size} of {n} products differ; first: a={a[k]} b={b[k]} "
+                                 f"t={t[k]}: got {p[k]}, expected {exp[k]}")
+        dut._log.info("%d operations in %.3f s (%.0f vectors/s)", n, seconds, n / seconds)
+
+
+def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: bool = True,
+        truncation="runtime", mode: str = "pairs", count: int = 2000, seed: int = 1,
+        sim: str | None = None, waves: bool | None = None) -> dict:
+    """Build ``csd_multiplier_core`` with these parameters and run the bench; return its summary."""
+    from hw.csd_multiplier import CSDMultiplierCore
+
+    from .common import run_bench
+
+    params = dict(a_width=a_width, a_signed=a_signed, b_width=b_width, b_signed=b_signed,
+                  truncation=truncation)
+    dut = CSDMultiplierCore(**params)
+    dut._MustUse__silence = True
+    tt = "rt" if truncation == "runtime" else f"t{truncation}"
+    return run_bench(module_name=MODULE, params=params,
+                     tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}_s{seed}",
+                     test_module="sim.tb_csd_multiplier_core",
+                     bench=dict(params, mode=mode, count=count, seed=seed), sim=sim, waves=waves)
+
+
+def main(argv=None) -> int:
+    from .common import main_args
+    p = main_args()
+    p.add_argument("--a-width", type=int, default=8)
+    p.add_argument("--b-width", type=int, default=8)
+    p.add_argument("--a-unsigned", action="store_true")
+    p.add_argument("--b-unsigned", action="store_true")
+    p.add_argument("--truncation", default="runtime", help="'runtime' or an integer level")
+    p.add_argument("--mode", default="pairs", choices=("exhaustive", "pairs", "random"))
+    p.add_argument("--count", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
+    trunc = args.truncation if args.truncation == "runtime" else int(args.truncation)
+    s = run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned, trunc, args.mode,
+            args.count, args.seed, args.sim, args.waves or None)
+    print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
+          f"{s['total_seconds']:.1f} s total")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""qsq train / evaluate / pack / unpack / inspect: outputs, the traces interface, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden_model.cli import main
+from golden_model.nn.checkpoint import load_checkpoint, save_checkpoint
+from golden_model.nn.traces import load_traces, trace_pairs
+
+
+def test_pack_inspect_unpack(tmp_path, capsys):
+    f = tmp_path / "m.qsq"
+    assert main(["pack", "-o", str(f)]) == 0
+    assert main(["inspect", str(f), "--accuracy"]) == 0
+    out = capsys.readouterr().out
+    assert "CRC-32 OK" in out and "integer accuracy on the digits test split" in out
+    assert main(["unpack", str(f), "-o", str(tmp_path / "m.npz")]) == 0
+    with np.load(tmp_path / "m.npz") as z:
+        assert list(z["layers"]) == ["conv1", "conv2", "fc1", "fc2"]
+        assert z["conv2/codes"].shape == (32, 16, 3, 3)
+        assert np.abs(z["fc1/decoded"]).max() <= 127
+
+
+def test_cli_rejects_bad_input(tmp_path, capsys):
+    bad = tmp_path / "bad.qsq"
+    bad.write_bytes(b"QSQM\x01" + b"\x00" * 20)
+    assert main(["inspect", str(bad)]) == 2
+    assert "qsq: error: " in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "missing.qsq")]) == 2
+    assert "missing.qsq: no such model file" in capsys.readouterr().err
+    assert main(["evaluate", "--levels", "0,9", "--out", str(tmp_path)]) == 2
+    assert "qsq: error: --levels must be an integer in [0, 8], not 9" in capsys.readouterr().err
+    assert main(["evaluate", "--code-bits", "5", "--out", str(tmp_path)]) == 2
+    assert "code_bits must be one of (2, 3, 4), not 5" in capsys.readouterr().err
+    assert main(["train", "--dataset", "svhn", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "dataset must be one of ('digits', 'mnist', 'cifar10'), not 'svhn'" in capsys.readouterr().err
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path / "none")]) == 2
+    assert "MNIST directory does not exist" in capsys.readouterr().err
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"junk")
+    assert main(["evaluate", "--checkpoint", str(junk), "--out", str(tmp_path)]) == 2
+    assert "not a valid checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--per-layer-t", "1,x"])
+
+
+def test_evaluate_writes_report_and_traces(tmp_path):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--levels", "0,3", "--no-plots", "--quiet", "--out", str(out),
+                 "--per-layer-t", "0,1,2,3", "--trace-cap", "1000"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.9 < summary["float_accuracy"] <= 1.0
+    assert 0.88 < summary["saving_vs_fp32"] < 0.906  # 3-bit codes cap it at 90.6 %
+    for name in ("report.md", "accuracy.csv", "memory.csv", "product_error.csv", "model.qsq"):
+        assert (out / name).is_file()
+    rows = (out / "accuracy.csv").read_text().splitlines()
+    assert rows[1].startswith("float,")
+    assert any(",\"0,1,2,3\"," in r for r in rows)
+    tr = load_traces(out / "traces.npz")
+    assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2"]
+    for name in tr["layers"]:
+        for order in ("stream", "ws"):
+            a, b = tr[name][order]
+            assert a.dtype == np.int64 and len(a) == len(b) <= 1000
+            assert a.min() >= 0 and a.max() <= 255 and b.min() >= -128 and b.max() <= 127
+    assert tr["meta"]["cap"] == 1000
+
+
+def test_trace_orders():
+    patches = np.arange(6).reshape(3, 2)          # P=3 positions, K=2
+    weights = np.array([[10, 11], [20, 21]])      # F=2
+    a, b = trace_pairs(patches, weights, "stream")
+    assert a.tolist() == [0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5]
+    assert b.tolist() == [10, 11, 20, 21] * 3
+    a, b = trace_pairs(patches, weights, "ws", cap=7)
+    assert a.tolist() == [0, 2, 4, 1, 3, 5, 0]
+    assert b.tolist() == [10, 10, 10, 11, 11, 11, 20]
+    with pytest.raises(ValueError, match=r"^order must be 'stream' or 'ws', not 'x'$"):
+        trace_pairs(patches, weights, "x")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    ck = load_checkpoint()
+    p = save_checkpoint(tmp_path / "c.npz", ck.meta, ck.float_model, ck.qat_model, ck.qat_exponents)
+    back = load_checkpoint(p)
+    assert back.meta == ck.meta and back.qat_exponents == ck.qat_exponents
+    for k, v in ck.float_model.state().items():
+        assert np.array_equal(v, back.float_model.state()[k])
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "none.npz")
+
+
+@pytest.mark.slow
+def test_make_train_reproduces_the_committed_checkpoint(tmp_path):
+    """Same seed, same machine class: bit-identical weights (BLAS-dependent across machines)."""
+    out = tmp_path / "ck.npz"
+    assert main(["train", "--quiet", "--out", str(out)]) == 0
+    a, b = load_checkpoint(out), load_checkpoint()
+    for k, v in b.float_model.state().items():
+        assert np.array_equal(v, a.float_model.state()[k]), k
+
+
+def test_train_and_evaluate_on_user_mnist_files(tmp_path):
+    """The whole flow on a tiny MNIST-format directory: train lenet5 + QAT, evaluate, pack."""
+    from test_nn_data import _write_mnist
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    _write_mnist(data, n_train=12, n_test=4)
+    ck = tmp_path / "ck.npz"
+    assert main(["train", "--dataset", "mnist", "--data", str(data), "--epochs", "1",
+                 "--qat-epochs", "1", "--quiet", "--out", str(ck)]) == 0
+    assert load_checkpoint(ck).meta["arch"] == "lenet5"
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(ck), "--data", str(data), "--levels", "0,2", "--method", "mse",
+                 "--no-plots", "--quiet", "--trace-images", "2", "--out", str(out)]) == 0
+    tr = load_traces(out / "traces.npz")
+    assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert main(["pack", "--checkpoint", str(ck), "--data", str(data), "--qat",
+                 "-o", str(tmp_path / "m.qsq")]) == 0
+    assert main(["evaluate", "--checkpoint", str(ck), "--out", str(out)]) == 2

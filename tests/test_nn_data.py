@@ -1,0 +1,140 @@
+"""Data loaders: the bundled digits split, MNIST IDX and CIFAR-10 batches on small files written here."""
+
+import gzip
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from golden_model.nn.data import load_cifar10, load_dataset, load_digits, load_mnist, read_idx
+
+
+def test_digits_split_is_seeded_stratified_and_disjoint():
+    a, b = load_digits(), load_digits()
+    assert np.array_equal(a.x_test, b.x_test) and np.array_equal(a.y_train, b.y_train)
+    assert a.x_train.shape[1:] == (1, 8, 8) and a.x_train.dtype == np.float32
+    assert len(a.y_train) + len(a.y_test) == 1797
+    assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
+    # stratified: every class has ~20 % of its images in the test split
+    for c in range(10):
+        n_te, n_tr = np.sum(a.y_test == c), np.sum(a.y_train == c)
+        assert abs(n_te / (n_te + n_tr) - 0.2) < 0.01
+    # disjoint: no test image appears in the training split
+    tr = {x.tobytes() + bytes([y]) for x, y in zip(a.x_train, a.y_train)}
+    dup = sum(x.tobytes() + bytes([y]) in tr for x, y in zip(a.x_test, a.y_test))
+    assert dup < 5  # the raw data set itself holds a few identical images
+    c = load_digits(seed=1)
+    assert not np.array_equal(a.y_test, c.y_test)
+
+
+def test_digits_bad_parameters():
+    with pytest.raises(ValueError, match=r"^test_fraction must be a number in \(0, 1\), not 1\.5$"):
+        load_digits(1.5)
+    with pytest.raises(TypeError, match=r"^seed must be an integer in \[0, 4294967295\], not 'x'$"):
+        load_digits(seed="x")
+    with pytest.raises(ValueError, match=r"^dataset must be one of \('digits', 'mnist', 'cifar10'\), not 'svhn'$"):
+        load_dataset("svhn")
+    with pytest.raises(ValueError, match=r"^dataset 'mnist' needs a data directory \(--data PATH\), not None$"):
+        load_dataset("mnist")
+
+
+def _idx(arr: np.ndarray, code=0x08) -> bytes:
+    return struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + \
+        arr.astype(">u1").tobytes()
+
+
+def _write_mnist(root, n_train=5, n_test=3, gz=False):
+    rng = np.random.default_rng(0)
+    files = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+             "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+             "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+             "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test)}
+    for name, arr in files.items():
+        raw = _idx(arr)
+        if gz:
+            (root / (name + ".gz")).write_bytes(gzip.compress(raw))
+        else:
+            (root / name).write_bytes(raw)
+    return files
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_mnist_round_trip(tmp_path, gz):
+    files = _write_mnist(tmp_path, gz=gz)
+    d = load_mnist(tmp_path)
+    assert d.x_train.shape == (5, 1, 28, 28) and d.x_test.shape == (3, 1, 28, 28)
+    assert np.allclose(d.x_train[:, 0] * 255, files["train-images-idx3-ubyte"])
+    assert np.array_equal(d.y_test, files["t10k-labels-idx1-ubyte"])
+
+
+def test_mnist_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="MNIST directory does not exist"):
+        load_mnist(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte: no such file"):
+        load_mnist(tmp_path)
+    _write_mnist(tmp_path)
+    f = tmp_path / "train-images-idx3-ubyte"
+    good = f.read_bytes()
+    f.write_bytes(good[:-1])
+    with pytest.raises(ValueError, match=r"IDX data has 3919 bytes, the header \(5, 28, 28\) needs 3920$"):
+        load_mnist(tmp_path)
+    f.write_bytes(good[:6])
+    with pytest.raises(ValueError, match=r"truncated IDX header \(6 bytes, need 16\)$"):
+        load_mnist(tmp_path)
+    f.write_bytes(b"\x01\x02" + good[2:])
+    with pytest.raises(ValueError, match=r"not an IDX file \(bad magic 01020803\)$"):
+        load_mnist(tmp_path)
+    f.write_bytes(good)
+    lab = tmp_path / "train-labels-idx1-ubyte"
+    lab.write_bytes(_idx(np.array([1, 2, 3, 4])))
+    with pytest.raises(ValueError, match=r"train labels must be 1-D with one label per image \(5\), not shape \(4,\)$"):
+        load_mnist(tmp_path)
+    lab.write_bytes(_idx(np.array([1, 2, 3, 4, 12])))
+    with pytest.raises(ValueError, match=r"train labels must lie in \[0, 9\], not 12$"):
+        load_mnist(tmp_path)
+    gzf = tmp_path / "x.gz"
+    gzf.write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="not a valid gzip file"):
+        read_idx(gzf)
+
+
+def _write_cifar(root, n=4):
+    rng = np.random.default_rng(1)
+    batches = {}
+    for name in ("data_batch_1", "data_batch_2", "test_batch"):
+        d = {b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+             b"labels": list(rng.integers(0, 10, n))}
+        (root / name).write_bytes(pickle.dumps(d))
+        batches[name] = d
+    return batches
+
+
+def test_cifar_round_trip(tmp_path):
+    b = _write_cifar(tmp_path)
+    d = load_cifar10(tmp_path)
+    assert d.x_train.shape == (8, 3, 32, 32) and d.x_test.shape == (4, 3, 32, 32)
+    assert np.allclose(d.x_test.reshape(4, -1) * 255, b["test_batch"][b"data"])
+    assert np.array_equal(d.y_train[:4], b["data_batch_1"][b"labels"])
+
+
+def test_cifar_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CIFAR-10 directory does not exist"):
+        load_cifar10(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no CIFAR-10 training batch"):
+        load_cifar10(tmp_path)
+    _write_cifar(tmp_path)
+    t = tmp_path / "test_batch"
+    good = t.read_bytes()
+    t.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="test_batch: not a CIFAR-10 python batch"):
+        load_cifar10(tmp_path)
+    t.write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}))
+    with pytest.raises(ValueError, match=r"CIFAR-10 data must be uint8 of shape \(N, 3072\), not uint8 \(2, 100\)$"):
+        load_cifar10(tmp_path)
+    t.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}))
+    with pytest.raises(ValueError, match=r"CIFAR-10 labels must lie in \[0, 9\]$"):
+        load_cifar10(tmp_path)
+    t.write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ValueError, match=r"not a CIFAR-10 python batch \(a list, not a dict\)$"):
+        load_cifar10(tmp_path)
