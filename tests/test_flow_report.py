@@ -108,3 +108,20 @@ def test_default_sweep():
     assert all(d.latency == 2 for d in ds)
     with pytest.raises(ValueError, match=r"^variant must be one of .*, not 'booth'$"):
         default_designs(CFG, variants=("booth",))
+
+
+def test_trace_stimuli(tmp_path):
+    import numpy as np
+    p = tmp_path / "traces.npz"
+    np.savez(p, layers=np.array(["L"]), **{"L/stream/a": np.arange(8) * 2, "L/stream/b": np.arange(8) - 4,
+                                          "L/ws/a": np.arange(8) * 2, "L/ws/b": np.full(8, -3)})
+    u4 = MultiplierConfig(4, False, 4, True)
+    opts = FlowOptions(ops=32, ice40=False, pnr=False, out=str(tmp_path / "r"), traces=str(p),
+                       stimuli=("uniform",))
+    index = run_report([CFG, u4], opts, designs=[Design("exact", CFG), Design("exact", u4)],
+                       log=lambda s: None)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r" / "activity.csv").read_text())))
+    got = {(r["design"], r["stimulus"]) for r in rows}
+    assert got == {("s4xs4-exact", "uniform"), ("u4xs4-exact", "uniform"),
+                   ("u4xs4-exact", "trace-stream"), ("u4xs4-exact", "trace-ws")}
+    assert "no trace stimuli for s4xs4" in index.read_text()

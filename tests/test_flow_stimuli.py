@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from golden_model.config import MultiplierConfig
-from hw.flow.stimuli import WS_HOLD, load_traces, make_stimulus
+from hw.flow.stimuli import WS_HOLD, load_traces, make_stimulus, traces_fit
 
 CFG = MultiplierConfig(8, True, 8, True)
 
@@ -41,9 +41,10 @@ def test_traces(tmp_path):
     np.savez(p, **arr)
     tr = load_traces(p)
     assert set(tr) == {"trace-stream", "trace-ws"}
-    assert tr["trace-stream"][0].size == 15
+    assert [x[0].size for x in tr["trace-stream"]] == [10, 5]
     a, b = make_stimulus("trace-ws", CFG, 40, traces=tr)
-    assert a.size == 40 and set(b.tolist()) <= {3, -2}
+    assert a.size == 40 and b.tolist() == [3] * 20 + [-2] * 20   # an equal share per layer
+    assert traces_fit(tr, CFG) and not traces_fit(tr, MultiplierConfig(3, True, 8, True))
     del arr["fc/ws/b"]
     np.savez(p, **arr)
     with pytest.raises(ValueError, match="is not a qsq trace archive"):

@@ -222,13 +222,29 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
                 designs += default_designs(cfg, variants=variants or DEFAULT_VARIANTS)
         if not quick:
             designs += _decoder_designs()
+    # Per operand configuration: the trace sets only where the traced operands fit its formats.
+    cfg_opts = {}
+    if opts.traces:
+        from .stimuli import load_traces, traces_fit
+        traces = load_traces(opts.traces)
+        base = tuple(s for s in opts.stimuli if not s.startswith("trace-"))
+        for d in designs:
+            if d.cfg is None or d.cfg.tag() in cfg_opts:
+                continue
+            if traces_fit(traces, d.cfg):
+                cfg_opts[d.cfg.tag()] = opts
+            else:
+                cfg_opts[d.cfg.tag()] = FlowOptions(**{**asdict(opts), "stimuli": base})
+                notes.append(f"The network traces do not fit {d.cfg.describe()} operands "
+                             f"(e.g. unsigned activations above {d.cfg.a.max}): no trace stimuli "
+                             f"for {d.cfg.tag()}.")
     cache_dir = out / "cache"
     log(f"qsq report: {len(designs)} designs, {opts.jobs} worker(s), {opts.ops} operations per "
         f"stimulus segment, stimuli {', '.join(opts.stimuli)}; cache {cache_dir}")
     t_start = time.perf_counter()
     results: dict[str, dict] = {}
     failures = []
-    jobs = [(d, opts, cache_dir) for d in designs]
+    jobs = [(d, cfg_opts.get(d.cfg.tag() if d.cfg else None, opts), cache_dir) for d in designs]
     done = 0
     if opts.jobs == 1:
         it = (_worker(j) for j in jobs)

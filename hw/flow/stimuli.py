@@ -28,7 +28,7 @@ import numpy as np
 from golden_model.codec import encode_layer
 from golden_model.config import CodecConfig, MultiplierConfig
 
-__all__ = ["STIMULI", "WS_HOLD", "make_stimulus", "load_traces", "TRACES_PATH"]
+__all__ = ["STIMULI", "WS_HOLD", "make_stimulus", "load_traces", "traces_fit", "TRACES_PATH"]
 
 #: Stimulus sets measured by default (trace sets are added when the traces exist).
 STIMULI = ("uniform", "stream", "ws")
@@ -60,8 +60,8 @@ def _relu_activations(cfg: MultiplierConfig, n: int, rng) -> np.ndarray:
     return np.clip(np.rint(x), 0, top).astype(np.int64)
 
 
-def load_traces(path=TRACES_PATH) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    """Operand traces ``{"trace-stream": (a, b), "trace-ws": (a, b)}`` from the network, or None.
+def load_traces(path=TRACES_PATH) -> dict[str, list[tuple[np.ndarray, np.ndarray]]] | None:
+    """Operand traces ``{"trace-stream": [(a, b) per layer], "trace-ws": [...]}``, or None.
 
     Raises
     ------
@@ -76,9 +76,11 @@ def load_traces(path=TRACES_PATH) -> dict[str, tuple[np.ndarray, np.ndarray]] | 
             layers = [str(x) for x in z["layers"]]
             out = {}
             for flow in ("stream", "ws"):
-                a = np.concatenate([z[f"{L}/{flow}/a"].reshape(-1) for L in layers])
-                b = np.concatenate([z[f"{L}/{flow}/b"].reshape(-1) for L in layers])
-                out[f"trace-{flow}"] = (a.astype(np.int64), b.astype(np.int64))
+                out[f"trace-{flow}"] = [
+                    (z[f"{L}/{flow}/a"].reshape(-1).astype(np.int64),
+                     z[f"{L}/{flow}/b"].reshape(-1).astype(np.int64)) for L in layers]
+                if not layers or any(a.size != b.size or a.size == 0 for a, b in out[f"trace-{flow}"]):
+                    raise ValueError("empty or mismatched a/b arrays")
     except (KeyError, ValueError, OSError) as exc:
         raise ValueError(f"{path} is not a qsq trace archive (needs 'layers' and "
                          f"'<layer>/stream|ws/a|b' arrays): {exc}") from None
@@ -109,15 +111,30 @@ def make_stimulus(name: str, cfg: MultiplierConfig, n: int, seed: int = 1,
     elif name in ("trace-stream", "trace-ws"):
         if not traces or name not in traces:
             raise ValueError(f"stimulus {name!r} needs the network traces ({TRACES_PATH})")
-        ta, tb = traces[name]
-        if ta.size < n:
-            reps = -(-n // ta.size)
-            ta, tb = np.tile(ta, reps), np.tile(tb, reps)
-        # One contiguous window of the trace (keeps weight-stationary runs intact).
-        start = int(rng.integers(0, ta.size - n + 1))
-        a, b = ta[start:start + n], tb[start:start + n]
-        a, b = cfg.a.check(a, "trace a"), cfg.b.check(b, "trace b")
+        # An equal share of the operations from every layer, each share one contiguous window of
+        # that layer's trace (keeps weight-stationary runs intact).
+        layers = traces[name]
+        parts_a, parts_b = [], []
+        for i, (ta, tb) in enumerate(layers):
+            m = n // len(layers) + (1 if i < n % len(layers) else 0)
+            if ta.size < m:
+                reps = -(-m // ta.size)
+                ta, tb = np.tile(ta, reps), np.tile(tb, reps)
+            start = int(rng.integers(0, ta.size - m + 1))
+            parts_a.append(ta[start:start + m])
+            parts_b.append(tb[start:start + m])
+        a = cfg.a.check(np.concatenate(parts_a), "trace a")
+        b = cfg.b.check(np.concatenate(parts_b), "trace b")
     else:
         raise ValueError(f"stimulus must be one of {STIMULI + ('trace-stream', 'trace-ws')}, "
                          f"not {name!r}")
     return np.asarray(a, np.int64), np.asarray(b, np.int64)
+
+
+def traces_fit(traces, cfg: MultiplierConfig) -> bool:
+    """True if every traced operand fits the formats of ``cfg``."""
+    for layers in traces.values():
+        for a, b in layers:
+            if a.min() < cfg.a.min or a.max() > cfg.a.max or b.min() < cfg.b.min or b.max() > cfg.b.max:
+                return False
+    return True
