@@ -234,7 +234,8 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
             if traces_fit(traces, d.cfg):
                 cfg_opts[d.cfg.tag()] = opts
             else:
-                cfg_opts[d.cfg.tag()] = FlowOptions(**{**asdict(opts), "stimuli": base})
+                cfg_opts[d.cfg.tag()] = FlowOptions(**{**asdict(opts), "stimuli": base,
+                                                       "traces": None, "traces_digest": ""})
                 notes.append(f"The network traces do not fit {d.cfg.describe()} operands "
                              f"(e.g. unsigned activations above {d.cfg.a.max}): no trace stimuli "
                              f"for {d.cfg.tag()}.")
