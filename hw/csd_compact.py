@@ -13,16 +13,20 @@ levers the report's measurements pointed at:
 * **Registered controls, not registered rows.** Stage 1 registers the operand ``a`` once and
   three control bits per row (active, shift select, sign) instead of one ``a_width + 1``-bit
   register per row. Stage 2 forms the rows from the shared ``a`` register.
-* **Operand isolation and sign handling.** A row that does not contribute (zero or truncated
-  digits, ``a == 0``, or a bubble) is forced to constant 0, so it does not switch. ``sign="xor"``
-  negates a row by inverting it and adding the sign as a carry-in (Booth style: XOR gates, no
-  incrementer); ``sign="split"`` adds positive rows and negative rows in two trees and subtracts
-  once, so no row is ever inverted.
+* **Operand isolation and sign handling.** ``sign="xor"`` negates a row by inverting it and adding
+  the sign as a carry-in (Booth style: XOR gates, no incrementer); ``sign="split"`` adds positive
+  rows and negative rows in two trees and subtracts once, so no row is ever inverted.
 
-Gating (``gating``): the ``a`` register loads only for an operation with at least one active row
-(``"enable"``: clock enable; ``"icg"``: a ``qsq_icg`` clock gate on the ``a`` register, so its
-flip-flops see no clock edge otherwise); ``"none"`` loads it every cycle. The control bits load
-every cycle (3 bits per row).
+Gating (``gating``):
+
+* ``"none"``: the ``a`` register and the row controls load every cycle; a row that does not
+  contribute (zero or truncated digits, ``a == 0`` or a bubble) is forced to constant 0.
+* ``"enable"`` / ``"icg"``: an operation *loads* (``a`` register and row controls, through a clock
+  enable, or clocked through one ``qsq_icg`` clock gate so the flip-flops see no clock edge
+  otherwise) only when it is valid, ``a != 0`` and at least one row is active; otherwise every
+  datapath register holds and a registered ``zero`` flag forces the product to 0. Holding beats
+  forcing rows to 0: with sparse activations and stationary weights nothing in the datapath
+  switches for a zero operation (measured in ``make report``: see the README).
 """
 
 from __future__ import annotations
@@ -159,40 +163,51 @@ class CSDCompactMultiplier(wiring.Component):
 
         a_nz = self.a.any()
         go = Signal(name="op_active")   # this operation has at least one contributing row
+        hold = self.gating != "none"
         rows = []
         any_terms = []
-        for k, pos in enumerate(self.rows):
-            active_c = Signal(name=f"row{k}_active_c")
-            m.d.comb += active_c.eq(Const(0, 1) if not pos else
-                                    (self.in_valid & a_nz & _or([act(q) for q in pos])))
-            any_terms.append(active_c)
-            active = Signal(name=f"row{k}_active")
-            neg = Signal(name=f"row{k}_neg")
-            m.d.sync += [active.eq(active_c),
-                         neg.eq(active_c & _or([dneg[q] & act(q) for q in pos]))]
-            sel = None
-            if len(pos) == 2:
-                sel = Signal(name=f"row{k}_sel")
-                m.d.sync += sel.eq(active_c & act(pos[1]))
-            rows.append((pos, active, neg, sel))
-        m.d.comb += go.eq(_or(any_terms) if any_terms else 0)
-
-        # ---- shared operand register, gated
-        a_q = Signal.like(self.a, name="a_q", reset_less=True)
-        if self.gating == "none":
-            m.d.sync += a_q.eq(self.a)
-        elif self.gating == "enable":
-            with m.If(go):
-                m.d.sync += a_q.eq(self.a)
-        elif rows:
+        if hold and self.rows and self.gating == "icg":
             cd = ClockDomain("aop", reset_less=True, local=True)
             m.domains += cd
             gclk = Signal(name="a_gclk")
             m.submodules.a_icg = Instance("qsq_icg", i_CLK=ClockSignal("sync"), i_EN=go,
                                           i_TE=Const(0, 1), o_GCLK=gclk)
             m.d.comb += cd.clk.eq(gclk)
-            m.d.aop += a_q.eq(self.a)
+            dom = m.d.aop
+        else:
+            dom = m.d.sync
+        loads = []
+        for k, pos in enumerate(self.rows):
+            active_c = Signal(name=f"row{k}_active_c")
+            if hold:
+                m.d.comb += active_c.eq(_or([act(q) for q in pos]))
+            else:
+                m.d.comb += active_c.eq(self.in_valid & a_nz & _or([act(q) for q in pos]))
+            any_terms.append(active_c)
+            active = Signal(name=f"row{k}_active", reset_less=hold)
+            neg = Signal(name=f"row{k}_neg", reset_less=hold)
+            loads += [active.eq(active_c), neg.eq(active_c & _or([dneg[q] & act(q) for q in pos]))]
+            sel = None
+            if len(pos) == 2:
+                sel = Signal(name=f"row{k}_sel", reset_less=hold)
+                loads.append(sel.eq(active_c & act(pos[1])))
+            rows.append((pos, active, neg, sel))
+        if hold:
+            m.d.comb += go.eq(self.in_valid & a_nz & _or(any_terms) if any_terms else 0)
+        else:
+            m.d.comb += go.eq(_or(any_terms) if any_terms else 0)
 
+        a_q = Signal.like(self.a, name="a_q", reset_less=True)
+        zero_q = Signal(name="zero_q", init=1)
+        if not hold:
+            m.d.sync += [a_q.eq(self.a)] + loads
+        else:
+            m.d.sync += zero_q.eq(~go)
+            if self.gating == "enable":
+                with m.If(go):
+                    m.d.sync += [a_q.eq(self.a)] + loads
+            elif rows:
+                dom += [a_q.eq(self.a)] + loads
         valid1 = Signal(name="valid1")
         m.d.sync += valid1.eq(self.in_valid)
 
@@ -225,6 +240,8 @@ class CSDCompactMultiplier(wiring.Component):
             total = _tree(terms + [_count(carries)] if carries else terms)
         else:
             total = _tree(pos_terms) - _tree(neg_terms)
+        if hold:
+            total = Mux(zero_q, 0, total)   # an operation that loaded nothing has product 0
         m.d.sync += self.out_valid.eq(valid1)
         with m.If(valid1):
             m.d.sync += self.p.eq(total)
