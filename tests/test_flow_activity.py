@@ -152,3 +152,26 @@ def test_netlist_structure():
     assert nl.clock_pins() == {5: 3, 14: 1}
     assert nl.fanout()[3] == 2 and nl.fanout()[11] == 1
     assert nl.logic_depth() == 1
+
+
+def test_compact_icg_clocks_nothing_for_zero_operands(tmp_path):
+    """Gate-level check of the compact CSD variant's clock gating: with a == 0 only the
+    always-clocked flip-flops (valid, zero flag, product, out_valid) see clock edges."""
+    from golden_model.config import MultiplierConfig
+    from hw.flow.designs import Design
+    from hw.flow.yosys import generic_synth
+
+    cfg = MultiplierConfig(4, True, 4, True)
+    d = Design("csdc", cfg, (("t", 0), ("gating", "icg"), ("sign", "xor")))
+    area, nl = generic_synth(d.verilog(), d.top, tmp_path / "g")
+    gated = 4 + 2 * 3                                 # a register + (active, neg, sel) x 2 rows
+    assert area["flip_flops"] == gated + 1 + 1 + 8 + 1 and area["latches"] == 1
+    rng = np.random.default_rng(2)
+    b = rng.integers(-8, 8, 200)
+    zero = np.zeros(200, np.int64)
+    a = rng.integers(1, 8, 200)
+    res = simulate_activity(nl, [Segment("zero", None, zero, b, zero * b),
+                                 Segment("busy", None, a, b, d.golden(a, b))], tmp_path, 2)
+    assert res[0]["ff_clock_events"] == 11.0
+    loads = np.count_nonzero(b)                       # a != 0: the operation loads iff b != 0
+    assert res[1]["ff_clock_events"] == (11 * 200 + gated * loads) / 200
