@@ -26,7 +26,7 @@ Gating (``gating``):
   otherwise) only when it is valid, ``a != 0`` and at least one row is active; otherwise every
   datapath register holds and a registered ``zero`` flag forces the product to 0. Holding beats
   forcing rows to 0: with sparse activations and stationary weights nothing in the datapath
-  switches for a zero operation (measured in ``make report``: see the README).
+  switches for a zero operation (``make report`` measures both: ``build/report/index.md``).
 """
 
 from __future__ import annotations
