@@ -18,7 +18,7 @@ export SIM WAVES
 .DEFAULT_GOAL := all
 .PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
 
-all: metrics evaluate verilog sim  ## main job: metric tables, network evaluation, Verilog, simulations (and, as they land, reports)
+all: metrics evaluate verilog sim report  ## main job: metric tables, network evaluation, Verilog, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -56,6 +56,12 @@ train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the com
 
 evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
 	$(QSQ) evaluate --out $(BUILD)/eval
+
+# ---------------------------------------------------------------- reports
+.PHONY: report
+REPORT_ARGS ?=
+report: $(STAMP)  ## synthesis/timing/activity report of every design (build/report/index.md); REPORT_ARGS="--config s12xs12 ..." for others
+	$(QSQ) report --out $(BUILD)/report $(REPORT_ARGS)
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)

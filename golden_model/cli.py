@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "golden_model.cli_encode",
     "hw.cli",
     "golden_model.nn.cli",
+    "hw.flow.cli",
 ]
 
 

