@@ -31,20 +31,16 @@ Gating (``gating``):
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from golden_model.config import MultiplierConfig
 
+from .csd_multiplier import GATING_STYLES, _check_gating, _check_truncation, _ports
+
 __all__ = ["CSDCompactMultiplier", "SIGN_STYLES", "GATING_STYLES"]
 
-GATING_STYLES = ("none", "enable", "icg")
 SIGN_STYLES = ("xor", "split")
-
-
-def _trunc_width(cfg: MultiplierConfig) -> int:
-    return max(1, cfg.ndigits.bit_length())
 
 
 class CSDCompactMultiplier(wiring.Component):
@@ -91,35 +87,17 @@ class CSDCompactMultiplier(wiring.Component):
         except (TypeError, ValueError):
             self._MustUse__silence = True  # a rejected object is not an unused design
             raise
-        cfg = self.config
-        truncation = self.truncation
-        ports = {"a": In(signed(a_width) if a_signed else unsigned(a_width)),
-                 "b": In(signed(b_width) if b_signed else unsigned(b_width))}
-        if truncation == "runtime":
-            ports["trunc"] = In(_trunc_width(cfg))
-        ports["in_valid"] = In(1)
-        ports["p"] = Out(signed(cfg.p_width) if cfg.p_signed else unsigned(cfg.p_width))
-        ports["out_valid"] = Out(1)
-        super().__init__(ports)
+        super().__init__(_ports(self.config, self.truncation, pipelined=True))
 
     def _check(self, a_width, a_signed, b_width, b_signed, truncation, gating, sign):
         self.config = cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
-        if isinstance(truncation, str):
-            if truncation != "runtime":
-                raise ValueError(f"truncation must be 'runtime' or an integer in "
-                                 f"[0, {cfg.ndigits}], not {truncation!r}")
-        else:
-            try:
-                truncation = cfg.check_truncation(truncation)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"truncation must be 'runtime' or an integer in "
-                                f"[0, {cfg.ndigits}], not {truncation!r}") from None
-        for name, value, allowed in (("gating", gating, GATING_STYLES), ("sign", sign, SIGN_STYLES)):
-            if not isinstance(value, str):
-                raise TypeError(f"{name} must be one of {allowed}, not {value!r}")
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
-        self.truncation, self.gating, self.sign = truncation, gating, sign
+        self.truncation = _check_truncation(cfg, truncation)
+        self.gating = _check_gating(gating)
+        if not isinstance(sign, str):
+            raise TypeError(f"sign must be one of {SIGN_STYLES}, not {sign!r}")
+        if sign not in SIGN_STYLES:
+            raise ValueError(f"sign must be one of {SIGN_STYLES}, not {sign!r}")
+        self.sign = sign
 
     @property
     def latency(self) -> int:

@@ -81,7 +81,6 @@ if cocotb is not None:
                 scale_h.value = sc[k]
                 await step
                 got.append(int(w_h.value))
-            valid = np.ones(n, bool)
         else:
             rng = np.random.default_rng(cfgd["seed"] + 1)
             Clock(dut.clk, 10, unit="ns").start()

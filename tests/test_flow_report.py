@@ -8,7 +8,7 @@ import pytest
 
 from golden_model.cli import main
 from golden_model.config import MultiplierConfig
-from hw.flow.designs import Design, csd_available
+from hw.flow.designs import Design
 from hw.flow.report import FlowOptions, parse_config_tag, run_report
 from hw.flow.tools import ToolError, find_tool, run_tool
 from hw.flow.yosys import generic_synth, ice40_synth_pnr
@@ -19,10 +19,9 @@ CFG = MultiplierConfig(4, True, 4, True)
 def small_designs():
     out = [Design("exact", CFG), Design("tam", CFG, (("k", 3),)),
            Design("bam", CFG, (("vbl", 0), ("hbl", 1))),
-           Design("csdc", CFG, (("t", 1), ("gating", "icg"), ("sign", "xor")))]
-    if csd_available():
-        out += [Design("csd", CFG, (("t", 1), ("gating", "enable"))),
-                Design("csd", CFG, (("t", "runtime"), ("gating", "icg")))]
+           Design("csdc", CFG, (("t", 1), ("gating", "icg"), ("sign", "xor"))),
+           Design("csd", CFG, (("t", 1), ("gating", "enable"))),
+           Design("csd", CFG, (("t", "runtime"), ("gating", "icg")))]
     return out
 
 
@@ -41,11 +40,10 @@ def test_small_report_and_cache(tmp_path):
     exact = [r for r in rows if r["design"] == "s4xs4-exact"]
     assert {r["stimulus"] for r in exact} == {"uniform", "stream", "ws"}
     assert all(float(r["power vs exact"]) == 1.0 for r in exact)
-    if csd_available():
-        rt = [r for r in rows if r["design"] == "s4xs4-csd-rt-icg" and r["stimulus"] == "uniform"]
-        assert [int(r["t"]) for r in rt] == list(range(CFG.ndigits + 1))
-        # Truncating every digit leaves no row clocked: fewer clock events than at t = 0.
-        assert float(rt[-1]["FF clock events/op"]) < float(rt[0]["FF clock events/op"])
+    rt = [r for r in rows if r["design"] == "s4xs4-csd-rt-icg" and r["stimulus"] == "uniform"]
+    assert [int(r["t"]) for r in rt] == list(range(CFG.ndigits + 1))
+    # Truncating every digit leaves no row clocked: fewer clock events than at t = 0.
+    assert float(rt[-1]["FF clock events/op"]) < float(rt[0]["FF clock events/op"])
     area = {r["design"]: r for r in csv.DictReader(io.StringIO((tmp_path / "area.csv").read_text()))}
     assert int(area["s4xs4-exact"]["transistors"]) > 0 and area["s4xs4-exact"]["MRED"] == "0.0"
     # A second run reads every design from the cache.

@@ -105,8 +105,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_train(args) -> int:
     import time
 
-    import numpy as np
-
     from ..config import CodecConfig, check_int
     from .checkpoint import save_checkpoint
     from .data import load_dataset

@@ -477,7 +477,7 @@ def _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_hea
     lines += ["", "## Accuracy per mode and truncation level (test split)", "",
               markdown_table(acc_headers, acc_rows),
               "## Weight memory and zero weights", "", markdown_table(mem_headers, mem_rows),
-              f"## Product error under the real operand distribution", "",
+              "## Product error under the real operand distribution", "",
               f"{macs} multiplications of the test split ({mult.describe()}), activations of the "
               "exact (t=0) PTQ network; rows/MAC counts the nonzero CSD digits at positions >= t.", "",
               markdown_table(err_headers, err_rows),

@@ -11,28 +11,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden_model.config import MultiplierConfig
+from hw.csd_multiplier import GATING_STYLES
 
-__all__ = ["Design", "GATING_STYLES", "KINDS", "VARIANTS", "DEFAULT_VARIANTS", "csd_available",
+__all__ = ["Design", "GATING_STYLES", "KINDS", "VARIANTS", "DEFAULT_VARIANTS",
            "default_designs", "csd_latency"]
 
-GATING_STYLES = ("none", "enable", "icg")
 #: Design kinds: the CSD multiplier, its compact variant, the baselines, the decoder.
 KINDS = ("csd", "csdc", "exact", "tam", "bam", "decoder")
 
 
-def csd_available() -> bool:
-    """True when the CSD multiplier RTL (``hw.csd_multiplier``) can be imported."""
-    try:
-        import hw.csd_multiplier  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def csd_latency(cfg: MultiplierConfig) -> int:
-    """Pipeline depth of the CSD multiplier for ``cfg`` (the baselines copy it); 2 without the RTL."""
-    if not csd_available():
-        return 2
+    """Pipeline depth of the CSD multiplier for ``cfg`` (the baselines copy it)."""
     from amaranth.hdl import Fragment
 
     from hw.csd_multiplier import CSDMultiplier
@@ -229,8 +218,6 @@ def default_designs(cfg: MultiplierConfig, *, variants=DEFAULT_VARIANTS, gating=
     out += [Design("tam", cfg, (("k", k),), lat) for k in tam_levels]
     out += [Design("bam", cfg, (("vbl", v), ("hbl", h)), lat) for v, h in bam_levels]
     for v in variants:
-        if v == "csd" and not csd_available():
-            continue
         for g in gating:
             for t in list(static_levels) + ["runtime"]:
                 if v == "csd":

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from golden_model.config import MultiplierConfig, check_int
 
-from .designs import DEFAULT_VARIANTS, Design, csd_available, default_designs
+from .designs import DEFAULT_VARIANTS, Design, default_designs
 
 __all__ = ["FlowOptions", "parse_config_tag", "measure_design", "run_report", "FLOW_VERSION",
            "POWER_PROXY_DOC"]
@@ -101,7 +101,6 @@ def _segments(design: Design, opts: FlowOptions):
 
 def measure_design(design: Design, opts: FlowOptions, cache_dir: Path) -> dict:
     """Run the flow on one design (or read its cache entry); return a JSON-able result."""
-    from .tools import ToolError  # noqa: F401  (re-raised as is)
     from .yosys import generic_synth, ice40_synth_pnr
 
     t_start = time.perf_counter()
@@ -169,10 +168,6 @@ def _worker(args):
 
 # ---------------------------------------------------------------- the sweep
 def _decoder_designs() -> list[Design]:
-    try:
-        import hw.decoder  # noqa: F401
-    except ImportError:
-        return []
     return [Design("decoder", None, (("code_bits", 3), ("scale_bits", 7), ("lanes", lanes),
                                      ("registered", True)))
             for lanes in (1, 4)]
@@ -205,9 +200,6 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
         notes.append(f"Network operand traces ({trace_path}) not found: the trace-stream and "
                      f"trace-ws stimulus sets are skipped (run the network evaluation first).")
         opts = FlowOptions(**{**asdict(opts), "traces": None, "stimuli": stimuli})
-    if not csd_available():
-        notes.append("The CSD multiplier RTL (hw/csd_multiplier.py) is not available: only the "
-                     "baselines are measured.")
     if designs is None:
         designs = []
         for cfg in configs:
