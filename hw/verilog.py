@@ -62,6 +62,26 @@ def _csd_multiplier_core(**kw):
     return CSDMultiplierCore(**kw)
 
 
+def _csd_compact_multiplier(**kw):
+    from .csd_compact import CSDCompactMultiplier
+    return CSDCompactMultiplier(**kw)
+
+
+def _exact_multiplier(**kw):
+    from .baselines import ExactMultiplier
+    return ExactMultiplier(**kw)
+
+
+def _truncated_array_multiplier(**kw):
+    from .baselines import TruncatedArrayMultiplier
+    return TruncatedArrayMultiplier(**kw)
+
+
+def _broken_array_multiplier(**kw):
+    from .baselines import BrokenArrayMultiplier
+    return BrokenArrayMultiplier(**kw)
+
+
 def _shift_scale_decoder(**kw):
     from .decoder import ShiftScaleDecoder
     return ShiftScaleDecoder(**kw)
@@ -90,6 +110,37 @@ MODULES: dict[str, ModuleSpec] = {
             for sa in ("s", "u") for g in ("none", "enable", "icg"))
         + (("csd_multiplier_s8xs8_t3_icg",
             dict(a_width=8, a_signed=True, b_width=8, b_signed=True, truncation=3, gating="icg")),),
+    ),
+    "csd_compact_multiplier": ModuleSpec(
+        _csd_compact_multiplier,
+        _OPERANDS + (Param("gating", ("none", "enable", "icg"), "enable",
+                           "operand/control register gating style"),
+                     Param("sign", ("xor", "split"), "xor", "row negation style")),
+        "compact truncated-CSD multiplier, ceil(ndigits/2) operand-isolated rows (latency 2); "
+        "the recommended one (see the synthesis and power report)",
+        defaults=tuple(
+            (f"csd_compact_multiplier_{sa}8xs8_runtime_{g}",
+             dict(a_width=8, a_signed=sa == "s", b_width=8, b_signed=True, truncation="runtime",
+                  gating=g, sign="xor"))
+            for sa in ("s", "u") for g in ("enable", "icg")),
+    ),
+    "exact_multiplier": ModuleSpec(
+        _exact_multiplier, _OPERANDS[:4],
+        "baseline: exact pipelined multiplier (Amaranth *, latency 2)",
+        defaults=(("exact_multiplier_s8xs8", dict(a_width=8, a_signed=True, b_width=8,
+                                                  b_signed=True)),),
+    ),
+    "truncated_array_multiplier": ModuleSpec(
+        _truncated_array_multiplier,
+        (Param("k", int, 4, "partial-product bits below column k are dropped"),) + _OPERANDS[:4],
+        "baseline: truncated-array approximate multiplier (latency 2)",
+    ),
+    "broken_array_multiplier": ModuleSpec(
+        _broken_array_multiplier,
+        (Param("vbl", int, 0, "vertical break level (columns dropped below it)"),
+         Param("hbl", int, 0, "horizontal break level (partial-product rows dropped below it)"))
+        + _OPERANDS[:4],
+        "baseline: broken-array approximate multiplier (latency 2)",
     ),
     "csd_multiplier_core": ModuleSpec(
         _csd_multiplier_core, _OPERANDS,
