@@ -87,6 +87,8 @@ def _shift_scale_decoder(**kw):
     return ShiftScaleDecoder(**kw)
 
 
+_LATENCY = (Param("latency", int, 2, "pipeline depth (the CSD multipliers' is 2)"),)
+
 _OPERANDS = (
     Param("a_width", int, 8, "width of a, the activation"),
     Param("a_signed", bool, True, "a is two's complement"),
@@ -125,21 +127,22 @@ MODULES: dict[str, ModuleSpec] = {
             for sa in ("s", "u") for g in ("enable", "icg")),
     ),
     "exact_multiplier": ModuleSpec(
-        _exact_multiplier, _OPERANDS[:4],
+        _exact_multiplier, _OPERANDS[:4] + _LATENCY,
         "baseline: exact pipelined multiplier (Amaranth *, latency 2)",
         defaults=(("exact_multiplier_s8xs8", dict(a_width=8, a_signed=True, b_width=8,
                                                   b_signed=True)),),
     ),
     "truncated_array_multiplier": ModuleSpec(
         _truncated_array_multiplier,
-        (Param("k", int, 4, "partial-product bits below column k are dropped"),) + _OPERANDS[:4],
+        (Param("k", int, 4, "partial-product bits below column k are dropped"),) + _OPERANDS[:4]
+        + _LATENCY,
         "baseline: truncated-array approximate multiplier (latency 2)",
     ),
     "broken_array_multiplier": ModuleSpec(
         _broken_array_multiplier,
         (Param("vbl", int, 0, "vertical break level (columns dropped below it)"),
          Param("hbl", int, 0, "horizontal break level (partial-product rows dropped below it)"))
-        + _OPERANDS[:4],
+        + _OPERANDS[:4] + _LATENCY,
         "baseline: broken-array approximate multiplier (latency 2)",
     ),
     "csd_multiplier_core": ModuleSpec(

@@ -138,7 +138,8 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
         b_width: int = 8, b_signed: bool = True, latency: int = 2, mode: str = "exhaustive",
         count: int = 20000, seed: int = 1, bubble: float = 0.05, sim: str | None = None,
         waves: bool = False, golden_params: tuple | None = None) -> dict:
-    """Build one baseline configuration in its own folder and run the bench; return its summary.
+    """Build one baseline configuration in its own folder and run the bench; return its summary
+    (:func:`sim.common.run_bench`: vectors, result, times; collected by ``make sim``).
 
     ``golden_params`` (tests of the bench only) checks the RTL against another parameter set.
 
@@ -147,44 +148,21 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
     AssertionError
         If the simulation fails.
     """
-    from cocotb_tools.runner import get_results, get_runner
-
     from hw.flow.designs import Design
-    from sim.common import build_root, setup_simulator, sim_name
+    from sim.common import run_bench, sim_name
 
     sim = sim_name(sim)
-    setup_simulator(sim)
     cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
     design = Design(kind, cfg, tuple(params), latency)
-    build_dir = build_root(sim) / (f"baseline_{design.key}_l{latency}_{mode}_s{seed}"
-                                   + ("_selftest" if golden_params is not None else ""))
-    build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{design.top}.v"
-    src.write_text(design.verilog())
-    runner = get_runner(sim)
-    args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else []
-    runner.build(sources=[src], hdl_toplevel=design.top, build_dir=build_dir, always=True,
-                 timescale=("1ns", "1ps"), waves=waves, build_args=args,
-                 log_file=build_dir / "build.log")
     bench = {"a_width": a_width, "a_signed": a_signed, "b_width": b_width, "b_signed": b_signed,
              "kind": kind, "params": [list(p) for p in params], "latency": latency, "mode": mode,
-             "count": count, "seed": seed, "ports": ["trunc"] if design.runtime else [], "bubble": bubble, "out_dir": str(build_dir),
+             "count": count, "seed": seed, "ports": ["trunc"] if design.runtime else [],
+             "bubble": bubble,
              "golden_params": None if golden_params is None else [list(p) for p in golden_params]}
-    (build_dir / "bench.json").unlink(missing_ok=True)
-    try:
-        results = runner.test(hdl_toplevel=design.top, test_module="sim.test_baselines",
-                              build_dir=build_dir, test_dir=build_dir, waves=waves,
-                              extra_env={"QSQ_TB": json.dumps(bench),
-                                         "COCOTB_TRUST_INERTIAL_WRITES": "1"},
-                              results_xml=str(build_dir / "results.xml"),
-                              log_file=build_dir / "sim.log")
-        ntests, nfailed = get_results(results)
-        ok = ntests > 0 and nfailed == 0
-    except SystemExit:
-        ok = False
-    if not ok:
-        raise AssertionError(f"{design.key} on {sim}: simulation failed, see {build_dir / 'sim.log'}")
-    return json.loads((build_dir / "bench.json").read_text())
+    tag = (f"{design.key}_l{latency}_{mode}_s{seed}"
+           + ("_selftest" if golden_params is not None else ""))
+    return run_bench(module_name=design.top, params=design.registry_params(), tag=tag,
+                     test_module="sim.test_baselines", bench=bench, sim=sim, waves=waves or None)
 
 
 if __name__ == "__main__":

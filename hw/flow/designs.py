@@ -115,36 +115,23 @@ class Design:
         return self.kind in ("csd", "csdc") and self.p["t"] == "runtime"
 
     # ---------------------------------------------------------------- RTL
+    def registry_params(self) -> dict:
+        """Parameters of the design for :func:`hw.verilog.generate` (module :attr:`top`)."""
+        c, p = self.cfg, self.p
+        if self.kind == "decoder":
+            return dict(p)
+        ops = dict(a_width=c.a_width, a_signed=c.a_signed, b_width=c.b_width, b_signed=c.b_signed)
+        if self.kind == "csd":
+            return {**ops, "truncation": p["t"], "gating": p["gating"]}
+        if self.kind == "csdc":
+            return {**ops, "truncation": p["t"], "gating": p["gating"], "sign": p["sign"]}
+        return {**ops, **p, "latency": self.latency}
+
     def verilog(self) -> str:
         """Self-contained Verilog of the design (an ICG design carries its cell model)."""
-        from .tools import amaranth_verilog
+        from hw.verilog import generate
 
-        c, p = self.cfg, self.p
-        if self.kind == "csd":
-            from hw.verilog import generate
-            return generate("csd_multiplier", include_cells=True, a_width=c.a_width,
-                            a_signed=c.a_signed, b_width=c.b_width, b_signed=c.b_signed,
-                            truncation=p["t"], gating=p["gating"])
-        if self.kind == "decoder":
-            from hw.verilog import generate
-            return generate("shift_scale_decoder", include_cells=True, **p)
-        if self.kind == "csdc":
-            from hw.csd_compact import CSDCompactMultiplier
-            from hw.verilog import cell_source
-            comp = CSDCompactMultiplier(c.a_width, c.a_signed, c.b_width, c.b_signed,
-                                        truncation=p["t"], gating=p["gating"], sign=p["sign"])
-            text = amaranth_verilog(comp, self.top)
-            return text + ("\n" + cell_source("qsq_icg") if comp.uses_icg else "")
-        from hw.baselines import BrokenArrayMultiplier, ExactMultiplier, TruncatedArrayMultiplier
-        args = dict(a_width=c.a_width, a_signed=c.a_signed, b_width=c.b_width,
-                    b_signed=c.b_signed, latency=self.latency)
-        if self.kind == "exact":
-            comp = ExactMultiplier(**args)
-        elif self.kind == "tam":
-            comp = TruncatedArrayMultiplier(p["k"], **args)
-        else:
-            comp = BrokenArrayMultiplier(p["vbl"], p["hbl"], **args)
-        return amaranth_verilog(comp, self.top)
+        return generate(self.top, include_cells=True, **self.registry_params())
 
     # ---------------------------------------------------------------- golden model
     def golden(self, a, b, t=None) -> np.ndarray:

