@@ -262,7 +262,11 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
             pool.shutdown()
     elapsed = time.perf_counter() - t_start
     if failures:
-        raise RuntimeError(f"{len(failures)} design(s) failed: " + "; ".join(failures))
+        listing = Path(opts.out) / "failures.txt"
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing.write_text("\n".join(failures) + "\n")
+        raise RuntimeError(f"{len(failures)} of {len(designs)} design(s) failed, the first: "
+                           f"{failures[0].splitlines()[0]} (all of them: {listing})")
     from .tables import write_outputs
     index = write_outputs(designs, results, opts, out, notes, elapsed)
     log(f"qsq report: measured {len(designs)} designs in {elapsed:.1f} s "

@@ -22,6 +22,7 @@ paths (plus a flip-flop on either side), not of the pads.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .netlist import Netlist, NetlistError, load_netlist
@@ -147,9 +148,11 @@ def ice40_synth_pnr(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: 
            "dsp": st.get("SB_MAC16", 0)}
     if not pnr:
         return out
-    pcf = CONSTRAINTS_DIR / "icebreaker.pcf"
+    # Relative to the work folder: the WebAssembly nextpnr cannot open some absolute host paths
+    # (seen: anything under /tmp), but always reaches the folders above its working directory.
+    pcf = os.path.relpath(CONSTRAINTS_DIR / "icebreaker.pcf", workdir)
     run_tool("nextpnr-ice40", ["--up5k", "--package", "sg48", "--json", "harness.json",
-                               "--pcf", str(pcf), "--freq", f"{target_mhz:g}", "--seed", str(seed),
+                               "--pcf", pcf, "--freq", f"{target_mhz:g}", "--seed", str(seed),
                                "--report", "pnr.json", "--timing-allow-fail", "-q"],
              workdir, "nextpnr.log")
     try:
