@@ -36,7 +36,7 @@ from amaranth.lib import wiring
 
 from golden_model.config import MultiplierConfig
 
-from .csd_multiplier import GATING_STYLES, _check_gating, _check_truncation, _ports
+from .csd_multiplier import GATING_STYLES, _active, _check_gating, _check_truncation, _ports, _recode
 
 __all__ = ["CSDCompactMultiplier", "SIGN_STYLES", "GATING_STYLES"]
 
@@ -123,21 +123,11 @@ class CSDCompactMultiplier(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        nd = cfg.ndigits
-        # ---- CSD recoder: with h = 3x ^ x, +1 digits are bits of (h & 3x) >> 1, -1 of (h & x) >> 1.
-        w = nd + 2
-        x = Signal(w, name="rec_x")
-        x3 = Signal(w, name="rec_3x")
-        m.d.comb += [x.eq(self.b), x3.eq(x + (x << 1))]
-        h = x3 ^ x
-        dpos = Signal(nd, name="digit_pos")
-        dneg = Signal(nd, name="digit_neg")
-        m.d.comb += [dpos.eq((h & x3)[1:nd + 1]), dneg.eq((h & x)[1:nd + 1])]
+        dpos, dneg = _recode(m, self.b, cfg)  # the same CSD recoder as CSDMultiplier
         trunc = self.trunc if self.truncation == "runtime" else None
 
         def act(q):
-            nz = dpos[q] | dneg[q]
-            return nz if trunc is None else nz & (trunc <= q)
+            return _active(dpos, dneg, q, trunc)
 
         a_nz = self.a.any()
         go = Signal(name="op_active")   # this operation has at least one contributing row

@@ -11,6 +11,7 @@ To add a module, add an entry to :data:`MODULES` (the ``qsq verilog`` command pi
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sys
@@ -52,39 +53,21 @@ class ModuleSpec:
         return {p.name: p.default for p in self.params}
 
 
-def _csd_multiplier(**kw):
-    from .csd_multiplier import CSDMultiplier
-    return CSDMultiplier(**kw)
+def _lazy(module: str, cls: str) -> Callable:
+    """A factory that imports ``hw.<module>`` only when a module is built (keeps ``qsq`` fast)."""
+    def factory(**kw):
+        return getattr(importlib.import_module(f"hw.{module}"), cls)(**kw)
+    factory.__qualname__ = f"{module}.{cls}"
+    return factory
 
 
-def _csd_multiplier_core(**kw):
-    from .csd_multiplier import CSDMultiplierCore
-    return CSDMultiplierCore(**kw)
-
-
-def _csd_compact_multiplier(**kw):
-    from .csd_compact import CSDCompactMultiplier
-    return CSDCompactMultiplier(**kw)
-
-
-def _exact_multiplier(**kw):
-    from .baselines import ExactMultiplier
-    return ExactMultiplier(**kw)
-
-
-def _truncated_array_multiplier(**kw):
-    from .baselines import TruncatedArrayMultiplier
-    return TruncatedArrayMultiplier(**kw)
-
-
-def _broken_array_multiplier(**kw):
-    from .baselines import BrokenArrayMultiplier
-    return BrokenArrayMultiplier(**kw)
-
-
-def _shift_scale_decoder(**kw):
-    from .decoder import ShiftScaleDecoder
-    return ShiftScaleDecoder(**kw)
+_csd_multiplier = _lazy("csd_multiplier", "CSDMultiplier")
+_csd_multiplier_core = _lazy("csd_multiplier", "CSDMultiplierCore")
+_csd_compact_multiplier = _lazy("csd_compact", "CSDCompactMultiplier")
+_exact_multiplier = _lazy("baselines", "ExactMultiplier")
+_truncated_array_multiplier = _lazy("baselines", "TruncatedArrayMultiplier")
+_broken_array_multiplier = _lazy("baselines", "BrokenArrayMultiplier")
+_shift_scale_decoder = _lazy("decoder", "ShiftScaleDecoder")
 
 
 _LATENCY = (Param("latency", int, 2, "pipeline depth (the CSD multipliers' is 2)"),)
