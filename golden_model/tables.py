@@ -8,8 +8,11 @@ from pathlib import Path
 
 
 def fmt(value, digits: int = 4) -> str:
-    """Format a number for a table: ints as they are, floats with ``digits`` significant digits."""
-    if isinstance(value, bool) or value is None:
+    """Format a number for a table: ints as they are, floats with ``digits`` significant digits,
+    ``None`` (not measured / not applicable) as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return str(value)
