@@ -12,12 +12,13 @@ Both have the ports and pipeline of the CSD multiplier (``a``, ``b``, ``in_valid
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from golden_model.baselines import _check_levels
 from golden_model.config import MultiplierConfig, check_int
+
+from ._component import checking_parameters, multiplier_ports
 
 __all__ = ["ExactMultiplier", "BrokenArrayMultiplier", "TruncatedArrayMultiplier", "MAX_LATENCY"]
 
@@ -32,21 +33,10 @@ class _PipelinedMultiplier(wiring.Component):
     """
 
     def __init__(self, a_width, a_signed, b_width, b_signed, latency):
-        try:
+        with checking_parameters(self):
             self._config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             self._latency = check_int("latency", latency, 1, MAX_LATENCY)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
-        cfg = self._config
-        shape = lambda w, s: signed(w) if s else unsigned(w)  # noqa: E731
-        super().__init__({
-            "a": In(shape(cfg.a_width, cfg.a_signed)),
-            "b": In(shape(cfg.b_width, cfg.b_signed)),
-            "in_valid": In(1),
-            "p": Out(shape(cfg.p_width, cfg.p_signed)),
-            "out_valid": Out(1),
-        })
+        super().__init__(multiplier_ports(self._config, pipelined=True))
 
     @property
     def config(self) -> MultiplierConfig:
@@ -143,12 +133,9 @@ class BrokenArrayMultiplier(_PipelinedMultiplier):
     """
 
     def __init__(self, vbl=0, hbl=0, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2):
-        try:
+        with checking_parameters(self):
             cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             self.vbl, self.hbl = _check_levels(cfg, vbl, hbl)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
         super().__init__(a_width, a_signed, b_width, b_signed, latency)
 
     def product(self, m, a, b):
@@ -186,11 +173,8 @@ class TruncatedArrayMultiplier(BrokenArrayMultiplier):
     """
 
     def __init__(self, k=4, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2):
-        try:
+        with checking_parameters(self):
             cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             k = check_int("k", k, 0, cfg.p_width)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
         self.k = k
         super().__init__(k, 0, a_width, a_signed, b_width, b_signed, latency)

@@ -92,6 +92,7 @@ def run_all(args) -> int:
 
     from golden_model.tables import markdown_table, write_table
 
+    from ._component import not_elaborated
     from .verilog import MODULES, build, generate
 
     out_dir = Path(args.out_dir)
@@ -104,7 +105,7 @@ def run_all(args) -> int:
             path = out_dir / f"{stem}.v"
             path.write_text(text)
             top = build(name, **params)
-            top._MustUse__silence = True
+            not_elaborated(top)
             head = re.search(rf"module {name}\((.*?)\);", text, re.S)
             ports = " ".join(head.group(1).split()) if head else ""
             pstr = " ".join(f"{k}={v}" for k, v in params.items())

@@ -36,7 +36,8 @@ from amaranth.lib import wiring
 
 from golden_model.config import MultiplierConfig
 
-from .csd_multiplier import GATING_STYLES, _active, _check_gating, _check_truncation, _ports, _recode
+from ._component import checking_parameters, first_row, multiplier_ports
+from .csd_multiplier import GATING_STYLES, _active, _check_gating, _check_truncation, _recode
 
 __all__ = ["CSDCompactMultiplier", "SIGN_STYLES", "GATING_STYLES"]
 
@@ -82,12 +83,9 @@ class CSDCompactMultiplier(wiring.Component):
 
     def __init__(self, a_width=8, a_signed=True, b_width=8, b_signed=True, truncation="runtime",
                  gating="enable", sign="xor"):
-        try:
+        with checking_parameters(self):
             self._check(a_width, a_signed, b_width, b_signed, truncation, gating, sign)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
-        super().__init__(_ports(self.config, self.truncation, pipelined=True))
+        super().__init__(multiplier_ports(self.config, self.truncation, pipelined=True))
 
     def _check(self, a_width, a_signed, b_width, b_signed, truncation, gating, sign):
         self.config = cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
@@ -108,7 +106,7 @@ class CSDCompactMultiplier(wiring.Component):
     def rows(self) -> list[tuple[int, ...]]:
         """Digit positions of each built row (one or two; truncated positions left out)."""
         nd = self.config.ndigits
-        t0 = 0 if self.truncation == "runtime" else self.truncation
+        t0 = first_row(self.truncation)
         out = []
         for k in range((nd + 1) // 2):
             pos = tuple(q for q in (2 * k, 2 * k + 1) if t0 <= q < nd)

@@ -20,22 +20,17 @@ Two classes:
 
 from __future__ import annotations
 
-from amaranth.hdl import (ClockDomain, ClockSignal, Const, Instance, Module, Mux, Shape, Signal,
-                          signed, unsigned)
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, Shape, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from golden_model.config import MultiplierConfig
+
+from ._component import checking_parameters, first_row, multiplier_ports, trunc_width
 
 __all__ = ["GATING_STYLES", "CSDMultiplierCore", "CSDMultiplier", "trunc_width"]
 
 #: Allowed values of the ``gating`` parameter.
 GATING_STYLES = ("none", "enable", "icg")
-
-
-def trunc_width(cfg: MultiplierConfig) -> int:
-    """Width of the runtime ``trunc`` port: enough bits for 0 .. ``cfg.ndigits``."""
-    return max(1, cfg.ndigits.bit_length())
 
 
 def _check_truncation(cfg: MultiplierConfig, truncation):
@@ -62,21 +57,6 @@ def _check_gating(gating):
     if gating not in GATING_STYLES:
         raise ValueError(f"gating must be one of {GATING_STYLES}, not {gating!r}")
     return gating
-
-
-def _ports(cfg: MultiplierConfig, truncation, *, pipelined: bool) -> dict:
-    ports = {
-        "a": In(signed(cfg.a_width) if cfg.a_signed else unsigned(cfg.a_width)),
-        "b": In(signed(cfg.b_width) if cfg.b_signed else unsigned(cfg.b_width)),
-    }
-    if truncation == "runtime":
-        ports["trunc"] = In(trunc_width(cfg))
-    if pipelined:
-        ports["in_valid"] = In(1)
-    ports["p"] = Out(signed(cfg.p_width) if cfg.p_signed else unsigned(cfg.p_width))
-    if pipelined:
-        ports["out_valid"] = Out(1)
-    return ports
 
 
 def _recode(m: Module, b, cfg: MultiplierConfig):
@@ -180,13 +160,10 @@ class CSDMultiplierCore(wiring.Component):
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime"):
-        try:
+        with checking_parameters(self):
             self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             self.truncation = _check_truncation(self.config, truncation)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
-        super().__init__(_ports(self.config, self.truncation, pipelined=False))
+        super().__init__(multiplier_ports(self.config, self.truncation, pipelined=False))
 
     @property
     def latency(self) -> int:
@@ -196,7 +173,7 @@ class CSDMultiplierCore(wiring.Component):
     @property
     def rows(self) -> list[int]:
         """Digit positions that have a partial-product row in this build."""
-        t0 = 0 if self.truncation == "runtime" else self.truncation
+        t0 = first_row(self.truncation)
         return list(range(t0, self.config.ndigits))
 
     def elaborate(self, platform):
@@ -283,14 +260,11 @@ class CSDMultiplier(wiring.Component):
 
     def __init__(self, a_width: int = 8, a_signed: bool = True, b_width: int = 8,
                  b_signed: bool = True, truncation="runtime", gating: str = "enable"):
-        try:
+        with checking_parameters(self):
             self.config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             self.truncation = _check_truncation(self.config, truncation)
             self.gating = _check_gating(gating)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
-        super().__init__(_ports(self.config, self.truncation, pipelined=True))
+        super().__init__(multiplier_ports(self.config, self.truncation, pipelined=True))
 
     @property
     def latency(self) -> int:
@@ -300,7 +274,7 @@ class CSDMultiplier(wiring.Component):
     @property
     def rows(self) -> list[int]:
         """Digit positions that have a row register in this build."""
-        t0 = 0 if self.truncation == "runtime" else self.truncation
+        t0 = first_row(self.truncation)
         return list(range(t0, self.config.ndigits))
 
     @property

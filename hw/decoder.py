@@ -14,6 +14,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CodecConfig, check_bool, check_int
 
+from ._component import checking_parameters
+
 __all__ = ["ShiftScaleDecoder", "MAX_LANES"]
 
 #: Largest number of lanes (codes per cycle) accepted by the generator.
@@ -63,13 +65,10 @@ class ShiftScaleDecoder(wiring.Component):
 
     def __init__(self, code_bits: int = 3, scale_bits: int = 7, lanes: int = 1,
                  registered: bool = False):
-        try:
+        with checking_parameters(self):
             self.config = CodecConfig(code_bits, scale_bits)
             self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
             self.registered = check_bool("registered", registered)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # a rejected object is not an unused design
-            raise
         ports = {
             "codes": In(data.ArrayLayout(unsigned(code_bits), self.lanes)),
             "scale": In(unsigned(scale_bits)),

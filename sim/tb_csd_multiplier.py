@@ -313,12 +313,14 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
     """
     from hw.csd_multiplier import CSDMultiplier
 
+    from hw._component import not_elaborated
+
     from .common import run_bench
 
     params = dict(a_width=a_width, a_signed=a_signed, b_width=b_width, b_signed=b_signed,
                   truncation=truncation, gating=gating)
     dut = CSDMultiplier(**params)  # validates the parameters; the generator builds its own
-    dut._MustUse__silence = True
+    not_elaborated(dut)
     bench = dict(params, latency=dut.latency, rows=dut.rows, mode=mode, count=count, seed=seed,
                  bubble=bubble)
     return run_bench(module_name=MODULE, params=params,

@@ -77,12 +77,14 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
     """Build ``csd_multiplier_core`` with these parameters and run the bench; return its summary."""
     from hw.csd_multiplier import CSDMultiplierCore
 
+    from hw._component import not_elaborated
+
     from .common import run_bench
 
     params = dict(a_width=a_width, a_signed=a_signed, b_width=b_width, b_signed=b_signed,
                   truncation=truncation)
     dut = CSDMultiplierCore(**params)
-    dut._MustUse__silence = True
+    not_elaborated(dut)
     tt = "rt" if truncation == "runtime" else f"t{truncation}"
     return run_bench(module_name=MODULE, params=params,
                      tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}"

@@ -158,11 +158,13 @@ def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: boo
     """Build ``shift_scale_decoder`` with these parameters and run the bench; return its summary."""
     from hw.decoder import ShiftScaleDecoder
 
+    from hw._component import not_elaborated
+
     from .common import run_bench
 
     params = dict(code_bits=code_bits, scale_bits=scale_bits, lanes=lanes, registered=registered)
     dut = ShiftScaleDecoder(**params)
-    dut._MustUse__silence = True
+    not_elaborated(dut)
     bench = dict(params, latency=dut.latency, mode=mode, count=count, seed=seed)
     return run_bench(module_name=MODULE, params=params,
                      tag=tag_for(code_bits, scale_bits, lanes, registered, mode, seed, count),
