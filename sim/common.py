@@ -186,3 +186,36 @@ def main_args(argv=None):
     p.add_argument("--sim", default=None, help="icarus (default: $SIM or icarus) or verilator")
     p.add_argument("--waves", action="store_true", help="write a waveform")
     return p
+
+
+def truncation_arg(text: str):
+    """argparse type: ``runtime`` or an integer truncation level."""
+    if text == "runtime":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        import argparse
+        raise argparse.ArgumentTypeError(f"'runtime' or an integer level, not {text!r}") from None
+
+
+def multiplier_args(count_default: int = 2000):
+    """:func:`main_args` plus the options of a multiplier bench: operand formats, truncation,
+    vector mode, count and seed. ``args.truncation`` is ``"runtime"`` or an int."""
+    p = main_args()
+    p.add_argument("--a-width", type=int, default=8)
+    p.add_argument("--b-width", type=int, default=8)
+    p.add_argument("--a-unsigned", action="store_true")
+    p.add_argument("--b-unsigned", action="store_true")
+    p.add_argument("--truncation", type=truncation_arg, default="runtime",
+                   help="'runtime' or an integer level")
+    p.add_argument("--mode", default="pairs", choices=("exhaustive", "pairs", "random"))
+    p.add_argument("--count", type=int, default=count_default, help="random operations (mode random)")
+    p.add_argument("--seed", type=int, default=1)
+    return p
+
+
+def print_summary(s: dict) -> None:
+    """One line per bench run on its own."""
+    print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
+          f"{s['total_seconds']:.1f} s total")

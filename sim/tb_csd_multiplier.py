@@ -329,25 +329,16 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
 
 
 def main(argv=None) -> int:
-    from .common import main_args
-    p = main_args()
-    p.add_argument("--a-width", type=int, default=8)
-    p.add_argument("--b-width", type=int, default=8)
-    p.add_argument("--a-unsigned", action="store_true")
-    p.add_argument("--b-unsigned", action="store_true")
-    p.add_argument("--truncation", default="runtime", help="'runtime' or an integer level")
-    p.add_argument("--gating", default="enable", choices=("none", "enable", "icg"))
-    p.add_argument("--mode", default="pairs", choices=("exhaustive", "pairs", "random"))
-    p.add_argument("--count", type=int, default=2000, help="random operations (mode random)")
-    p.add_argument("--seed", type=int, default=1)
+    from hw.csd_multiplier import GATING_STYLES
+
+    from .common import multiplier_args, print_summary
+    p = multiplier_args()
+    p.add_argument("--gating", default="enable", choices=GATING_STYLES)
     p.add_argument("--bubble", type=float, default=0.1, help="probability of an idle cycle")
     args = p.parse_args(argv)
-    trunc = args.truncation if args.truncation == "runtime" else int(args.truncation)
-    s = run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned, trunc,
-            args.gating, args.mode, args.count, args.seed, args.bubble, args.sim,
-            args.waves or None)
-    print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
-          f"{s['total_seconds']:.1f} s total")
+    print_summary(run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned,
+                      args.truncation, args.gating, args.mode, args.count, args.seed, args.bubble,
+                      args.sim, args.waves or None))
     return 0
 
 

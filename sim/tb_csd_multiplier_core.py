@@ -94,22 +94,11 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
 
 
 def main(argv=None) -> int:
-    from .common import main_args
-    p = main_args()
-    p.add_argument("--a-width", type=int, default=8)
-    p.add_argument("--b-width", type=int, default=8)
-    p.add_argument("--a-unsigned", action="store_true")
-    p.add_argument("--b-unsigned", action="store_true")
-    p.add_argument("--truncation", default="runtime", help="'runtime' or an integer level")
-    p.add_argument("--mode", default="pairs", choices=("exhaustive", "pairs", "random"))
-    p.add_argument("--count", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=1)
-    args = p.parse_args(argv)
-    trunc = args.truncation if args.truncation == "runtime" else int(args.truncation)
-    s = run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned, trunc, args.mode,
-            args.count, args.seed, args.sim, args.waves or None)
-    print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
-          f"{s['total_seconds']:.1f} s total")
+    from .common import multiplier_args, print_summary
+    args = multiplier_args().parse_args(argv)
+    print_summary(run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned,
+                      args.truncation, args.mode, args.count, args.seed, args.sim,
+                      args.waves or None))
     return 0
 
 

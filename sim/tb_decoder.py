@@ -172,7 +172,7 @@ def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: boo
 
 
 def main(argv=None) -> int:
-    from .common import main_args
+    from .common import main_args, print_summary
     p = main_args()
     p.add_argument("--code-bits", type=int, default=3)
     p.add_argument("--scale-bits", type=int, default=7)
@@ -182,10 +182,8 @@ def main(argv=None) -> int:
     p.add_argument("--count", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
-    s = run(args.code_bits, args.scale_bits, args.lanes, args.registered, args.mode, args.count,
-            args.seed, args.sim, args.waves or None)
-    print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
-          f"{s['total_seconds']:.1f} s total")
+    print_summary(run(args.code_bits, args.scale_bits, args.lanes, args.registered, args.mode,
+                      args.count, args.seed, args.sim, args.waves or None))
     return 0
 
 

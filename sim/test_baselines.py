@@ -166,25 +166,25 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
 
 
 if __name__ == "__main__":
-    import argparse
+    from hw.csd_compact import SIGN_STYLES
+    from hw.csd_multiplier import GATING_STYLES
+    from hw.flow.report import parse_config_tag
+    from sim.common import main_args, print_summary, truncation_arg
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = main_args()
     ap.add_argument("--kind", default="tam", choices=["exact", "tam", "bam", "csdc"])
-    ap.add_argument("--t", default="runtime", help="truncation (csdc): level or 'runtime'")
-    ap.add_argument("--gating", default="enable", choices=["none", "enable", "icg"])
-    ap.add_argument("--sign", default="xor", choices=["xor", "split"])
+    ap.add_argument("--t", type=truncation_arg, default="runtime",
+                    help="truncation (csdc): level or 'runtime'")
+    ap.add_argument("--gating", default="enable", choices=GATING_STYLES)
+    ap.add_argument("--sign", default="xor", choices=SIGN_STYLES)
     ap.add_argument("--k", type=int, default=6, help="truncated-array column (tam)")
     ap.add_argument("--vbl", type=int, default=0)
     ap.add_argument("--hbl", type=int, default=2)
     ap.add_argument("--config", default="s8xs8", help="[su]<a>x[su]<b>, e.g. u8xs8")
     ap.add_argument("--mode", default="exhaustive", choices=["exhaustive", "random"])
-    ap.add_argument("--sim", default=None)
-    ap.add_argument("--waves", action="store_true")
     ns = ap.parse_args()
-    from hw.flow.report import parse_config_tag
     c = parse_config_tag(ns.config)
-    tt = ns.t if ns.t == "runtime" else int(ns.t)
     prm = {"exact": (), "tam": (("k", ns.k),), "bam": (("vbl", ns.vbl), ("hbl", ns.hbl)),
-           "csdc": (("t", tt), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
-    print(run(ns.kind, prm, c.a_width, c.a_signed, c.b_width, c.b_signed, mode=ns.mode,
-              sim=ns.sim, waves=ns.waves))
+           "csdc": (("t", ns.t), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
+    print_summary(run(ns.kind, prm, c.a_width, c.a_signed, c.b_width, c.b_signed, mode=ns.mode,
+                      sim=ns.sim, waves=ns.waves))
