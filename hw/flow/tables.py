@@ -239,10 +239,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_title(f"{tag}: {label} vs t")
             ax.grid(alpha=0.3)
     _fig_legend(fig, axes)
-    p = out / "area_vs_t.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out / "area_vs_t.png"))
     if not act_records:
         return paths
     # ---- activity vs truncation level per gating style
@@ -269,10 +266,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
             ax.set_ylabel("power proxy vs exact")
             ax.grid(alpha=0.3)
     _fig_legend(fig, axes)
-    p = out / "activity_vs_t.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out / "activity_vs_t.png"))
     # ---- Pareto: power proxy vs MRED, every design
     stim = "stream" if "stream" in stimuli else stimuli[0]
     fig, axes = plt.subplots(len(tags), 1, figsize=(10, 4.8 * len(tags)), squeeze=False)
@@ -301,10 +295,7 @@ def _plots(designs, results, act_records, err, out: Path) -> list[Path]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    p = out / "pareto_power_mred.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out / "pareto_power_mred.png"))
     return paths
 
 
@@ -313,6 +304,14 @@ def _get(res: dict, metric: str):
         return res["area"][metric]
     return res.get("ice40", {}).get(metric)
 
+
+def _save(fig, path: Path) -> Path:
+    """Write a figure as PNG, release it, return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _fig_legend(fig, axes):
