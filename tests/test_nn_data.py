@@ -118,6 +118,32 @@ def test_cifar_round_trip(tmp_path):
     assert np.array_equal(d.y_train[:4], b["data_batch_1"][b"labels"])
 
 
+class _Planted:
+    """A pickle payload that would run a callable when loaded with plain pickle."""
+    def __reduce__(self):
+        return (print, ("payload ran",))
+
+
+def test_cifar_old_numpy_pickle(tmp_path):
+    """The published batches were pickled by NumPy 1.x (protocol 2, ``numpy.core`` names)."""
+    b = _write_cifar(tmp_path)
+    old = pickle.dumps(b["test_batch"], protocol=2).replace(b"numpy._core", b"numpy.core")
+    assert b"numpy.core.multiarray" in old
+    (tmp_path / "test_batch").write_bytes(old)
+    d = load_cifar10(tmp_path)
+    assert np.array_equal(d.x_test.reshape(4, -1) * 255, b["test_batch"][b"data"])
+
+
+def test_cifar_untrusted_pickle_is_refused(tmp_path, capsys):
+    _write_cifar(tmp_path)
+    (tmp_path / "test_batch").write_bytes(
+        pickle.dumps({b"data": _Planted(), b"labels": [1]}))
+    with pytest.raises(ValueError, match=r"test_batch: not a CIFAR-10 python batch "
+                                         r"\(UnpicklingError: refusing global builtins\.print\)$"):
+        load_cifar10(tmp_path)
+    assert "payload ran" not in capsys.readouterr().out
+
+
 def test_cifar_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="CIFAR-10 directory does not exist"):
         load_cifar10(tmp_path / "nope")

@@ -17,6 +17,7 @@ Missing, truncated or malformed files raise :class:`OSError` (missing) or :class
 from __future__ import annotations
 
 import gzip
+import io
 import pickle
 import struct
 from dataclasses import dataclass
@@ -173,10 +174,34 @@ def load_mnist(path) -> Dataset:
 
 
 # ---------------------------------------------------------------------------------- CIFAR-10
+#: The only globals a CIFAR-10 python batch refers to: NumPy's array and scalar reconstruction
+#: (as written by NumPy 1.x and 2.x). Anything else — e.g. a callable planted in a crafted file —
+#: is refused before it can run, so loading an untrusted file cannot execute code.
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 spell bytes
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing global {module}.{name}")
+        if module == "numpy":
+            return getattr(np, name)
+        if module == "_codecs":
+            import codecs
+            return codecs.encode
+        from numpy._core import multiarray  # the current home of the (old) numpy.core names
+        return getattr(multiarray, name)
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     raw = _read_bytes(path)
     try:
-        d = pickle.loads(raw, encoding="bytes")
+        d = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # any unpickling failure means a malformed file
         raise ValueError(f"{path}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
     if not isinstance(d, dict):
