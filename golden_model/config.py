@@ -15,6 +15,8 @@ __all__ = [
     "MAX_OPERAND_WIDTH",
     "MAX_SCALE_BITS",
     "CODE_BITS_ALLOWED",
+    "GATING_STYLES",
+    "SIGN_STYLES",
     "EXPONENT_BITS",
     "check_int",
     "check_bool",
@@ -31,6 +33,10 @@ MAX_SCALE_BITS = 15
 CODE_BITS_ALLOWED = (2, 3, 4)
 #: Width of the per-layer power-of-two exponent field (signed, two's complement).
 EXPONENT_BITS = 8
+#: Partial-product register gating styles of the hardware multipliers (see ``hw/``).
+GATING_STYLES = ("none", "enable", "icg")
+#: Row negation styles of the compact CSD multiplier (``hw/csd_compact.py``).
+SIGN_STYLES = ("xor", "split")
 
 
 def check_int(name: str, value, lo: int, hi: int) -> int:

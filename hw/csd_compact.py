@@ -34,14 +34,12 @@ from __future__ import annotations
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
-from golden_model.config import MultiplierConfig
+from golden_model.config import GATING_STYLES, SIGN_STYLES, MultiplierConfig
 
 from ._component import checking_parameters, first_row, multiplier_ports
-from .csd_multiplier import GATING_STYLES, _active, _check_gating, _check_truncation, _recode
+from .csd_multiplier import _active, _check_gating, _check_truncation, _recode
 
 __all__ = ["CSDCompactMultiplier", "SIGN_STYLES", "GATING_STYLES"]
-
-SIGN_STYLES = ("xor", "split")
 
 
 class CSDCompactMultiplier(wiring.Component):

@@ -23,15 +23,13 @@ from __future__ import annotations
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, Shape, Signal, signed
 from amaranth.lib import wiring
 
-from golden_model.config import MultiplierConfig
+from golden_model.config import GATING_STYLES, MultiplierConfig
 
 from ._component import checking_parameters, first_row, multiplier_ports, trunc_width
 
 __all__ = ["GATING_STYLES", "CSDMultiplierCore", "CSDMultiplier", "trunc_width"]
 
 #: Allowed values of the ``gating`` parameter.
-GATING_STYLES = ("none", "enable", "icg")
-
 
 def _check_truncation(cfg: MultiplierConfig, truncation):
     if isinstance(truncation, str):

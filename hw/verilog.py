@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from golden_model.config import GATING_STYLES, SIGN_STYLES
+
 __all__ = ["ModuleSpec", "Param", "MODULES", "CELLS_DIR", "build", "generate", "cell_source"]
 
 #: Folder of the project's Verilog cell models.
@@ -85,22 +87,20 @@ _OPERANDS = (
 MODULES: dict[str, ModuleSpec] = {
     "csd_multiplier": ModuleSpec(
         _csd_multiplier,
-        _OPERANDS + (Param("gating", ("none", "enable", "icg"), "enable",
-                           "row-register gating style"),),
+        _OPERANDS + (Param("gating", GATING_STYLES, "enable", "row-register gating style"),),
         "pipelined truncated-CSD multiplier with gated partial-product rows (latency 2)",
         defaults=tuple(
             (f"csd_multiplier_{sa}8xs8_runtime_{g}",
              dict(a_width=8, a_signed=sa == "s", b_width=8, b_signed=True, truncation="runtime",
                   gating=g))
-            for sa in ("s", "u") for g in ("none", "enable", "icg"))
+            for sa in ("s", "u") for g in GATING_STYLES)
         + (("csd_multiplier_s8xs8_t3_icg",
             dict(a_width=8, a_signed=True, b_width=8, b_signed=True, truncation=3, gating="icg")),),
     ),
     "csd_compact_multiplier": ModuleSpec(
         _csd_compact_multiplier,
-        _OPERANDS + (Param("gating", ("none", "enable", "icg"), "enable",
-                           "operand/control register gating style"),
-                     Param("sign", ("xor", "split"), "xor", "row negation style")),
+        _OPERANDS + (Param("gating", GATING_STYLES, "enable", "operand/control register gating style"),
+                     Param("sign", SIGN_STYLES, "xor", "row negation style")),
         "compact truncated-CSD multiplier, ceil(ndigits/2) operand-isolated rows (latency 2); "
         "the recommended one (see the synthesis and power report)",
         defaults=tuple(

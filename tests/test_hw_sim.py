@@ -8,6 +8,7 @@ builds in its own folder under ``build/sim/<SIM>/``.
 
 import pytest
 
+from golden_model.config import GATING_STYLES
 from sim import tb_csd_multiplier, tb_csd_multiplier_core, tb_decoder
 from sim.common import setup_simulator, sim_name
 
@@ -41,7 +42,7 @@ FAST_MUL = [
 SLOW_MUL = (
     # exhaustive: all 65,536 pairs at every level (runtime truncation), both signedness, all styles
     [dict(mode="exhaustive", a_signed=sa, gating=g)
-     for sa in (True, False) for g in ("none", "enable", "icg")]
+     for sa in (True, False) for g in GATING_STYLES]
     # static truncation builds: every pair at the built level
     + [dict(mode="exhaustive", truncation=t, gating=g)
        for t, g in ((0, "icg"), (2, "enable"), (5, "icg"), (7, "none"), (8, "enable"))]

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden_model.config import MultiplierConfig
-from hw.csd_multiplier import GATING_STYLES
+from golden_model.config import GATING_STYLES, MultiplierConfig
 
 __all__ = ["Design", "GATING_STYLES", "KINDS", "VARIANTS", "DEFAULT_VARIANTS",
            "default_designs", "csd_latency"]
