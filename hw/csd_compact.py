@@ -116,10 +116,17 @@ class CSDCompactMultiplier(wiring.Component):
     def uses_icg(self) -> bool:
         return self.gating == "icg" and bool(self.rows)
 
+    def _digits(self, m: Module):
+        """CSD digits ``(dpos, dneg)`` of the weight: the same recoder as CSDMultiplier's.
+
+        Subclasses that receive digits instead of ``b`` override this
+        (:class:`hw.engine.digit_multiplier.CSDDigitMultiplier`)."""
+        return _recode(m, self.b, self.config)
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        dpos, dneg = _recode(m, self.b, cfg)  # the same CSD recoder as CSDMultiplier
+        dpos, dneg = self._digits(m)
         trunc = self.trunc if self.truncation == "runtime" else None
 
         def act(q):

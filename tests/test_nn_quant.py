@@ -119,7 +119,7 @@ def test_truncation_validation(qmodel, digits):
         check_truncations(9, qmodel)
     with pytest.raises(ValueError, match=r"^truncation list must have one level per layer \(4\), not 2$"):
         check_truncations([1, 2], qmodel)
-    with pytest.raises(ValueError, match=r"^engine must be 'matmul' or 'table', not 'gpu'$"):
+    with pytest.raises(ValueError, match=r"^engine must be one of \('matmul', 'table', 'bucket'\), not 'gpu'$"):
         integer_forward(qmodel, digits.x_test[:1], 0, "gpu")
     with pytest.raises(ValueError, match=r"images must have shape \(N,\) \+ \(1, 8, 8\), not \(1, 8, 8\)$"):
         integer_forward(qmodel, digits.x_test[0], 0)

@@ -28,10 +28,13 @@ Number formats (all integer; the hardware computes exactly this)
 * **Output**: the last layer's int32 accumulators are the logits; the prediction is their argmax
   (first maximum on ties).
 
-Two MAC engines compute the same numbers: ``"table"`` gathers every product from the golden model's
-:func:`~golden_model.csd.product_table` and sums them (what the hardware does, product by product);
-``"matmul"`` multiplies by the truncated weights ``b_t`` in float64 BLAS, exact because every partial
-sum is an integer below ``2**53``. Tests check both against a scalar reference.
+Three MAC engines compute the same numbers: ``"table"`` gathers every product from the golden model's
+:func:`~golden_model.csd.product_table` and sums them (what a multiplier processing element does,
+product by product); ``"matmul"`` multiplies by the truncated weights ``b_t`` in float64 BLAS, exact
+because every partial sum is an integer below ``2**53``; ``"bucket"`` adds the activations into one
+bucket per code magnitude and multiplies each bucket once by its truncated constant
+(:mod:`golden_model.nn.bucket`, what the bucket processing element does). Tests check them against a
+scalar reference and against each other.
 """
 
 from __future__ import annotations
@@ -49,13 +52,15 @@ from .model import Conv2D, Dense, Flatten, MaxPool2, ReLU, Sequential, im2col
 __all__ = ["ACT_BITS", "QLayer", "QuantizedModel", "quantize_model", "calibrate_exponents",
            "integer_forward", "integer_predict", "weight_quantized_model", "requantize",
            "quantize_input", "check_truncations", "multiplier_config", "encode_output_aware",
-           "post_training_quantize", "PTQ_METHODS", "CALIB_IMAGES"]
+           "post_training_quantize", "PTQ_METHODS", "CALIB_IMAGES", "ENGINES", "run_ops"]
 
 #: Activation width (unsigned).
 ACT_BITS = 8
 #: Training images used for calibration (the first ones of the training split; all of the digits).
 CALIB_IMAGES = 2048
 _ACT_MAX = (1 << ACT_BITS) - 1
+#: MAC engines of :func:`integer_forward` (identical results).
+ENGINES = ("matmul", "table", "bucket")
 _ACC_MAX = (1 << 31) - 1
 
 
@@ -392,6 +397,9 @@ def _table(mult: MultiplierConfig, t: int) -> np.ndarray:
 
 def _mac(cols: np.ndarray, q: QLayer, mult: MultiplierConfig, t: int, engine: str) -> np.ndarray:
     """``acc[r, f] = sum_k table[a[r, k], b[f, k]]`` (int64, without the bias)."""
+    if engine == "bucket":
+        from .bucket import bucket_mac
+        return bucket_mac(cols, q.encoded, t)
     w = q.weights_int
     if engine == "matmul":
         wt = csd_truncate(w, mult.b, t).astype(np.float64)
@@ -417,39 +425,56 @@ def integer_forward(qm: QuantizedModel, x: np.ndarray, t=0, engine: str = "matmu
         Float images in the model's input scale (the data loaders' ``[0, 1]``).
     t : int or sequence of int
         Truncation level of every layer, or one per compute layer.
-    engine : {"matmul", "table"}
+    engine : {"matmul", "table", "bucket"}
         How the products are summed (identical results; see the module notes).
     record : dict, optional
         If given, ``record[name] = (a, b)`` receives each compute layer's unsigned 8-bit input
         patches ``a`` (``(positions, K)``, im2col order) and decoded weights ``b`` (``(F, K)``).
     """
-    if engine not in ("matmul", "table"):
-        raise ValueError(f"engine must be 'matmul' or 'table', not {engine!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     ts = check_truncations(t, qm)
     x = np.asarray(x)
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(qm.input_shape):
         raise ValueError(f"images must have shape (N,) + {tuple(qm.input_shape)!r}, not {x.shape!r}")
     mult = qm.mult
-    h = quantize_input(x, qm.layers[0].e_in)
+
+    def mac(li, cols):
+        q = qm.layers[li]
+        if record is not None:
+            record[q.name] = (cols, q.weights_int)
+        return _mac(cols, q, mult, ts[li], engine) + q.bias_q
+
+    return run_ops(qm.ops, qm.layers, quantize_input(x, qm.layers[0].e_in), mac,
+                   lambda li, acc: requantize(acc, qm.layers[li].shift))
+
+
+def run_ops(ops, layers, h: np.ndarray, mac, requant) -> np.ndarray:
+    """The integer layer sequence shared by every integer inference path.
+
+    ``h`` is the quantized input batch ``(N, C, H, W)``; ``mac(li, cols)`` returns the int64
+    accumulators ``(rows, filters)`` of compute layer ``li`` for its input patches ``cols``
+    (im2col rows for conv, the flattened input for fc), bias included; ``requant(li, acc)`` maps
+    layer ``li``'s accumulators to unsigned 8-bit activations (ReLU included). Layers need ``k`` and
+    ``pad`` attributes (conv). Returns the last compute layer's accumulators (the logits).
+    """
     li = 0
     acc = None
-    for op in qm.ops:
+    for op in ops:
         if op in ("conv", "fc"):
-            q = qm.layers[li]
+            q = layers[li]
             n = h.shape[0]
             if op == "conv":
                 cols, ho, wo = im2col(h, q.k, q.pad)
             else:
                 cols = h
-            if record is not None:
-                record[q.name] = (cols, q.weights_int)
-            acc = _mac(cols, q, mult, ts[li], engine) + q.bias_q
+            acc = mac(li, cols)
             if op == "conv":
                 acc = acc.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
             h = acc
             li += 1
         elif op == "relu":
-            h = requantize(acc, qm.layers[li - 1].shift)
+            h = requant(li - 1, acc)
         elif op == "pool":
             n, c, hh, ww = h.shape
             h = h[:, :, :hh // 2 * 2, :ww // 2 * 2].reshape(n, c, hh // 2, 2, ww // 2, 2).max(axis=(3, 5))

@@ -1,0 +1,66 @@
+"""Parameters of the inference engine, validated once (the style of :mod:`golden_model.config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from golden_model.config import GATING_STYLES, check_int
+
+__all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "MAX_LANES", "EngineConfig"]
+
+#: Processing-element styles: code-steered bucket adders, decoder + truncated-CSD multiplier (the
+#: paper's dataflow), exact multipliers on INT8 weights (the baseline).
+PE_STYLES = ("bucket", "multiplier", "int8")
+#: Where the multiplier PE gets the CSD digits of a weight: recoded on every ``operation`` (decoder
+#: -> ``csd_compact_multiplier``), or once per ``filter`` (the digits of ``S_f >> k`` for every
+#: magnitude, held per lane and selected by the code: no recoder on the MAC path).
+RECODE_STYLES = ("operation", "filter")
+#: Gating of the processing elements' registers (``icg`` is an ASIC form; see README).
+ENGINE_GATING = GATING_STYLES
+#: Most output channels computed in parallel.
+MAX_LANES = 64
+
+
+def _check_choice(name: str, value, allowed) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {allowed}, not {value!r}")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How an engine is built; the model it runs is compiled separately (:mod:`hw.engine.program`).
+
+    Parameters
+    ----------
+    lanes : int
+        Output channels computed in parallel (1 .. :data:`MAX_LANES`) -- FINN's ``PE``. Every cycle
+        one activation is broadcast to all lanes and each lane takes its own weight code from one
+        memory word of ``lanes * code_bits`` bits.
+    pe : {"bucket", "multiplier", "int8"}
+        Processing-element style (:data:`PE_STYLES`).
+    recode : {"operation", "filter"}
+        Multiplier PE only: where the CSD digits come from (:data:`RECODE_STYLES`).
+    gating : {"none", "enable", "icg"}
+        How PE registers are clocked: ``none`` loads every cycle, ``enable`` through clock enables
+        (FPGA form), ``icg`` through ``qsq_icg`` clock gates (ASIC form).
+    """
+
+    lanes: int = 16
+    pe: str = "bucket"
+    recode: str = "filter"
+    gating: str = "enable"
+
+    def __post_init__(self):
+        check_int("lanes", self.lanes, 1, MAX_LANES)
+        _check_choice("pe", self.pe, PE_STYLES)
+        _check_choice("recode", self.recode, RECODE_STYLES)
+        _check_choice("gating", self.gating, ENGINE_GATING)
+
+    def tag(self) -> str:
+        """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
+        pe = f"{self.pe}-{self.recode}" if self.pe == "multiplier" else self.pe
+        gate = "" if self.gating == "enable" else f"_{self.gating}"
+        return f"{pe}_l{self.lanes}{gate}"

@@ -1,0 +1,273 @@
+"""The engine's processing elements: ``lanes`` output channels, one activation per cycle.
+
+Every cycle of a tap, one activation ``act`` is broadcast to all lanes and lane ``j`` takes its own
+weight field ``j`` of the memory word ``word``. At the last tap of an output each lane's result is
+captured in a *shadow* register (same next-value net as the accumulator, so no extra logic), which
+the post-processing unit reads lane by lane through ``sel`` while the lanes already accumulate the
+next output. ``handoff`` is 1 in the first cycle the shadow holds a new output.
+
+* :class:`BucketLanes` (``pe="bucket"``): per lane ``M = 2**(n-1) - 1`` bucket accumulators; a
+  code with magnitude index ``m >= 1`` adds or subtracts ``act`` into bucket ``m``, a zero code
+  touches nothing (no register loads: the bucket is clock-enabled only when selected). No
+  multiplier: the ``M`` truncated-CSD multiplies per output happen once, in the post-processing
+  unit (:mod:`golden_model.nn.bucket` is the golden model).
+* :class:`MACLanes` (``pe="multiplier"``, ``pe="int8"``): per lane a multiplier and an accumulator.
+  ``multiplier``: the decoded weight ``decode(code, S_f)`` enters a truncated-CSD multiplier -- with
+  ``recode="operation"`` the ``csd_compact_multiplier`` (recodes every operation, the paper's
+  dataflow), with ``recode="filter"`` a compact-row multiplier fed with CSD digits held per lane for
+  each magnitude (recoded once per filter when the group starts). ``int8``: an exact multiplier on
+  INT8 weights.
+
+Inputs are those of the cycle in which the memories deliver the tap's data (one cycle after the
+sequencer issued it). :attr:`latency` is the number of cycles from that cycle to ``handoff``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import CodecConfig, MultiplierConfig
+
+from ..baselines import ExactMultiplier
+from ..csd_compact import CSDCompactMultiplier
+from ..csd_multiplier import _recode
+from ..decoder import ShiftScaleDecoder
+from .config import EngineConfig
+from .digit_multiplier import CSDDigitMultiplier
+
+__all__ = ["BucketLanes", "MACLanes", "ACT_WIDTH"]
+
+#: Width of an activation (unsigned).
+ACT_WIDTH = 8
+
+
+def _lane_index_width(lanes: int) -> int:
+    return max(1, (lanes - 1).bit_length())
+
+
+class BucketLanes(wiring.Component):
+    """``lanes`` bucket accumulators sets: code-steered add/subtract, zero codes gated off.
+
+    Parameters
+    ----------
+    lanes : int
+    codec : CodecConfig
+    width : int
+        Bucket width (signed): enough for ``+-`` the sum of the largest fan-in's activations.
+    gating : {"none", "enable"}
+        ``enable``: a bucket register loads only when its code selects it (or at an output's first
+        tap, which also clears the others); ``none``: every bucket loads on every tap.
+
+    Members
+    -------
+    valid, first, last : In(1)
+        A tap is present; it is the first / last of its output.
+    act : In(8)
+    word : In(lanes * code_bits)
+        Lane ``j``'s code at bits ``[j * code_bits, (j + 1) * code_bits)``.
+    sel : In(ceil(log2 lanes))
+        Lane whose shadow buckets drive ``result``.
+    handoff : Out(1)
+    result : Out(ArrayLayout(signed(width), M))
+        ``result[m - 1]`` = bucket ``m`` of lane ``sel``'s last output.
+    """
+
+    def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable"):
+        self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
+        super().__init__({
+            "valid": In(1), "first": In(1), "last": In(1),
+            "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
+            "sel": In(_lane_index_width(lanes)),
+            "handoff": Out(1),
+            "result": Out(data.ArrayLayout(signed(width), codec.max_index)),
+        })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the last tap at the inputs to ``handoff``: 1."""
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.codec.code_bits
+        big_m = self.codec.max_index
+        a = Signal(signed(ACT_WIDTH + 1), name="act_s")
+        m.d.comb += a.eq(self.act)
+        shadows = []
+        for j in range(self.lanes):
+            code = self.word[j * n:(j + 1) * n]
+            neg = code[n - 1]
+            mag = code[:n - 1]
+            addend = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_addend")
+            m.d.comb += addend.eq(Mux(neg, -a, a))
+            lane_sh = []
+            for idx in range(1, big_m + 1):
+                bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}")
+                shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}")
+                hit = Signal(name=f"lane{j}_hit{idx}")
+                nxt = Signal(signed(self.width), name=f"lane{j}_n{idx}")
+                m.d.comb += [
+                    hit.eq(self.valid & (mag == idx)),
+                    nxt.eq(Mux(self.first, 0, bucket) + Mux(hit, addend, 0)),
+                ]
+                load = (hit | self.first) if self.gating == "enable" else 1
+                with m.If(self.valid & load):
+                    m.d.sync += bucket.eq(nxt)
+                with m.If(self.valid & self.last):
+                    m.d.sync += shadow.eq(nxt)
+                lane_sh.append(shadow)
+            shadows.append(lane_sh)
+        m.d.sync += self.handoff.eq(self.valid & self.last)
+        for idx in range(big_m):
+            m.d.comb += self.result[idx].eq(Array(s[idx] for s in shadows)[self.sel])
+        return m
+
+
+class MACLanes(wiring.Component):
+    """``lanes`` multiply-accumulate lanes (``pe="multiplier"`` or ``pe="int8"``).
+
+    Parameters
+    ----------
+    lanes : int
+    pe : {"multiplier", "int8"}
+    codec : CodecConfig
+        Weight codes (multiplier PE).
+    width : int
+        Accumulator width (signed).
+    gating : {"none", "enable"}
+        Multiplier gating style (multiplier PE) and accumulator clock enable (skips zero weights).
+    recode : {"operation", "filter"}
+        Multiplier PE: CSD digits per operation (decoder + ``csd_compact_multiplier``) or per
+        filter (digits of ``S_f >> k`` held per lane, selected by the code).
+
+    Members
+    -------
+    valid, first, last : In(1)
+        Tap flags (as :class:`BucketLanes`).
+    load : In(1)
+        Multiplier PE: this cycle loads lane ``lane``'s filter scale from ``scale`` (no tap).
+    lane : In(ceil(log2 lanes))
+    scale : In(scale_bits)
+    trunc : In(4)
+        Multiplier PE: truncation level of every product.
+    act : In(8)
+    word : In(lanes * code_bits) or In(lanes * 8)
+    sel : In(ceil(log2 lanes))
+    handoff : Out(1)
+    result : Out(signed(width))
+        Lane ``sel``'s last accumulator.
+    """
+
+    def __init__(self, lanes: int, pe: str, codec: CodecConfig, width: int, gating: str = "enable",
+                 recode: str = "filter"):
+        self.lanes, self.pe, self.codec, self.width = lanes, pe, codec, width
+        self.gating, self.recode = gating, recode
+        self.mult = MultiplierConfig(ACT_WIDTH, False, codec.weight_width, True)
+        lw = _lane_index_width(lanes)
+        ports = {"valid": In(1), "first": In(1), "last": In(1), "act": In(ACT_WIDTH)}
+        if pe == "multiplier":
+            ports.update({"word": In(lanes * codec.code_bits), "load": In(1), "lane": In(lw),
+                          "scale": In(codec.scale_bits),
+                          "trunc": In(max(1, self.mult.ndigits.bit_length()))})
+        else:
+            ports["word"] = In(lanes * 8)
+        ports.update({"sel": In(lw), "handoff": Out(1), "result": Out(signed(width))})
+        super().__init__(ports)
+
+    @property
+    def multiplier_latency(self) -> int:
+        return 2
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the last tap at the inputs to ``handoff``: multiplier latency + 1."""
+        return self.multiplier_latency + 1
+
+    def _digits(self, m: Module, j: int):
+        """Per-lane CSD digit registers of ``S_f >> (M - idx)`` for every magnitude ``idx``."""
+        cfg = self.codec
+        big_m = cfg.max_index
+        sets = []
+        for idx in range(1, big_m + 1):
+            pos = Signal(self.mult.ndigits, name=f"lane{j}_dp{idx}")
+            neg = Signal(self.mult.ndigits, name=f"lane{j}_dn{idx}")
+            sets.append((pos, neg))
+        return sets
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, mult = self.codec, self.mult
+        lw = _lane_index_width(self.lanes)
+        tap = self.valid
+        hold = self.gating != "none"
+        results = []
+        if self.pe == "multiplier" and self.recode == "filter":
+            # One shared recoder per magnitude turns the scale being loaded into CSD digits.
+            shared = []
+            for idx in range(1, cfg.max_index + 1):
+                sub = Module()
+                shifted = Signal(signed(cfg.weight_width), name=f"ld_s{idx}")
+                m.d.comb += shifted.eq(self.scale >> (cfg.max_index - idx))
+                dpos, dneg = _recode(sub, shifted, mult)
+                m.submodules[f"recode{idx}"] = sub
+                shared.append((dpos, dneg))
+        for j in range(self.lanes):
+            n = cfg.code_bits if self.pe == "multiplier" else 8
+            field = self.word[j * n:(j + 1) * n]
+            if self.pe == "int8":
+                mul = ExactMultiplier(ACT_WIDTH, False, 8, True, latency=self.multiplier_latency)
+                m.d.comb += mul.b.eq(field.as_signed())
+                nz = field.any()
+            elif self.recode == "operation":
+                scale = Signal(cfg.scale_bits, name=f"lane{j}_scale")
+                with m.If(self.load & (self.lane == j)):
+                    m.d.sync += scale.eq(self.scale)
+                dec = ShiftScaleDecoder(cfg.code_bits, cfg.scale_bits, lanes=1)
+                m.submodules[f"dec{j}"] = dec
+                m.d.comb += [dec.codes[0].eq(field), dec.scale.eq(scale)]
+                mul = CSDCompactMultiplier(ACT_WIDTH, False, cfg.weight_width, True, "runtime",
+                                           self.gating, "xor")
+                m.d.comb += [mul.b.eq(dec.weights[0]), mul.trunc.eq(self.trunc)]
+                nz = field[:n - 1].any()
+            else:
+                sets = self._digits(m, j)
+                with m.If(self.load & (self.lane == j)):
+                    for (pos, neg), (spos, sneg) in zip(sets, shared):
+                        m.d.sync += [pos.eq(spos), neg.eq(sneg)]
+                mag = field[:n - 1]
+                sign = field[n - 1]
+                dpos = Signal(mult.ndigits, name=f"lane{j}_dpos")
+                dneg = Signal(mult.ndigits, name=f"lane{j}_dneg")
+                with m.Switch(mag):
+                    for idx, (pos, neg) in enumerate(sets, start=1):
+                        with m.Case(idx):
+                            m.d.comb += [dpos.eq(Mux(sign, neg, pos)), dneg.eq(Mux(sign, pos, neg))]
+                mul = CSDDigitMultiplier(mult, self.gating)
+                m.d.comb += [mul.dpos.eq(dpos), mul.dneg.eq(dneg), mul.trunc.eq(self.trunc)]
+                nz = mag.any()
+            m.submodules[f"mul{j}"] = mul
+            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap)]
+            # Tap flags travel beside the multiplier's pipeline.
+            first, last, keep = self.first, self.last, nz
+            for s in range(self.multiplier_latency):
+                f2, l2, k2 = Signal(name=f"lane{j}_first{s}"), Signal(name=f"lane{j}_last{s}"), \
+                    Signal(name=f"lane{j}_nz{s}")
+                m.d.sync += [f2.eq(first), l2.eq(last), k2.eq(keep)]
+                first, last, keep = f2, l2, k2
+            acc = Signal(signed(self.width), name=f"lane{j}_acc")
+            shadow = Signal(signed(self.width), name=f"lane{j}_shadow")
+            nxt = Signal(signed(self.width), name=f"lane{j}_nxt")
+            m.d.comb += nxt.eq(Mux(first, 0, acc) + mul.p)
+            load = (keep | first) if hold else 1
+            with m.If(mul.out_valid & load):
+                m.d.sync += acc.eq(nxt)
+            with m.If(mul.out_valid & last):
+                m.d.sync += shadow.eq(nxt)
+            results.append(shadow)
+            if j == 0:
+                m.d.sync += self.handoff.eq(mul.out_valid & last)
+        m.d.comb += self.result.eq(Array(results)[self.sel])
+        del lw
+        return m

@@ -1,0 +1,232 @@
+"""The sequencer: walks one layer's groups, output positions and taps, one tap per cycle.
+
+Loops (outermost first): group ``g`` of ``lanes`` filters; output position -- pooled windows
+row-major and the four positions of a window in a row when a pool follows, else row-major; input
+channel ``c``; kernel row; kernel column. Taps that fall on the zero padding are not issued (the
+kernel row and column ranges are clipped to the image at every position), so an output costs only
+the taps that can be nonzero. Every address is kept in a running register and moved by adding a
+stride from the descriptor -- no multiplier.
+
+Per issued tap it drives the activation and weight read addresses (``rd_en``) and an ``op`` with
+``first``/``last`` flags; with the last tap of an output it drives ``meta`` (where the output goes).
+Cycle budget, exactly (the compiler's :mod:`hw.engine.schedule` counts the same way):
+
+* ``lanes`` cycles at the start of every group when ``scale_loads`` (multiplier PE): one scale
+  load per lane, which travels down the tap pipeline in order;
+* 1 set-up cycle per output position, then one cycle per issued tap;
+* the last tap of an output waits until ``spacing`` cycles have passed since the previous output's
+  last tap, ``spacing`` = the previous output's valid lanes, because the post-processing unit reads
+  one lane per cycle and must have read every lane before the shadows are overwritten.
+
+``done`` is 1 in the cycle the layer's final tap issues.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Sequencer", "op_layout", "meta_layout"]
+
+
+def op_layout(lane_width: int) -> data.StructLayout:
+    """One issued operation: a tap (``valid``) or a scale load (``load``, lane ``lane``)."""
+    return data.StructLayout({"valid": 1, "first": 1, "last": 1, "load": 1,
+                              "lane": unsigned(lane_width)})
+
+
+def meta_layout(f_width: int, act_width: int) -> data.StructLayout:
+    """Where an output goes: scale/bias entry of lane 0, activation address of lane 0, window
+    flags, and whether its group is the layer's last (fewer valid lanes)."""
+    return data.StructLayout({"f_grp": unsigned(f_width), "o_pos": unsigned(act_width),
+                              "win_first": 1, "win_last": 1, "last_group": 1})
+
+
+class Sequencer(wiring.Component):
+    """Address generator of one layer (see the module notes).
+
+    Parameters
+    ----------
+    desc_layout : StructLayout
+        Descriptor layout (:func:`hw.engine.descriptor.descriptor_layout`).
+    lanes : int
+    widths : dict
+        Address widths of the program (``act_addr``, ``w_addr``, ``f_addr``).
+    scale_loads : bool
+        Issue one scale load per lane at the start of every group (multiplier PE).
+
+    Members
+    -------
+    start : In(1)
+        Begin the layer described by ``desc`` (held stable until ``done``).
+    desc : In(desc_layout)
+    act_addr, w_addr, f_addr : Out
+        Activation, weight-word and scale addresses; valid when ``rd_en``.
+    rd_en : Out(1)
+    op : Out(op_layout)
+    meta : Out(meta_layout)
+        Valid with ``op.last``.
+    busy, done : Out(1)
+    """
+
+    def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False):
+        self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
+        self.scale_loads = scale_loads
+        self.lane_width = max(1, (lanes - 1).bit_length())
+        super().__init__({
+            "start": In(1), "desc": In(desc_layout),
+            "act_addr": Out(widths["act_addr"]), "w_addr": Out(widths["w_addr"]),
+            "f_addr": Out(widths["f_addr"]), "rd_en": Out(1),
+            "op": Out(op_layout(self.lane_width)),
+            "meta": Out(meta_layout(widths["f_addr"], widths["act_addr"])),
+            "busy": Out(1), "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.desc
+        aw, ww, fw = self.widths["act_addr"], self.widths["w_addr"], self.widths["f_addr"]
+
+        def like(field, name, extra=0):
+            return Signal(unsigned(len(getattr(d, field)) + extra), name=name)
+
+        g = like("G", "g")
+        py, px = like("PH", "py"), like("PW", "px")
+        dy, dx = Signal(name="dy"), Signal(name="dx")
+        y, x = like("hp", "y", 1), like("wp", "x", 1)
+        yw = like("HW", "yw", 1)
+        yk = Signal(unsigned(len(d.hp) + len(d.k) + 1), name="yk")
+        pos = like("out_plane", "pos", 1)
+        w_grp = Signal(ww, name="w_grp")
+        f_grp = Signal(fw, name="f_grp")
+        o_grp = Signal(aw, name="o_grp")
+        lane = Signal(self.lane_width, name="lane")
+        c = like("C", "c")
+        ry, rx = like("k", "ry"), like("k", "rx")
+        nrows, ncols = like("k", "nrows", 1), like("k", "ncols", 1)
+        act, act_row, act_ch = Signal(aw, name="act"), Signal(aw, name="act_row"), Signal(aw, name="act_ch")
+        w, w_row, w_ch = Signal(ww, name="w"), Signal(ww, name="w_row"), Signal(ww, name="w_ch")
+        spacing = Signal(self.lane_width + 1, name="spacing")
+
+        last_group = Signal(name="last_group")
+        m.d.comb += last_group.eq(g == d.G - 1)
+        win_first = Signal(name="win_first")
+        win_last = Signal(name="win_last")
+        m.d.comb += [win_first.eq(~dy & ~dx), win_last.eq(~d.pool | (dy & dx))]
+
+        # ---- set-up of a position: clip the kernel window to the image
+        ylo = Signal.like(d.pad, name="ylo")
+        xlo = Signal.like(d.pad, name="xlo")
+        yroom = Signal(unsigned(len(y) + 1), name="yroom")   # hp - y: kernel rows left inside
+        xroom = Signal(unsigned(len(x) + 1), name="xroom")
+        m.d.comb += [
+            ylo.eq(Mux(y < d.pad, d.pad - y, 0)),
+            xlo.eq(Mux(x < d.pad, d.pad - x, 0)),
+            yroom.eq(d.hp - y),
+            xroom.eq(d.wp - x),
+        ]
+        yhi = Mux(yroom < d.k - 1, yroom, d.k - 1)
+        xhi = Mux(xroom < d.k - 1, xroom, d.k - 1)
+        act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + Mux(x < d.pad, 0, x - d.pad))[:aw]
+        w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo)[:ww]
+
+        # ---- tap flags and the spacing rule
+        first = (c == 0) & (ry == 0) & (rx == 0)
+        row_end = rx == ncols - 1
+        ch_end = row_end & (ry == nrows - 1)
+        last = ch_end & (c == d.C - 1)
+        final_pos = (py == d.PH - 1) & (px == d.PW - 1) & win_last
+        with m.If(spacing != 0):
+            m.d.sync += spacing.eq(spacing - 1)
+
+        issue = Signal(name="issue")
+        m.d.comb += [
+            self.act_addr.eq(act), self.w_addr.eq(w), self.f_addr.eq(f_grp + lane),
+            self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_grp + pos),
+            self.meta.win_first.eq(win_first), self.meta.win_last.eq(win_last),
+            self.meta.last_group.eq(last_group),
+            self.op.first.eq(first), self.op.last.eq(last), self.op.lane.eq(lane),
+        ]
+
+        def restart_positions():
+            return [py.eq(0), px.eq(0), dy.eq(0), dx.eq(0), y.eq(0), x.eq(0), yw.eq(0), yk.eq(0),
+                    pos.eq(0), lane.eq(0)]
+
+        after_group = "SCALE" if self.scale_loads else "SETUP"
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += restart_positions() + [g.eq(0), w_grp.eq(d.w_base),
+                                                       f_grp.eq(d.f_base), o_grp.eq(d.out_base)]
+                    m.next = after_group
+            if self.scale_loads:
+                with m.State("SCALE"):
+                    m.d.comb += [self.busy.eq(1), self.rd_en.eq(1), self.op.load.eq(1)]
+                    m.d.sync += lane.eq(lane + 1)
+                    with m.If(lane == self.lanes - 1):
+                        m.d.sync += lane.eq(0)
+                        m.next = "SETUP"
+            with m.State("SETUP"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [
+                    c.eq(0), ry.eq(0), rx.eq(0),
+                    nrows.eq(yhi - ylo + 1), ncols.eq(xhi - xlo + 1),
+                    act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
+                    w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
+                ]
+                m.next = "TAP"
+            with m.State("TAP"):
+                m.d.comb += [self.busy.eq(1), issue.eq(~(last & (spacing != 0)))]
+                m.d.comb += [self.rd_en.eq(issue), self.op.valid.eq(issue)]
+                with m.If(issue):
+                    m.d.sync += [rx.eq(rx + 1), act.eq(act + 1), w.eq(w + 1)]
+                    with m.If(row_end):
+                        m.d.sync += [rx.eq(0), ry.eq(ry + 1),
+                                     act_row.eq(act_row + d.W), act.eq(act_row + d.W),
+                                     w_row.eq(w_row + d.k), w.eq(w_row + d.k)]
+                        with m.If(ch_end):
+                            m.d.sync += [ry.eq(0), c.eq(c + 1),
+                                         act_ch.eq(act_ch + d.HW), act_row.eq(act_ch + d.HW),
+                                         act.eq(act_ch + d.HW),
+                                         w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),
+                                         w.eq(w_ch + d.kk)]
+                    with m.If(last):
+                        m.d.sync += spacing.eq(Mux(last_group, d.lanes_last, self.lanes) - 1)
+                        m.next = "SETUP"
+                        self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos)
+                        with m.If(final_pos):
+                            with m.If(last_group):
+                                m.d.comb += self.done.eq(1)
+                                m.next = "IDLE"
+                            with m.Else():
+                                m.d.sync += restart_positions() + [
+                                    g.eq(g + 1), w_grp.eq(w_grp + d.K),
+                                    f_grp.eq(f_grp + self.lanes), o_grp.eq(o_grp + d.grp_stride)]
+                                m.next = after_group
+        return m
+
+    @staticmethod
+    def _advance(m, d, py, px, dy, dx, y, x, yw, yk, pos):
+        """Next output position (pooling-window order when ``d.pool``)."""
+        def down():
+            return [y.eq(y + 1), yw.eq(yw + d.W), yk.eq(yk + d.k)]
+
+        with m.If(d.pool):
+            with m.If(~dx):
+                m.d.sync += [dx.eq(1), x.eq(x + 1)]
+            with m.Elif(~dy):
+                m.d.sync += [dx.eq(0), dy.eq(1), x.eq(x - 1)] + down()
+            with m.Else():
+                m.d.sync += [dx.eq(0), dy.eq(0), pos.eq(pos + 1)]
+                with m.If(px == d.PW - 1):
+                    m.d.sync += [px.eq(0), py.eq(py + 1), x.eq(0)] + down()
+                with m.Else():
+                    m.d.sync += [px.eq(px + 1), x.eq(x + 1), y.eq(y - 1),
+                                 yw.eq(yw - d.W), yk.eq(yk - d.k)]
+        with m.Else():
+            m.d.sync += pos.eq(pos + 1)
+            with m.If(px == d.PW - 1):
+                m.d.sync += [px.eq(0), py.eq(py + 1), x.eq(0)] + down()
+            with m.Else():
+                m.d.sync += [px.eq(px + 1), x.eq(x + 1)]

@@ -1,0 +1,280 @@
+"""The inference engine top: memories, layer sequencing, host streams (Verilog module ``qsq_engine``).
+
+Block diagram::
+
+    pixels ──► act memory (2 regions) ──► act ┐
+                  ▲                           ├─► lanes (bucket / multiplier / int8) ─► shadows
+    sequencer ──► addresses ──► weight memory ┘        (``lanes`` filters in parallel)     │
+       ▲                          (codes)                                                 ▼
+    descriptor memory ─► layer registers ─► post-processing: bias, [bucket products],
+                                            requantize, pool ──► act memory / logit memory
+    config (per-layer truncation) ─► trunc registers               logit memory ─► logits, cls
+
+One inference: the host streams the image's ``C*H*W`` quantized pixels (C x H x W order) into
+region 0; the engine then runs every compute layer in turn -- read its descriptor (2 cycles),
+start the sequencer (1 cycle), issue taps, drain the pipeline -- and finally streams the logits
+in class order. Cycle counts: :mod:`hw.engine.schedule`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .descriptor import descriptor_layout, descriptor_values
+from .lanes import ACT_WIDTH, BucketLanes, MACLanes
+from .post import PostProcessor
+from .program import LOGIT_BITS, EngineProgram
+from .sequencer import Sequencer, meta_layout
+
+__all__ = ["QSQEngine", "config_layout", "DESC_CYCLES"]
+
+#: Cycles from a layer's start to its first set-up cycle: descriptor address, descriptor data,
+#: sequencer start.
+DESC_CYCLES = 3
+
+
+def config_layout(prog: EngineProgram) -> data.StructLayout:
+    """Payload of the ``config`` stream: a compute layer and its truncation level."""
+    tw = max(1, prog.ndigits.bit_length())
+    return data.StructLayout({"layer": unsigned(prog.widths["layer"]), "trunc": unsigned(tw)})
+
+
+class QSQEngine(wiring.Component):
+    """A whole-network inference engine for one compiled program.
+
+    Parameters
+    ----------
+    program : EngineProgram
+        The compiled network (:func:`hw.engine.program.compile_program`); its memory images
+        initialise the weight, scale, bias and descriptor memories.
+
+    Members
+    -------
+    pixels : In(stream.Signature(unsigned(8)))
+        The image's quantized pixels, C x H x W order; accepted (``ready``) only while idle or
+        receiving an image.
+    logits : Out(stream.Signature(signed(32)))
+        The logits in class order after the network has run; back-pressure by ``ready``.
+    config : In(stream.Signature(config_layout))
+        Coded engines only: ``{layer, trunc}`` sets one compute layer's truncation level; accepted
+        only while idle (``busy == 0``), used from the next inference on. Levels above the
+        multiplier's digit count act as that count (products 0).
+    cls : Out(class width)
+        Index of the first maximum logit of the last inference; valid from ``done``.
+    done : Out(1)
+        1 for the one cycle in which the last logit is transferred.
+    busy : Out(1)
+        0 only while idle (before the first pixel of an image and after ``done``).
+
+    Notes
+    -----
+    Latency of one inference, with ``pixels.valid`` and ``logits.ready`` held high: ``N`` cycles
+    to load ``N`` pixels, :meth:`hw.engine.schedule.compute_cycles` cycles from the last pixel to the
+    first logit, one cycle per logit. ``rst`` (synchronous) abandons an inference at any point; the
+    engine is then idle, the per-layer truncation levels back at the program's defaults.
+    """
+
+    def __init__(self, program: EngineProgram):
+        if not isinstance(program, EngineProgram):
+            raise TypeError(f"program must be an EngineProgram, not {program!r}")
+        self.program = prog = program
+        self.desc_layout = descriptor_layout(prog)
+        ports = {
+            "pixels": In(stream.Signature(unsigned(ACT_WIDTH))),
+            "logits": Out(stream.Signature(signed(LOGIT_BITS))),
+        }
+        if prog.config.pe != "int8":
+            ports["config"] = In(stream.Signature(config_layout(prog)))
+        ports.update({"cls": Out(prog.widths["class"]), "done": Out(1), "busy": Out(1)})
+        super().__init__(ports)
+
+    # ------------------------------------------------------------------ timing properties
+    def _units(self):
+        prog = self.program
+        cfg = prog.config
+        if cfg.pe == "bucket":
+            lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating)
+        else:
+            lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
+                             cfg.gating, cfg.recode)
+        post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, self.desc_layout, prog.widths)
+        return lanes, post
+
+    @property
+    def timing(self) -> dict:
+        """Pipeline constants the cycle model needs (from the units' latency properties).
+
+        ``pe``: cycles from a tap's issue to the handoff of its output (memory read + lanes);
+        ``post``: cycles from a lane's read by the post-processing unit to its write;
+        ``desc``: cycles from a layer's start to the sequencer's first cycle;
+        ``scale_loads``: whether every group starts with ``lanes`` scale loads.
+        """
+        lanes, post = self._units()
+        from .._component import not_elaborated
+        not_elaborated(lanes, post)
+        return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
+                "scale_loads": self.program.config.pe == "multiplier"}
+
+    def elaborate(self, platform):
+        m = Module()
+        prog = self.program
+        cfg = prog.config
+        w = prog.widths
+        coded = cfg.pe != "int8"
+        timing = self.timing
+
+        # ---- memories
+        m.submodules.act_mem = act_mem = memory.Memory(shape=unsigned(ACT_WIDTH), depth=prog.act_depth,
+                                                       init=[])
+        m.submodules.weight_mem = w_mem = memory.Memory(shape=unsigned(prog.weight_bits),
+                                                        depth=len(prog.weight_words),
+                                                        init=prog.weight_words)
+        m.submodules.bias_mem = b_mem = memory.Memory(shape=signed(w["bias"]), depth=prog.filters,
+                                                      init=prog.biases)
+        m.submodules.desc_mem = d_mem = memory.Memory(shape=self.desc_layout, depth=len(prog.layers),
+                                                      init=descriptor_values(prog))
+        m.submodules.logit_mem = l_mem = memory.Memory(shape=signed(LOGIT_BITS), depth=prog.classes,
+                                                       init=[])
+        act_rd, act_wr = act_mem.read_port(), act_mem.write_port()
+        w_rd = w_mem.read_port()
+        b_rd = b_mem.read_port()
+        d_rd = d_mem.read_port()
+        l_rd, l_wr = l_mem.read_port(), l_mem.write_port()
+        if coded:
+            m.submodules.scale_mem = s_mem = memory.Memory(shape=unsigned(prog.codec.scale_bits),
+                                                           depth=prog.filters, init=prog.scales)
+            s_rd = s_mem.read_port()
+
+        # ---- units
+        lanes, post = self._units()
+        seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"])
+        m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
+
+        desc = Signal(self.desc_layout, name="desc")
+        layer = Signal(w["layer"], name="layer")
+        m.d.comb += [seq.desc.eq(desc), post.desc.eq(desc)]
+
+        # Per-layer truncation registers (coded engines), written through `config` while idle.
+        if coded:
+            tw = len(self.config.payload.trunc)
+            nd = prog.ndigits
+            trunc_regs = Array(Signal(tw, name=f"trunc{i}", init=min(t, nd))
+                               for i, t in enumerate(prog.default_trunc))
+            t_cur = Signal(tw, name="trunc_cur")
+            t_op = Signal(tw, name="trunc_op")   # clamped to ndigits
+            m.d.comb += t_op.eq(Mux(t_cur > nd, nd, t_cur))
+
+        # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(seq.rd_en),
+                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(seq.rd_en)]
+        op1 = Signal.like(seq.op, name="op_s1")
+        m.d.sync += op1.eq(seq.op)
+        m.d.comb += [lanes.valid.eq(op1.valid), lanes.first.eq(op1.first), lanes.last.eq(op1.last),
+                     lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data), lanes.sel.eq(post.sel)]
+        if cfg.pe == "multiplier":
+            m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
+                         lanes.load.eq(op1.load), lanes.lane.eq(op1.lane), lanes.scale.eq(s_rd.data),
+                         lanes.trunc.eq(t_op)]
+        # The output's destination travels beside its taps to the handoff.
+        meta = seq.meta
+        for s in range(timing["pe"]):
+            nxt = Signal(meta_layout(w["f_addr"], w["act_addr"]), name=f"meta_d{s}")
+            m.d.sync += nxt.eq(meta)
+            meta = nxt
+        m.d.comb += [post.handoff.eq(lanes.handoff), post.meta.eq(meta), post.result.eq(lanes.result)]
+
+        # ---- post-processing reads and writes
+        m.d.comb += [b_rd.addr.eq(post.f_addr), b_rd.en.eq(post.f_en), post.bias.eq(b_rd.data)]
+        if cfg.pe == "bucket":
+            m.d.comb += [s_rd.addr.eq(post.f_addr), s_rd.en.eq(post.f_en), post.scale.eq(s_rd.data),
+                         post.trunc.eq(t_op)]
+        m.d.comb += [l_wr.addr.eq(post.logit_addr), l_wr.data.eq(post.logit_data),
+                     l_wr.en.eq(post.logit_we)]
+
+        # ---- control
+        n_pix = prog.input_size
+        pix_cnt = Signal(range(max(2, n_pix)), name="pix_count")
+        drain = Signal(range(timing["pe"] + cfg.lanes + timing["post"] + 2), name="drain")
+        out_idx = Signal(range(prog.classes + 1), name="out_index")
+        cls = Signal.like(self.cls, name="cls_q")
+        m.d.comb += self.cls.eq(cls)
+        m.d.comb += [act_wr.addr.eq(post.act_waddr), act_wr.data.eq(post.act_wdata),
+                     act_wr.en.eq(post.act_we)]
+        last_layer = layer == len(prog.layers) - 1
+
+        with m.FSM(name="engine"):
+            with m.State("IDLE"):
+                m.d.comb += self.pixels.ready.eq(1)
+                if coded:
+                    m.d.comb += self.config.ready.eq(1)
+                    with m.If(self.config.valid & (self.config.payload.layer < len(prog.layers))):
+                        m.d.sync += trunc_regs[self.config.payload.layer].eq(self.config.payload.trunc)
+                with m.If(self.pixels.valid):
+                    m.d.comb += [act_wr.addr.eq(0), act_wr.data.eq(self.pixels.payload), act_wr.en.eq(1)]
+                    m.d.sync += [pix_cnt.eq(1), layer.eq(0)]
+                    m.next = "LOAD" if n_pix > 1 else "DESC0"
+            with m.State("LOAD"):
+                m.d.comb += [self.busy.eq(1), self.pixels.ready.eq(1)]
+                with m.If(self.pixels.valid):
+                    m.d.comb += [act_wr.addr.eq(pix_cnt), act_wr.data.eq(self.pixels.payload),
+                                 act_wr.en.eq(1)]
+                    m.d.sync += pix_cnt.eq(pix_cnt + 1)
+                    with m.If(pix_cnt == n_pix - 1):
+                        m.next = "DESC0"
+            with m.State("DESC0"):
+                m.d.comb += [self.busy.eq(1), d_rd.addr.eq(layer), d_rd.en.eq(1)]
+                m.next = "DESC1"
+            with m.State("DESC1"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += desc.eq(d_rd.data)
+                if coded:
+                    m.d.sync += t_cur.eq(trunc_regs[layer])
+                m.next = "GO"
+            with m.State("GO"):
+                m.d.comb += [self.busy.eq(1), seq.start.eq(1)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(seq.done):
+                    m.d.sync += drain.eq(timing["pe"] + desc.lanes_last + timing["post"])
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
+                    with m.If(last_layer):
+                        m.d.sync += [cls.eq(post.best), out_idx.eq(0)]
+                        m.next = "OUT"
+                    with m.Else():
+                        m.d.sync += layer.eq(layer + 1)
+                        m.next = "DESC0"
+            with m.State("OUT"):
+                # A one-entry output register in front of the logit memory's read port.
+                m.d.comb += self.busy.eq(1)
+                take = self.logits.valid & self.logits.ready
+                room = ~self.logits.valid | self.logits.ready
+                more = out_idx < prog.classes
+                m.d.comb += [l_rd.addr.eq(out_idx), l_rd.en.eq(room & more)]
+                with m.If(room & more):
+                    m.d.sync += [out_idx.eq(out_idx + 1), self.logits.valid.eq(1)]
+                with m.Elif(take):
+                    m.d.sync += self.logits.valid.eq(0)
+                with m.If(take & ~more):
+                    m.d.comb += self.done.eq(1)
+                    m.next = "IDLE"
+        m.d.comb += self.logits.payload.eq(l_rd.data)
+        return m
+
+
+class _Int8Codec:
+    """Stand-in codec fields for the INT8 lanes (they read 8-bit weights, no codes)."""
+
+    code_bits = 8
+    scale_bits = 7
+    max_index = 0
+    weight_width = 8
+
+
+_INT8_CODEC = _Int8Codec()
