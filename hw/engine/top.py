@@ -28,7 +28,7 @@ from .post import PostProcessor
 from .program import LOGIT_BITS, EngineProgram
 from .sequencer import Sequencer, meta_layout
 
-__all__ = ["QSQEngine", "config_layout", "DESC_CYCLES"]
+__all__ = ["QSQEngine", "config_layout", "engine_timing", "DESC_CYCLES"]
 
 #: Cycles from a layer's start to its first set-up cycle: descriptor address, descriptor data,
 #: sequencer start.
@@ -90,32 +90,10 @@ class QSQEngine(wiring.Component):
         ports.update({"cls": Out(prog.widths["class"]), "done": Out(1), "busy": Out(1)})
         super().__init__(ports)
 
-    # ------------------------------------------------------------------ timing properties
-    def _units(self):
-        prog = self.program
-        cfg = prog.config
-        if cfg.pe == "bucket":
-            lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating)
-        else:
-            lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
-                             cfg.gating, cfg.recode)
-        post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, self.desc_layout, prog.widths)
-        return lanes, post
-
     @property
     def timing(self) -> dict:
-        """Pipeline constants the cycle model needs (from the units' latency properties).
-
-        ``pe``: cycles from a tap's issue to the handoff of its output (memory read + lanes);
-        ``post``: cycles from a lane's read by the post-processing unit to its write;
-        ``desc``: cycles from a layer's start to the sequencer's first cycle;
-        ``scale_loads``: whether every group starts with ``lanes`` scale loads.
-        """
-        lanes, post = self._units()
-        from .._component import not_elaborated
-        not_elaborated(lanes, post)
-        return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
-                "scale_loads": self.program.config.pe == "multiplier"}
+        """:func:`engine_timing` of this engine's program."""
+        return engine_timing(self.program)
 
     def elaborate(self, platform):
         m = Module()
@@ -148,7 +126,7 @@ class QSQEngine(wiring.Component):
             s_rd = s_mem.read_port()
 
         # ---- units
-        lanes, post = self._units()
+        lanes, post = _units(prog, self.desc_layout)
         seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"])
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
 
@@ -266,6 +244,33 @@ class QSQEngine(wiring.Component):
                     m.next = "IDLE"
         m.d.comb += self.logits.payload.eq(l_rd.data)
         return m
+
+
+def _units(prog: EngineProgram, desc_layout):
+    cfg = prog.config
+    if cfg.pe == "bucket":
+        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating)
+    else:
+        lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
+                         cfg.gating, cfg.recode)
+    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths)
+    return lanes, post
+
+
+def engine_timing(prog: EngineProgram) -> dict:
+    """Pipeline constants of the engine for ``prog``, read from its units' latency properties.
+
+    ``pe``: cycles from a tap's issue to the handoff of its output (memory read + lanes);
+    ``post``: cycles from a lane's read by the post-processing unit to its write;
+    ``desc``: cycles from a layer's start to the sequencer's first cycle;
+    ``scale_loads``: whether every group starts with ``lanes`` scale loads (multiplier PE).
+    """
+    from .._component import not_elaborated
+
+    lanes, post = _units(prog, descriptor_layout(prog))
+    not_elaborated(lanes, post)
+    return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
+            "scale_loads": prog.config.pe == "multiplier"}
 
 
 class _Int8Codec:
