@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "hw.cli",
     "golden_model.nn.cli",
     "hw.flow.cli",
+    "hw.engine.cli",
 ]
 
 

@@ -144,12 +144,15 @@ if cocotb is not None:
         cycles, mismatches, inferences = [], [], 0
         resets = list(cfg.get("resets", []))
         for s, levels in enumerate(truncs):
+            levels = [int(v) for v in levels]
             if coded:
                 await _write_trunc(dut, levels, int(cfg["layer_bits"]))
             for i, px in enumerate(images):
                 if resets and resets[0][0] == s * len(images) + i:
                     phase = resets.pop(0)[1]
                     await _interrupted(dut, px, rng, phase, classes)
+                    if coded:   # a reset restores the default levels: the host writes them again
+                        await _write_trunc(dut, levels, int(cfg["layer_bits"]))
                 t_pix = await _send(dut, px, rng, cfg["pixel_gap"])
                 got, first, dones, cls = await _receive(dut, classes, rng, cfg["ready"])
                 exp = expected[s, i]
@@ -157,15 +160,15 @@ if cocotb is not None:
                 cycles.append(cyc)
                 inferences += 1
                 if list(got) != [int(v) for v in exp]:
-                    mismatches.append(f"trunc {list(levels)} image {i}: logits {got} != golden "
+                    mismatches.append(f"trunc {levels} image {i}: logits {got} != golden "
                                       f"{[int(v) for v in exp]}")
                 if dones != 1:
-                    mismatches.append(f"trunc {list(levels)} image {i}: done seen {dones} times")
+                    mismatches.append(f"trunc {levels} image {i}: done seen {dones} times")
                 if cls != int(np.argmax(exp)):
-                    mismatches.append(f"trunc {list(levels)} image {i}: cls {cls} != "
+                    mismatches.append(f"trunc {levels} image {i}: cls {cls} != "
                                       f"{int(np.argmax(exp))}")
                 if cyc != predicted:
-                    mismatches.append(f"trunc {list(levels)} image {i}: {cyc} compute cycles, "
+                    mismatches.append(f"trunc {levels} image {i}: {cyc} compute cycles, "
                                       f"predicted {predicted}")
                 if len(mismatches) > 20:
                     break
@@ -209,13 +212,15 @@ def engine_sim(sim: str | None = None) -> str:
 def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode: str = "filter",
         gating: str = "enable", truncs=(0,), images: int | None = 8, seed: int = 1,
         ready: float = 1.0, pixel_gap: float = 0.0, resets=(), sim: str | None = None,
-        waves: bool | None = None) -> dict:
+        waves: bool | None = None, fault: str | None = None) -> dict:
     """Compile ``workload`` for one engine, simulate ``images`` test images at every truncation
     setting of ``truncs`` (an int or a per-layer list each), check everything; return the summary.
 
     ``ready`` is the probability of ``logits.ready`` per cycle, ``pixel_gap`` that of a cycle
     without a pixel; ``resets`` lists ``(inference index, phase)`` pairs, phase ``load``,
-    ``compute`` or ``output``.
+    ``compute`` or ``output``. ``fault`` (bench self-tests only) builds a deliberately wrong
+    engine -- ``"bias"``: one bias entry changed in the hardware -- or a wrong prediction --
+    ``"cycles"``: one cycle too many -- so the run must fail.
     """
     from hw.engine.compile import engine_verilog
     from hw.engine.config import EngineConfig
@@ -234,23 +239,33 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     if pe == "int8":
         levels = [[0] * n_layers]
     prog = compile_program(model, cfg)
+    predicted = compute_cycles(prog, engine_timing(prog))
+    hw_prog = prog
+    if fault == "bias":
+        hw_prog = compile_program(model, cfg)
+        hw_prog.biases[hw_prog.layers[-1].f_base] += 1   # logit 0 off by one
+    elif fault == "cycles":
+        predicted += 1
+    elif fault is not None:
+        raise ValueError(f"fault must be None, 'bias' or 'cycles', not {fault!r}")
     count = len(wl.images) if images is None else min(images, len(wl.images))
     idx = np.arange(count)
     exp = np.stack([golden_logits(wl, pe, lv, idx) for lv in levels])
     sim = engine_sim(sim)
     tr = "-".join("".join(str(v) for v in lv) for lv in levels)
     tag = (f"engine_{workload}_{cfg.tag()}_t{tr}_n{count}_r{round(ready * 100)}"
-           f"_g{round(pixel_gap * 100)}{'_rst' if resets else ''}_s{seed}")
+           f"_g{round(pixel_gap * 100)}{'_rst' if resets else ''}_s{seed}"
+           f"{'_fault-' + fault if fault else ''}")
     out = build_root(sim) / tag
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "expected.npz", images=wl.quantized_images(pe)[:count], logits=exp,
-             truncs=np.array(levels), compute_cycles=compute_cycles(prog, engine_timing(prog)))
+             truncs=np.array(levels), compute_cycles=predicted)
     bench = {"seed": seed, "ready": ready, "pixel_gap": pixel_gap,
              "resets": [list(r) for r in resets], "layer_bits": prog.widths["layer"]}
     params = {"workload": workload, "lanes": lanes, "pe": pe, "recode": recode, "gating": gating,
               "truncs": levels, "images": count}
     return run_bench(module_name=MODULE, params=params, tag=tag, test_module="sim.tb_engine",
-                     bench=bench, sim=sim, waves=waves, verilog=engine_verilog(prog))
+                     bench=bench, sim=sim, waves=waves, verilog=engine_verilog(hw_prog))
 
 
 def main(argv=None) -> int:

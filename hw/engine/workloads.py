@@ -24,7 +24,7 @@ import numpy as np
 
 from golden_model.nn.quant import CALIB_IMAGES, integer_forward, quantize_input
 
-__all__ = ["Workload", "WORKLOADS", "workload", "golden_logits"]
+__all__ = ["Workload", "WORKLOADS", "workload", "golden_logits", "recommended_trunc"]
 
 #: Layer spec of the ``synthetic`` workload (see :func:`golden_model.nn.synthetic.random_quantized_model`).
 SYNTHETIC_LAYERS = [("conv", 5, 3, 1, True), ("conv", 3, 2, 0, False), ("fc", 7), ("fc", 4)]
@@ -72,7 +72,7 @@ def _digits() -> Workload:
     data = load_digits(seed=ck.meta.get("split_seed", 0))
     calib = data.x_train[:CALIB_IMAGES]
     return Workload("digits", quantize_model(ck.float_model, calib), quantize_int8(ck.float_model, calib),
-                    data.x_test, data.y_test)
+                    data.x_test, data.y_test, {"x_train": data.x_train, "y_train": data.y_train})
 
 
 @lru_cache(maxsize=None)
@@ -98,6 +98,18 @@ def _synthetic() -> Workload:
     return Workload("synthetic", random_quantized_model(SYNTHETIC_LAYERS, SYNTHETIC_SHAPE, seed=3),
                     random_int8_model(SYNTHETIC_LAYERS, SYNTHETIC_SHAPE, seed=3),
                     random_images(SYNTHETIC_SHAPE, 32, seed=9))
+
+
+def recommended_trunc(wl: Workload, budget: float = 0.005) -> list[int]:
+    """The per-layer truncation levels ``qsq evaluate`` recommends (its automatic choice within
+    ``budget`` of exact-integer accuracy); all zeros for a workload without training labels."""
+    from golden_model.nn.evaluate import choose_per_layer_t, operand_histograms
+
+    if "y_train" not in wl.notes:
+        return [0] * len(wl.coded.layers)
+    x, y = wl.notes["x_train"], wl.notes["y_train"]
+    levels = list(wl.coded.mult.truncation_levels)
+    return choose_per_layer_t(wl.coded, x, y, budget, levels, operand_histograms(wl.coded, x))
 
 
 #: Workload name -> loader.

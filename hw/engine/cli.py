@@ -1,0 +1,75 @@
+"""``qsq compile``: compile a network into an inference engine (Verilog, memory images, manifest).
+
+Examples::
+
+    qsq compile                                   # committed digits LeNet, bucket PE, 16 lanes
+    qsq compile build/eval/model.qsq --lanes 8 --pe multiplier -o build/engine/mul8
+    qsq compile golden_model/nn/lenet_digits.npz --pe int8 -o build/engine/int8
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _levels(text: str):
+    """``T`` (every layer) or ``T1,T2,...`` (one per compute layer)."""
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"an integer level or a comma-separated list of levels, not {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .config import ENGINE_GATING, PE_STYLES, RECODE_STYLES, EngineConfig
+
+    d = EngineConfig()
+    p = sub.add_parser(
+        "compile", help="compile a network into an inference engine (Verilog + memory images)",
+        description="Compile a network into the qsq inference engine: writes qsq_engine.v (top "
+                    "module qsq_engine, memories initialised with the model), the memory images "
+                    "(.hex) and manifest.md/.json (ports, layers, memory bits, MACs, predicted "
+                    "cycles per inference).")
+    p.add_argument("model", nargs="?", default=None,
+                   help="a .qsq packed model (bucket/multiplier PE) or a checkpoint .npz "
+                        "(default: the committed digits LeNet)")
+    p.add_argument("--lanes", type=int, default=d.lanes,
+                   help=f"output channels computed in parallel (default {d.lanes})")
+    p.add_argument("--pe", default=d.pe, choices=PE_STYLES, help=f"processing element (default {d.pe})")
+    p.add_argument("--recode", default=d.recode, choices=RECODE_STYLES,
+                   help=f"multiplier PE: CSD digits per filter or per operation (default {d.recode})")
+    p.add_argument("--gating", default=d.gating, choices=ENGINE_GATING,
+                   help=f"PE register gating (default {d.gating})")
+    p.add_argument("--trunc", type=_levels, default=0,
+                   help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
+                        "(default 0, exact; the host can change them at run time)")
+    p.add_argument("--data", default=None,
+                   help="data folder for a checkpoint trained on MNIST/CIFAR-10 (calibration)")
+    p.add_argument("--no-verilog", action="store_true", help="write only the images and manifest")
+    p.add_argument("-o", "--out", default="build/engine", help="output folder (default build/engine)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from .compile import load_model, write_engine
+    from .config import EngineConfig
+    from .program import compile_program
+
+    cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating)
+    if args.model is not None and not Path(args.model).is_file():
+        raise ValueError(f"{args.model}: no such model file")
+    model = load_model(args.model, cfg.pe, args.data)
+    prog = compile_program(model, cfg, args.trunc if cfg.pe != "int8" else 0)
+    man = write_engine(prog, args.out, verilog=not args.no_verilog)
+    cyc = man["cycles"]
+    print(f"qsq compile: {cfg.pe} PE, {cfg.lanes} lanes, model {man['model']['arch']} -> {args.out}/")
+    print(f"  cycles per inference: {cyc['total']} (load {cyc['load']}, compute {cyc['compute']}, "
+          f"output {cyc['output']}); MACs {man['macs']}, multiplies {man['multiplies']}")
+    bits = ", ".join(f"{k} {v['bits']}" for k, v in man["memories"].items())
+    print(f"  memory bits: {bits}; weights {man['weight_bits_vs_int8']:.3f} of the INT8 engine's")
+    print(f"  see {args.out}/manifest.md")
+    return 0

@@ -1,0 +1,196 @@
+"""The engine's golden paths, compiler, memory-level reference and cycle model (no simulation).
+
+* The bucket formulation equals the product-table integer inference bit for bit: on the committed
+  model at every truncation level, and on random layers for code widths 2-4 (the identity of
+  ``golden_model.nn.bucket``).
+* The INT8 golden path: fixed-point requantization and accuracy of the committed model.
+* The compiler's memory images decode back to the model, and the memory-level reference (which
+  runs the images with the sequencer's loops) equals each PE style's golden path for odd shapes and
+  every lane count -- so a later RTL mismatch is the RTL's.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from golden_model.codec import EncodedLayer
+from golden_model.config import CodecConfig
+from golden_model.csd import csd_truncate
+from golden_model.nn.bucket import bucket_constants, bucket_mac, bucket_sums, bucket_width
+from golden_model.nn.int8 import REQ_MULT_BITS, fixed_point, int8_forward, requantize_fixed
+from golden_model.nn.quant import integer_forward, quantize_input
+from golden_model.nn.synthetic import random_images, random_int8_model, random_quantized_model
+from hw.engine.config import EngineConfig
+from hw.engine.program import compile_program, parse_ops, positions, tap_ranges
+from hw.engine.reference import run_program, unpack_words
+from hw.engine.schedule import compute_cycles, cycle_table
+from hw.engine.top import engine_timing
+from hw.engine.workloads import golden_logits, workload
+
+SPEC = [("conv", 5, 3, 1, True), ("conv", 3, 2, 0, False), ("fc", 7), ("fc", 4)]
+SHAPE = (2, 7, 6)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return workload("digits")
+
+
+def test_bucket_equals_table_engine_on_the_committed_model_at_every_level(digits):
+    qm = digits.coded
+    x = digits.images[:60]
+    for t in qm.mult.truncation_levels:
+        np.testing.assert_array_equal(integer_forward(qm, x, t, "bucket"),
+                                      integer_forward(qm, x, t, "table"), err_msg=f"t={t}")
+    ts = [5, 0, 3, 8]
+    np.testing.assert_array_equal(integer_forward(qm, x, ts, "bucket"), integer_forward(qm, x, ts, "table"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(code_bits=st.sampled_from([2, 3, 4]), scale_bits=st.integers(1, 10), seed=st.integers(0, 2**31),
+       filters=st.integers(1, 5), fan_in=st.integers(1, 40))
+def test_bucket_mac_equals_products_for_random_layers(code_bits, scale_bits, seed, filters, fan_in):
+    codec = CodecConfig(code_bits, scale_bits)
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 1 << code_bits, size=(filters, fan_in))
+    codes[codes == codec.reserved_code] = 0
+    scales = rng.integers(1, codec.scale_max + 1, size=filters)
+    enc = EncodedLayer(codes.astype(np.uint8), scales, 0, codec)
+    cols = rng.integers(0, 256, size=(7, fan_in))
+    w = enc.decoded()
+    for t in range(codec.weight_width + 1):
+        want = cols @ csd_truncate(w, codec.weight_format, t).T
+        np.testing.assert_array_equal(bucket_mac(cols, enc, t), want, err_msg=f"t={t}")
+
+
+def test_bucket_parts():
+    codec = CodecConfig()
+    codes = np.array([[1, 2, 3, 5, 6, 7, 0, 4]])          # +S>>2, +S>>1, +S, -S>>2, -S>>1, -S, 0, 0
+    cols = np.array([[10, 20, 30, 1, 2, 3, 100, 100]])
+    np.testing.assert_array_equal(bucket_sums(cols, codes, codec), [[[10 - 1, 20 - 2, 30 - 3]]])
+    np.testing.assert_array_equal(bucket_constants([100], codec, 0), [[25, 50, 100]])
+    # 100 = 1100100b -> NAF +4 -32 +128 ... digits at 2, 5(-), 7; t=3 drops the digit at 2
+    np.testing.assert_array_equal(bucket_constants([100], codec, 3), [[24, 48, 96]])
+    assert bucket_width(144) == 17 and bucket_width(1) == 9
+    with pytest.raises(ValueError, match=r"^cols must have shape \(rows, 8\), not \(1, 3\)$"):
+        bucket_sums(cols[:, :3], codes, codec)
+
+
+def test_fixed_point_requantization():
+    for r in (1e-7, 0.0123, 0.5, 0.99999, 1.0, 3.7):
+        m, n = fixed_point(r)
+        assert 1 << (REQ_MULT_BITS - 1) <= m < 1 << REQ_MULT_BITS and n >= 1
+        assert abs(m * 2.0 ** -n - r) <= r * 2.0 ** -REQ_MULT_BITS
+    np.testing.assert_array_equal(requantize_fixed([-5, 0, 3, 1000], 1 << 14, 15), [0, 0, 2, 255])
+    with pytest.raises(ValueError, match=r"^requantization scale must be a positive finite number, not 0\.0$"):
+        fixed_point(0.0)
+
+
+def test_int8_golden_path_on_the_committed_model(digits):
+    logits = int8_forward(digits.int8, digits.images)
+    acc = float(np.mean(logits.argmax(axis=1) == digits.labels))
+    assert acc >= 0.95, acc
+    assert np.abs(logits).max() < 2**31
+    # every layer's weights are int8_baseline integers
+    for q in digits.int8.layers:
+        assert q.weights.min() >= -127 and q.weights.max() <= 127 and q.weights.dtype == np.int64
+
+
+def test_engine_config_rejects_bad_values():
+    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 64\], not 0$"):
+        EngineConfig(lanes=0)
+    with pytest.raises(TypeError, match=r"^lanes must be an integer in \[1, 64\], not 2\.0$"):
+        EngineConfig(lanes=2.0)
+    with pytest.raises(ValueError, match=r"^pe must be one of \('bucket', 'multiplier', 'int8'\), not 'fpga'$"):
+        EngineConfig(pe="fpga")
+    with pytest.raises(ValueError, match=r"^recode must be one of \('operation', 'filter'\), not 'x'$"):
+        EngineConfig(recode="x")
+
+
+@pytest.mark.parametrize("ops, msg", [
+    (["relu", "fc"], r"op 0 \(relu\) must follow a conv or fc layer"),
+    (["conv", "relu", "fc"], r"op 2 \(fc\): the engine needs flatten between conv and fc"),
+    (["conv", "relu", "pool", "pool", "flatten", "fc"], r"op 3 \(pool\): the engine pools once"),
+    (["fc", "fc"], r"op 1 \(fc\): the engine needs relu after every compute layer but the last"),
+    (["fc", "relu"], r"the engine needs a final fc layer without relu"),
+    (["fc", "softmax"], r"op 1: the engine cannot run 'softmax'"),
+])
+def test_unsupported_op_sequences_are_named(ops, msg):
+    with pytest.raises(ValueError, match=f"^{msg}"):
+        parse_ops(ops)
+
+
+def test_compile_rejects_a_model_of_the_wrong_kind():
+    qm = random_quantized_model(SPEC, SHAPE)
+    with pytest.raises(TypeError, match=r"^pe='int8' runs a Int8Model, not QuantizedModel$"):
+        compile_program(qm, EngineConfig(pe="int8"))
+    with pytest.raises(TypeError, match=r"^config must be an EngineConfig, not 3$"):
+        compile_program(qm, 3)
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 8])
+def test_weight_words_hold_the_codes(lanes):
+    qm = random_quantized_model(SPEC, SHAPE, seed=5)
+    prog = compile_program(qm, EngineConfig(lanes=lanes))
+    words = unpack_words(prog)
+    for p, q in zip(prog.layers, qm.layers):
+        codes = q.encoded.codes.reshape(p.F, -1)
+        for g in range(p.G):
+            block = words[p.w_base + g * p.K:p.w_base + (g + 1) * p.K]         # (K, lanes)
+            n = p.group_lanes(g)
+            np.testing.assert_array_equal(block[:, :n].T, codes[g * lanes:g * lanes + n])
+            assert not block[:, n:].any()                                    # padding lanes: code 0
+
+
+@pytest.mark.parametrize("pe", ["bucket", "multiplier", "int8"])
+@pytest.mark.parametrize("lanes", [1, 3, 8])
+def test_reference_equals_golden_on_odd_shapes(pe, lanes):
+    model = random_int8_model(SPEC, SHAPE, seed=4) if pe == "int8" else random_quantized_model(SPEC, SHAPE, seed=4)
+    prog = compile_program(model, EngineConfig(lanes=lanes, pe=pe))
+    x = random_images(SHAPE, 5, seed=6)
+    for ts in ([0, 0, 0, 0], [1, 4, 2, 7]) if pe != "int8" else ([0, 0, 0, 0],):
+        want = int8_forward(model, x) if pe == "int8" else integer_forward(model, x, ts)
+        for i in range(len(x)):
+            got, regions = run_program(prog, quantize_input(x[i], model.layers[0].e_in), ts)
+            np.testing.assert_array_equal(got, want[i], err_msg=f"{pe} lanes={lanes} t={ts} image {i}")
+    assert set(regions) == {"conv1", "conv2", "fc3"}
+
+
+def test_reference_equals_golden_on_the_digits_model(digits):
+    for pe in ("bucket", "int8"):
+        prog = compile_program(digits.model(pe), EngineConfig(lanes=16, pe=pe))
+        px = digits.quantized_images(pe)
+        want = golden_logits(digits, pe, [2, 3, 1, 0], np.arange(6))
+        for i in range(6):
+            got, _ = run_program(prog, px[i], [2, 3, 1, 0])
+            np.testing.assert_array_equal(got, want[i])
+
+
+def test_positions_and_tap_ranges_cover_every_nonpadding_tap():
+    qm = random_quantized_model(SPEC, SHAPE)
+    p = compile_program(qm, EngineConfig(lanes=2)).layers[0]     # 7x6, k3 pad1, pooled 3x3
+    seen = [(y, x) for y, x, *_ in positions(p)]
+    assert len(seen) == len(set(seen)) == 36 and max(y for y, _ in seen) == 5
+    windows = [(pos, first, last) for _, _, pos, first, last in positions(p)]
+    assert windows[:4] == [(0, True, False), (0, False, False), (0, False, False), (0, False, True)]
+    assert tap_ranges(p, 0, 0) == (1, 2, 1, 2) and tap_ranges(p, 3, 2) == (0, 2, 0, 2)
+    assert tap_ranges(p, 5, 5) == (0, 2, 0, 1)                    # last column: kx 2 is padding
+
+
+def test_cycle_model_accounts_for_every_part(digits):
+    prog = compile_program(digits.coded, EngineConfig(lanes=16))
+    timing = engine_timing(prog)
+    rows = cycle_table(prog, timing)
+    assert sum(r["taps"] for r in rows) * 16 >= prog.issued_macs()
+    for p, r in zip(prog.layers, rows):
+        outputs = p.G * p.outputs
+        drain = timing["pe"] + p.lanes_last + timing["post"]
+        assert r["cycles"] == timing["desc"] + r["scale_loads"] + r["setup"] + r["taps"] + r["stall"] + drain
+        assert r["setup"] == outputs
+    assert compute_cycles(prog, timing) == sum(r["cycles"] for r in rows) + 2
+    # the multiplier engine also loads lanes scales per group; one lane has no stalls at all
+    mprog = compile_program(digits.coded, EngineConfig(lanes=1, pe="multiplier"))
+    mrows = cycle_table(mprog, engine_timing(mprog))
+    assert all(r["stall"] == 0 for r in mrows)
+    assert sum(r["scale_loads"] for r in mrows) == sum(p.G for p in mprog.layers)
