@@ -114,3 +114,24 @@ def test_entry_point_installed():
 
         res = subprocess.run([str(script), "--version"], capture_output=True, text=True)
         assert (res.returncode, res.stdout) == (0, f"qsq {golden_model.__version__}\n")
+
+
+def _readme_tour() -> list[str]:
+    """The command lines of the README's first-hour tour (the sh block after "Your first hour")."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split("**Your first hour**", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_tour_qsq_steps_work_verbatim(tmp_path, monkeypatch, capsys):
+    """Every `qsq` line of the README tour runs as printed (from a fresh folder)."""
+    import shlex
+
+    lines = _readme_tour()
+    assert len(lines) == 5
+    qsq_lines = [shlex.split(line)[1:] for line in lines if line.startswith("qsq ")]
+    assert qsq_lines
+    monkeypatch.chdir(tmp_path)
+    for argv in qsq_lines:
+        assert main(argv) == 0, argv
+    assert (tmp_path / "build" / "mul.v").read_text().count("module csd_multiplier") == 1
