@@ -6,6 +6,9 @@
 * :mod:`golden_model.metrics` -- error metrics (ER, MAE, MRED, NMED, WCE, bias, MSE).
 """
 
+#: Package version (the one source: ``pyproject.toml`` reads it from here; ``qsq --version``).
+__version__ = "0.1.0"
+
 from .codec import (EncodedLayer, LayerReport, decode, encode_layer, layer_report, levels,
                     pack_codes, unpack_codes)
 from .config import CodecConfig, MultiplierConfig, OperandFormat
@@ -14,6 +17,7 @@ from .csd import (active_rows, active_rows_table, csd_digits, csd_nonzero_count,
 from .metrics import ErrorMetrics, TruncationRow, error_metrics, truncation_table
 
 __all__ = [
+    "__version__",
     "CodecConfig", "MultiplierConfig", "OperandFormat",
     "decode", "levels", "encode_layer", "EncodedLayer", "layer_report", "LayerReport",
     "pack_codes", "unpack_codes",

@@ -15,41 +15,91 @@ def register(sub: argparse._SubParsersAction) -> None:
                     ".npz file and print memory, sparsity and error per layer.")
     p.add_argument("weights", help=".npy file (one layer) or .npz file (one layer per array)")
     p.add_argument("--code-bits", type=int, default=3, help="2, 3 or 4 (default 3)")
-    p.add_argument("--scale-bits", type=int, default=7, help="per-filter scale width (default 7)")
+    p.add_argument("--scale-bits", type=int, default=7,
+                   help="per-filter scale width, 1 to 15 (default 7)")
     p.add_argument("--out", metavar="PREFIX", help="also write PREFIX.md, PREFIX.csv and PREFIX.json")
     p.set_defaults(func=run)
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
+
+
 def load_layers(path: str) -> dict:
-    """Arrays of a ``.npy`` or ``.npz`` file by name; 1-D arrays (biases) are skipped."""
+    """Arrays of a ``.npy`` or ``.npz`` file by name; 1-D arrays (biases) are skipped.
+
+    The file type is told by its signature, never by unpickling: object arrays are refused.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened (missing, a folder, no permission).
+    ValueError
+        If it is not a ``.npy``/``.npz`` file, is damaged, holds Python objects or non-numeric
+        arrays, or has no array of at least 2 dimensions; the message starts with the path.
+    """
     import zipfile
 
     import numpy as np
 
     with open(path, "rb") as fh:
+        head = fh.read(len(_NPY_MAGIC))
+        fh.seek(0)
+        if head.startswith(_NPY_MAGIC):
+            kind = ".npy"
+        elif head[:4] in _ZIP_MAGICS:
+            kind = ".npz"
+        else:
+            raise ValueError(f"{path}: not a .npy or .npz file (it does not start with the NumPy or "
+                             f"zip signature)")
+        name = None
         try:
             data = np.load(fh, allow_pickle=False)
-            if isinstance(data, np.ndarray):
+            if kind == ".npy":
                 layers = {"weights": data}
             else:
                 with data:
-                    layers = {k: data[k] for k in data.files if data[k].ndim >= 2}
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
-            raise ValueError(f"{path}: not a readable .npy/.npz file ({exc})") from None
+                    layers = {}
+                    for name in data.files:
+                        arr = data[name]
+                        if arr.ndim >= 2:
+                            layers[name] = arr
+        except ValueError as exc:
+            what = f"array {name!r}" if name else f"the {kind} file"
+            if "allow_pickle" in str(exc):
+                raise ValueError(f"{path}: {what} holds Python objects (an object array); qsq "
+                                 f"loads numeric arrays only") from exc
+            raise ValueError(f"{path}: {what} is damaged or truncated") from exc
+        except (zipfile.BadZipFile, EOFError, KeyError) as exc:
+            raise ValueError(f"{path}: the {kind} file is damaged or truncated") from exc
     if not layers:
         raise ValueError(f"{path}: holds no array of at least 2 dimensions")
+    for name, arr in layers.items():
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"{path}: array {name!r} must hold real numbers (integer or float), "
+                             f"not {arr.dtype}")
     return layers
 
 
 def run(args) -> int:
     from .codec import encode_layer, layer_report
-    from .config import CodecConfig
+    from .config import CODE_BITS_ALLOWED, MAX_SCALE_BITS, CodecConfig, check_int
+    from .fileio import check_output_path
     from .tables import markdown_table, write_table
 
+    if args.code_bits not in CODE_BITS_ALLOWED:
+        raise ValueError(f"--code-bits must be one of {CODE_BITS_ALLOWED}, not {args.code_bits!r}")
+    check_int("--scale-bits", args.scale_bits, 1, MAX_SCALE_BITS)
     cfg = CodecConfig(args.code_bits, args.scale_bits)
+    if args.out:
+        check_output_path(args.out + ".json", "--out")
     rows, tot = [], dict(n=0, bits=0, fp=0, i8=0)
     for name, w in load_layers(args.weights).items():
-        r = layer_report(w, encode_layer(w, cfg))
+        try:
+            enc = encode_layer(w, cfg)
+        except ValueError as exc:
+            raise ValueError(f"{args.weights}: array {name!r}: {exc}") from exc
+        r = layer_report(w, enc)
         rows.append([name, "x".join(map(str, w.shape)), r.weights, r.bits_total, r.saving_vs_fp32,
                      r.saving_vs_int8, r.zero_frac_float, r.zero_frac_int8, r.zero_frac_codes,
                      r.rel_l2_error, r.sqnr_db])

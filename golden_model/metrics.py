@@ -92,11 +92,15 @@ def error_metrics(approx, exact, weights=None) -> ErrorMetrics:
     )
 
 
+#: Largest ``a_width + b_width`` that :func:`all_pairs` enumerates (2**28 pairs).
+EXHAUSTIVE_MAX_BITS = 28
+
+
 def all_pairs(config: MultiplierConfig) -> tuple[np.ndarray, np.ndarray]:
     """Every operand pair ``(a, b)`` of ``config``, as two flat ``int64`` arrays."""
-    if config.a_width + config.b_width > 28:
+    if config.a_width + config.b_width > EXHAUSTIVE_MAX_BITS:
         raise ValueError(
-            f"a_width + b_width must be at most 28 for an exhaustive evaluation, not "
+            f"a_width + b_width must be at most {EXHAUSTIVE_MAX_BITS} for an exhaustive evaluation, not "
             f"{config.a_width + config.b_width!r}; pass sampled operands instead")
     a, b = np.meshgrid(config.a.values(), config.b.values(), indexing="ij")
     return a.reshape(-1), b.reshape(-1)

@@ -164,3 +164,200 @@ def test_fuzz_mutated_files_raise_only_documented_errors(muts):
         qm = _only_documented(fixed)
         if qm is not None:
             assert pack_model(qm, fixed[7]) == fixed
+            _runs_cleanly(qm)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values: a file with a valid CRC and absurd values is refused, so an accepted file always runs.
+
+def _layout(blob):
+    """Offsets of every value field, walked independently of the reader (the module's layout)."""
+    code_bits, scale_bits, lanes = blob[5], blob[6], blob[7]
+    (n_layers,) = struct.unpack_from("<H", blob, 8)
+    n_ops, n_arch = blob[10], blob[11]
+    fields = [(o, "<B") for o in (5, 6, 7, 10, 11)] + [(8, "<H")]
+    off = 12 + n_arch
+    rank = blob[off]
+    fields.append((off, "<B"))
+    fields += [(off + 1 + 2 * i, "<H") for i in range(rank)]
+    off += 1 + 2 * rank
+    ops = off
+    fields += [(ops + i, "<B") for i in range(n_ops)]
+    off += n_ops
+    layers = []
+    for _ in range(n_layers):
+        kind, n_name = blob[off], blob[off + 1]
+        fields += [(off, "<B"), (off + 1, "<B")]
+        off += 2 + n_name
+        ndim = blob[off + 2]
+        fields += [(off, "<B"), (off + 1, "<B"), (off + 2, "<B")]
+        shape = struct.unpack_from(f"<{ndim}I", blob, off + 3)
+        fields += [(off + 3 + 4 * i, "<I") for i in range(ndim)]
+        off += 3 + 4 * ndim
+        lay = dict(E=off, e_in=off + 1, has_out=off + 2, e_out=off + 3)
+        fields += [(off, "<b"), (off + 1, "<b"), (off + 2, "<B"), (off + 3, "<b")]
+        off += 4
+        f = shape[0]
+        sdt = 1 if scale_bits <= 8 else 2
+        lay["scales"] = off
+        fields += [(off, f"<{'B' if sdt == 1 else 'H'}"), (off + (f - 1) * sdt, f"<{'B' if sdt == 1 else 'H'}")]
+        off += f * sdt
+        lay["bias"] = off
+        fields += [(off, "<i"), (off + 4 * (f - 1), "<i")]
+        off += 4 * f
+        off += -(-int(np.prod(shape)) // lanes) * ((lanes * code_bits + 7) // 8)
+        layers.append(lay)
+    assert off == len(blob) - 4
+    return dict(ops=ops, rank=12 + n_arch, layers=layers, fields=fields)
+
+
+LAYOUT3 = _layout(BLOB3)
+
+
+def _with(blob, *changes):
+    """``blob`` with ``(offset, struct format, value)`` fields replaced and the CRC recomputed."""
+    body = bytearray(blob[:-4])
+    for off, fmt, value in changes:
+        struct.pack_into(fmt, body, off, value)
+    return _fix_crc(bytes(body))
+
+
+def _runs_cleanly(qm):
+    """Integer inference at the extreme truncation levels, both engines: defined, equal, int32."""
+    x = np.random.default_rng(1).random((3,) + tuple(qm.input_shape))
+    for t in (0, qm.mult.ndigits):
+        logits = integer_forward(qm, x, t, "matmul")
+        assert np.array_equal(logits, integer_forward(qm, x, t, "table"))
+        assert np.abs(logits).max() < 2**31
+
+
+def test_layout_walker_matches_the_model():
+    conv1, conv2 = LAYOUT3["layers"][:2]
+    assert struct.unpack_from("<bbBb", BLOB3, conv1["E"]) == (-6, -8, 1, -6)
+    assert BLOB3[LAYOUT3["ops"]:LAYOUT3["ops"] + len(QM3.ops)] == bytes([1, 2, 3, 1, 2, 3, 4, 0, 2, 0])
+    assert struct.unpack_from("<b", BLOB3, conv2["e_in"]) == (-6,)
+
+
+@pytest.mark.parametrize("e", [127, -127])
+def test_exponent_of_127_is_refused(e):
+    """Was accepted; E = -127 then raised OverflowError in integer_forward (shift of 129)."""
+    blob = _with(BLOB3, (LAYOUT3["layers"][0]["E"], "<b", e))
+    s = -6 - (-8 + e)
+    with pytest.raises(PackFormatError, match=rf"^layer conv1: requantization shift e_out - \(e_in \+ E\) "
+                                              rf"= -6 - \(-8 \+ {e}\) must be in \[-8, 31\], not {s}$"):
+        unpack_model(blob)
+
+
+def test_shift_of_minus_70_is_refused():
+    """Was accepted and classified at chance (acc << 70 wraps around in int64)."""
+    blob = _with(BLOB3, (LAYOUT3["layers"][0]["E"], "<b", 72))
+    with pytest.raises(PackFormatError, match=r"^layer conv1: requantization shift .* not -70$"):
+        unpack_model(blob)
+
+
+def test_shift_limits_are_the_integer_format():
+    """The extreme shifts the reader accepts run; one step beyond is refused."""
+    lay = LAYOUT3["layers"][0]          # conv1: e_in -8, e_out -6, so s = 2 - E
+    for s in (-8, 31):
+        _runs_cleanly(unpack_model(_with(BLOB3, (lay["E"], "<b", 2 - s))))
+    for s in (-9, 32):
+        with pytest.raises(PackFormatError, match=rf"not {s}$"):
+            unpack_model(_with(BLOB3, (lay["E"], "<b", 2 - s)))
+
+
+def test_ops_starting_with_relu_are_refused():
+    """Was accepted; integer_forward then failed with a NoneType message."""
+    ops = LAYOUT3["ops"]
+    body = BLOB3[:10] + bytes([BLOB3[10] + 1]) + BLOB3[11:ops] + b"\x02" + BLOB3[ops:-4]
+    with pytest.raises(PackFormatError, match=r"^op 0 \(relu\) must directly follow conv or fc, "
+                                              r"not stand at the start$"):
+        unpack_model(_fix_crc(body))
+
+
+def test_relu_after_pool_is_refused():
+    ops = LAYOUT3["ops"]               # conv relu pool conv ...: put a relu after the first pool
+    body = BLOB3[:10] + bytes([BLOB3[10] + 1]) + BLOB3[11:ops + 3] + b"\x02" + BLOB3[ops + 3:-4]
+    with pytest.raises(PackFormatError, match=r"^op 3 \(relu\) must directly follow conv or fc, "
+                                              r"not stand after 'pool'$"):
+        unpack_model(_fix_crc(body))
+
+
+def test_exponent_chain_is_checked():
+    blob = _with(BLOB3, (LAYOUT3["layers"][1]["e_in"], "<b", -7),
+                 (LAYOUT3["layers"][1]["E"], "<b", -9))   # conv2 keeps its own shift of 9
+    with pytest.raises(PackFormatError, match=r"^layer conv1: e_out -6 must equal e_in -7 of the "
+                                              r"next layer conv2$"):
+        unpack_model(blob)
+
+
+def test_accumulator_bound_is_checked():
+    """A bias near int32's limit could overflow the accumulator: refused; one that cannot, runs."""
+    fc2 = LAYOUT3["layers"][3]
+    with pytest.raises(PackFormatError, match=r"^layer fc2: filter 0 can reach an accumulator of "
+                                              r"\d+ \(bias 2147483647\), beyond int32 "
+                                              r"\[-2147483648, 2147483647\]$"):
+        unpack_model(_with(BLOB3, (fc2["bias"], "<i", 2**31 - 1)))
+    w = QM3.layers[3].weights_int[0]
+    from golden_model.nn.packfile import _max_truncated_magnitude
+    room = 2**31 - 1 - 255 * int(_max_truncated_magnitude(QM3.codec)[w + 127].sum())
+    qm = unpack_model(_with(BLOB3, (fc2["bias"], "<i", -room)))
+    _runs_cleanly(qm)
+    with pytest.raises(PackFormatError, match=r"^layer fc2: filter 0 can reach"):
+        unpack_model(_with(BLOB3, (fc2["bias"], "<i", -room - 1)))
+
+
+def test_input_rank_and_layer_names_are_checked():
+    body = bytearray(BLOB3[:-4])
+    r = LAYOUT3["rank"]
+    body[r] = 2                       # (8, 8) + the old third dimension read as the next field
+    with pytest.raises(PackFormatError, match=r"^input rank must be 3 \(C, H, W\), not 2$"):
+        unpack_model(_fix_crc(bytes(body)))
+    name_at = LAYOUT3["layers"][0]["E"] - 3 - 16 - len("conv1")
+    assert BLOB3[name_at:name_at + 5] == b"conv1"
+    body = bytearray(BLOB3[:-4])
+    body[name_at + 4] = ord("/")
+    with pytest.raises(PackFormatError, match=r"^layer 0: name must be letters, digits, '_', '\.' "
+                                              r"or '-' \(not starting with '\.' or '-'\), not 'conv/'$"):
+        unpack_model(_fix_crc(bytes(body)))
+
+
+def test_pack_refuses_a_model_the_reader_would_refuse():
+    qm = unpack_model(BLOB3)
+    qm.layers[0].e_out = qm.layers[1].e_in = 100   # conv1 shift 100 - (-8 - 6) = 114
+    with pytest.raises(ValueError, match=r"^cannot pack this model: layer conv1: requantization "
+                                         r"shift e_out - \(e_in \+ E\) = 100 - \(-8 \+ -6\) must be "
+                                         r"in \[-8, 31\], not 114$"):
+        pack_model(qm)
+
+
+_value_mutation = st.tuples(st.sampled_from(LAYOUT3["fields"]), st.integers(-(2**31), 2**32 - 1))
+
+
+def _set_fields(blob, muts):
+    body = bytearray(blob[:-4])
+    for (off, fmt), v in muts:
+        size = struct.calcsize(fmt)
+        bits = 8 * size
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if fmt[-1].islower() else (0, (1 << bits) - 1)
+        struct.pack_into(fmt, body, off, lo + (v - lo) % (hi - lo + 1))
+    return _fix_crc(bytes(body))
+
+
+def _accepted_files_run(muts):
+    qm = _only_documented(_set_fields(BLOB3, muts))
+    if qm is not None:
+        _runs_cleanly(qm)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_value_mutation, min_size=1, max_size=3))
+def test_fuzz_values_with_valid_crc_are_refused_or_run(muts):
+    """Fields set to arbitrary values, CRC recomputed: PackFormatError, or integer inference runs."""
+    _accepted_files_run(muts)
+
+
+@pytest.mark.slow
+@settings(max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_value_mutation, min_size=1, max_size=4))
+def test_fuzz_values_with_valid_crc_are_refused_or_run_long(muts):
+    _accepted_files_run(muts)

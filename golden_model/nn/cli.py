@@ -80,17 +80,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(layout in golden_model/nn/packfile.py and the README).")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint .npz")
     p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 calibration")
-    p.add_argument("--code-bits", type=int, default=3, help="weight code width (default 3)")
-    p.add_argument("--lanes", type=int, help="codes per packed word (default 64 // code_bits)")
+    p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
+    p.add_argument("--lanes", type=int,
+                   help="codes per packed word, 1 to 64 // code_bits (default 64 // code_bits)")
     p.add_argument("--qat", action="store_true", help="pack the fine-tuned weights")
-    p.add_argument("-o", "--out", default="build/model.qsq", help="output file (default build/model.qsq)")
+    p.add_argument("-o", "--out", default="build/model.qsq",
+                   help="output file (default build/model.qsq); replaced atomically, so a failed "
+                        "write leaves a previous file intact")
     p.set_defaults(func=run_pack)
 
     p = sub.add_parser("unpack", help="read a .qsq file back into arrays (.npz)",
                        description="Read and check a .qsq file; write its codes, scales, exponents, "
                                    "integer biases and decoded weights to an .npz.")
     p.add_argument("file", help=".qsq model file")
-    p.add_argument("-o", "--out", help="output .npz (default: FILE with suffix .npz)")
+    p.add_argument("-o", "--out", help="output .npz (default: FILE with suffix .npz; must differ "
+                                        "from FILE)")
     p.set_defaults(func=run_unpack)
 
     p = sub.add_parser("inspect", help="print the contents of a .qsq file",
@@ -183,12 +187,19 @@ def _model_and_data(checkpoint, data_dir, qat):
 
 
 def run_pack(args) -> int:
-    from ..config import CodecConfig
+    from ..config import CODE_BITS_ALLOWED, CodecConfig, check_int
+    from ..fileio import atomic_write_bytes, check_output_path
     from ..tables import markdown_table
     from .packfile import file_summary, pack_model
     from .quant import CALIB_IMAGES, quantize_model
 
+    # Every option first, before the checkpoint is quantized.
+    if args.code_bits not in CODE_BITS_ALLOWED:
+        raise ValueError(f"--code-bits must be one of {CODE_BITS_ALLOWED}, not {args.code_bits!r}")
     codec = CodecConfig(args.code_bits)
+    if args.lanes is not None:
+        check_int("--lanes", args.lanes, 1, 64 // codec.code_bits)
+    out = check_output_path(args.out, "-o/--out")
     ck, data = _model_and_data(args.checkpoint, args.data, args.qat)
     if args.qat:
         qm = quantize_model(ck.qat_model, data.x_train[:CALIB_IMAGES], codec, "mse", False,
@@ -196,9 +207,8 @@ def run_pack(args) -> int:
     else:
         qm = quantize_model(ck.float_model, data.x_train[:CALIB_IMAGES], codec)
     blob = pack_model(qm, args.lanes)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(blob)
+    atomic_write_bytes(out, blob)
     headers, rows = file_summary(qm, blob)
     print(markdown_table(headers, rows))
     print(f"wrote {out} ({len(blob)} bytes)")
@@ -208,8 +218,14 @@ def run_pack(args) -> int:
 def run_unpack(args) -> int:
     import numpy as np
 
+    from ..fileio import atomic_open, check_output_path
     from .packfile import read_model
 
+    out = Path(args.out) if args.out else Path(args.file).with_suffix(".npz")
+    if out.resolve() == Path(args.file).resolve():
+        raise ValueError(f"-o/--out must differ from the model file {args.file} (it would be "
+                         f"overwritten), not {str(out)!r}")
+    check_output_path(out, "-o/--out")
     qm = read_model(args.file)
     arrays = {"layers": np.array(qm.names), "ops": np.array(qm.ops),
               "input_shape": np.array(qm.input_shape), "arch": np.array(qm.arch),
@@ -222,8 +238,8 @@ def run_unpack(args) -> int:
         arrays[f"{q.name}/e_in"] = np.array(q.e_in)
         arrays[f"{q.name}/e_out"] = np.array(-999 if q.e_out is None else q.e_out)
         arrays[f"{q.name}/decoded"] = q.encoded.decoded()
-    out = Path(args.out) if args.out else Path(args.file).with_suffix(".npz")
-    with out.open("wb") as f:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out, "wb") as f:
         np.savez(f, **arrays)
     print(f"{args.file}: {len(qm.layers)} layers OK; wrote {out}")
     return 0
@@ -233,8 +249,10 @@ def run_inspect(args) -> int:
     from ..tables import markdown_table
     from .packfile import file_summary, read_model
 
-    qm = read_model(args.file)
-    blob = Path(args.file).read_bytes()
+    qm, blob = read_model(args.file, with_bytes=True)
+    if args.accuracy and tuple(qm.input_shape) != (1, 8, 8):
+        raise ValueError(f"--accuracy needs a digits model (input 1x8x8), not "
+                         f"{'x'.join(map(str, qm.input_shape))}")
     print(f"{args.file}: qsq model file version {blob[4]}, {len(blob)} bytes, CRC-32 OK")
     print(f"architecture {qm.arch}, input {'x'.join(map(str, qm.input_shape))}, "
           f"ops {' '.join(qm.ops)}")
@@ -247,9 +265,6 @@ def run_inspect(args) -> int:
         from .quant import integer_predict
         from .train import accuracy
 
-        if tuple(qm.input_shape) != (1, 8, 8):
-            raise ValueError(f"--accuracy needs a digits model (input 1x8x8), not "
-                             f"{'x'.join(map(str, qm.input_shape))}")
         d = load_digits()
         print(f"integer accuracy on the digits test split: "
               f"{accuracy(integer_predict(qm, d.x_test), d.y_test):.4f}")

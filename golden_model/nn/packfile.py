@@ -14,7 +14,7 @@ Header::
     10     1     number of ops P (1..255)
     11     1     length n of the architecture name (1..255)
     12     n     architecture name (ASCII)
-    ..     1     input rank r (1..4), then r x u16 input dimensions (C, H, W)
+    ..     1     input rank r (3), then r x u16 input dimensions (C, H, W)
     ..     P     ops, one byte each: 0 fc, 1 conv, 2 relu, 3 pool (2x2 max), 4 flatten
 
 Then L layer records, in the order of the conv/fc ops::
@@ -39,15 +39,51 @@ kx -- the im2col order of :mod:`golden_model.nn.model`). Word ``i`` holds codes
 of the hardware decoder's packed lanes. Words are stored little-endian in the fewest whole bytes; the
 last word is padded with code 0 and every bit above ``lanes * code_bits`` is 0.
 
+What the values may be (checked on read, and by :func:`pack_model` before writing)
+-----------------------------------------------------------------------------------
+A file is accepted only if :func:`~golden_model.nn.quant.integer_forward` runs it with every
+integer defined, at every truncation level. The limits follow from the integer format of
+:mod:`golden_model.nn.quant` (activations unsigned ``ACT_BITS`` = 8 bits, a signed 32-bit
+accumulator):
+
+* **Ops.** The input is ``(C, H, W)`` (rank 3: ``integer_forward`` takes ``(N, C, H, W)``
+  images). The last op is ``fc`` (its accumulators are the logits); every other ``conv``/``fc`` is
+  followed directly by ``relu`` (the requantizer, which needs that layer's shift), and a ``relu``
+  appears only directly after a ``conv``/``fc`` (elsewhere there is no accumulator to requantize).
+  ``pool`` and ``flatten`` may appear anywhere the shapes allow: ``pool`` on a ``(C, H, W)`` of at
+  least 2x2, ``conv`` on ``(C, H, W)`` with ``C`` its input channels, ``fc`` on a vector of its fan-in.
+* **Exponent chain.** ``e_out`` of a layer is the exponent of the activations it hands on, so it
+  must equal ``e_in`` of the next compute layer.
+* **Requantization shift** ``s = e_out - (e_in + E)`` of every inner layer lies in
+  ``[SHIFT_MIN, SHIFT_MAX] = [-ACT_BITS, ACC_BITS - 1] = [-8, 31]``. For ``s > 0`` the requantizer
+  computes ``(acc + 2**(s-1)) >> s``: from ``s = 32`` on, the rounding constant no longer fits the
+  int32 accumulator and the result is 0 for *every* int32 ``acc`` (a dead layer), and past
+  ``s = 64`` the shift itself is undefined (this is where exponents of +-127 raised
+  ``OverflowError``). For ``s <= 0`` it computes ``clip(acc << -s, 0, 255)``: at ``s = -8`` every
+  ``acc >= 1`` already saturates at 255 (``1 << 8 > 255``), so smaller shifts add nothing, and
+  from ``-s = 33`` on the shifted int32 value leaves int64 (a shift of -70 wrapped around and
+  classified at chance). The int8 exponent fields themselves may take any value (the codec's ``E``
+  is a full signed 8-bit field, and the input layer's ``e_in`` only scales the float input).
+* **Accumulator.** For every filter ``f``, ``|bias_q[f]| + 255 * sum_k B(w[f, k]) <= 2**31 - 1``,
+  where ``B(w)`` is the largest ``|w_t|`` of the decoded weight ``w`` over every truncation level
+  ``t`` (truncating a CSD weight can raise its magnitude, e.g. ``127 -> 128``). So no partial sum
+  of any image at any ``t`` leaves int32, and the ``matmul`` engine's float64 sums stay exact.
+  (:func:`~golden_model.nn.quant.quantize_model` guarantees the coarser
+  ``K * 255 * 2**scale_bits + max|bias_q| < 2**31``, which implies this one.)
+* **Names.** Layer names are 1..255 characters of ``A-Z a-z 0-9 _ . -`` (not starting with ``.``
+  or ``-``), unique; they become array names in ``qsq unpack``'s ``.npz``.
+
 Reading checks, in order: length, magic, version, CRC-32, then every field (ranges, names, shapes
-against kernel sizes and ops, scales, no reserved code, zero padding, no trailing bytes). Any
-failure raises :class:`PackFormatError` (a :class:`ValueError`) naming the problem; nothing is
-decoded from a file that fails a check.
+against kernel sizes and ops, scales, no reserved code, zero padding, no trailing bytes), then the
+values above. Any failure raises :class:`PackFormatError` (a :class:`ValueError`) naming the
+problem; nothing is decoded from a file that fails a check. :func:`write_model` writes atomically
+(:func:`golden_model.fileio.atomic_write_bytes`): a failed write leaves the previous file intact.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -56,14 +92,26 @@ import numpy as np
 
 from ..codec import EncodedLayer, pack_codes, unpack_codes
 from ..config import CODE_BITS_ALLOWED, MAX_SCALE_BITS, CodecConfig, check_int
+from ..csd import csd_truncate
+from ..fileio import atomic_write_bytes
+from .quant import _ACC_MAX, ACT_BITS, multiplier_config
 
 __all__ = ["MAGIC", "VERSION", "PackFormatError", "pack_model", "unpack_model", "write_model",
-           "read_model", "code_entropy", "file_summary"]
+           "read_model", "code_entropy", "file_summary", "check_model", "ACC_BITS", "SHIFT_MIN",
+           "SHIFT_MAX"]
 
 MAGIC = b"QSQM"
 VERSION = 1
 _OPS = ("fc", "conv", "relu", "pool", "flatten")
 _MAX_WEIGHTS = 1 << 26  # per layer; refuses absurd shapes before allocating
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+#: Width of the signed accumulator of :mod:`golden_model.nn.quant` (int32).
+ACC_BITS = _ACC_MAX.bit_length() + 1
+#: Smallest requantization shift: at ``-ACT_BITS`` every positive accumulator already saturates.
+SHIFT_MIN = -ACT_BITS
+#: Largest requantization shift: from ``ACC_BITS`` on the output is 0 for every int32 accumulator.
+SHIFT_MAX = ACC_BITS - 1
 
 
 class PackFormatError(ValueError):
@@ -78,9 +126,19 @@ def pack_model(qm, lanes: int | None = None) -> bytes:
     """Serialise a :class:`~golden_model.nn.quant.QuantizedModel` (see the module notes).
 
     ``lanes`` defaults to ``64 // code_bits`` (21 for 3-bit codes: 63 bits per 8-byte word).
+
+    Raises
+    ------
+    ValueError
+        If ``lanes`` is out of range, or ``qm`` breaks a rule of the format (see
+        :func:`check_model`): a file the reader would refuse is never written.
     """
     cfg = qm.codec
     lanes = 64 // cfg.code_bits if lanes is None else check_int("lanes", lanes, 1, 64 // cfg.code_bits)
+    try:
+        check_model(qm)
+    except PackFormatError as exc:
+        raise ValueError(f"cannot pack this model: {exc}") from None
     out = bytearray()
     arch = qm.arch.encode("ascii")
     out += MAGIC + struct.pack("<BBBBHBB", VERSION, cfg.code_bits, cfg.scale_bits, lanes,
@@ -169,8 +227,8 @@ def unpack_model(data: bytes):
     cfg = CodecConfig(code_bits, scale_bits)
     arch = _ascii(r.take(n_arch, "architecture name"), "architecture name")
     (rank,) = r.unpack("<B", "input rank")
-    if not 1 <= rank <= 4:
-        raise PackFormatError(f"input rank must be in [1, 4], not {rank}")
+    if rank != 3:
+        raise PackFormatError(f"input rank must be 3 (C, H, W), not {rank}")
     in_shape = r.unpack(f"<{rank}H", "input shape")
     if min(in_shape) < 1:
         raise PackFormatError(f"input dimensions must be positive, not {in_shape}")
@@ -181,9 +239,7 @@ def unpack_model(data: bytes):
     comp_ops = [op for op in ops if op in ("fc", "conv")]
     if len(comp_ops) != n_layers:
         raise PackFormatError(f"ops list {len(comp_ops)} conv/fc layers, header says {n_layers}")
-    if ops[-1] != "fc" or any(op in ("fc", "conv") and i + 1 < len(ops) and ops[i + 1] != "relu"
-                              for i, op in enumerate(ops)):
-        raise PackFormatError("ops must end with fc and follow every other conv/fc with relu")
+    _check_op_order(ops)
     wb = _word_bytes(lanes, code_bits)
     valid_bits = lanes * code_bits
     layers = []
@@ -193,6 +249,9 @@ def unpack_model(data: bytes):
         if kind_code >= 2 or _OPS[kind_code] != kind_expected:
             raise PackFormatError(f"layer {li}: kind code {kind_code} does not match op {kind_expected!r}")
         name = _ascii(r.take(n_name, f"layer {li} name"), f"layer {li} name")
+        if not _NAME.fullmatch(name):
+            raise PackFormatError(f"layer {li}: name must be letters, digits, '_', '.' or '-' "
+                                  f"(not starting with '.' or '-'), not {name!r}")
         if name in names:
             raise PackFormatError(f"layer {li}: duplicate layer name {name!r}")
         names.add(name)
@@ -242,8 +301,78 @@ def unpack_model(data: bytes):
         layers.append(QLayer(name, kind_expected, enc, bias, e_in, None if last else e_out, k, pad))
     if r.pos != len(body):
         raise PackFormatError(f"{len(body) - r.pos} unexpected bytes after the last layer")
-    _check_geometry(ops, tuple(in_shape), layers)
-    return QuantizedModel(arch, tuple(in_shape), ops, layers, cfg)
+    qm = QuantizedModel(arch, tuple(in_shape), ops, layers, cfg)
+    check_model(qm)
+    return qm
+
+
+def _check_op_order(ops) -> None:
+    """The op grammar of the module notes (shapes are checked by :func:`_check_geometry`)."""
+    if not ops or ops[-1] != "fc":
+        raise PackFormatError(f"ops must end with fc (the logits), not {ops[-1] if ops else None!r}")
+    for i, op in enumerate(ops):
+        if op in ("fc", "conv") and i + 1 < len(ops) and ops[i + 1] != "relu":
+            raise PackFormatError(f"op {i} ({op}) must be followed by relu (it is not the last "
+                                  f"layer), not by {ops[i + 1]!r}")
+        if op == "relu" and (i == 0 or ops[i - 1] not in ("fc", "conv")):
+            before = "at the start" if i == 0 else f"after {ops[i - 1]!r}"
+            raise PackFormatError(f"op {i} (relu) must directly follow conv or fc, not stand {before}")
+
+
+_BOUND_CACHE: dict = {}
+
+
+def _max_truncated_magnitude(codec: CodecConfig) -> np.ndarray:
+    """``B[w + scale_max]``: the largest ``|w_t|`` over every truncation level, per decoded weight."""
+    if codec not in _BOUND_CACHE:
+        mult = multiplier_config(codec)
+        w = np.arange(-codec.scale_max, codec.scale_max + 1, dtype=np.int64)
+        _BOUND_CACHE[codec] = np.max([np.abs(csd_truncate(w, mult.b, t))
+                                      for t in mult.truncation_levels], axis=0)
+    return _BOUND_CACHE[codec]
+
+
+def check_model(qm) -> None:
+    """Check that ``qm`` means something integer inference can run (the module notes' rules).
+
+    Checks the op order and shapes, the exponent chain, every requantization shift against
+    ``[SHIFT_MIN, SHIFT_MAX]`` and the worst-case accumulator of every filter against int32.
+
+    Raises
+    ------
+    PackFormatError
+        Naming the layer and the value that breaks a rule.
+    """
+    if len(qm.input_shape) != 3:
+        raise PackFormatError(f"input rank must be 3 (C, H, W), not {len(qm.input_shape)}")
+    _check_op_order(list(qm.ops))
+    if sum(op in ("fc", "conv") for op in qm.ops) != len(qm.layers):
+        raise PackFormatError(f"{len(qm.layers)} layers do not match the conv/fc ops {qm.ops}")
+    _check_geometry(list(qm.ops), tuple(qm.input_shape), qm.layers)
+    bound = _max_truncated_magnitude(qm.codec)
+    for i, q in enumerate(qm.layers):
+        last = i == len(qm.layers) - 1
+        if last != (q.e_out is None):
+            raise PackFormatError(f"layer {q.name}: only the last layer has no e_out")
+        if not last:
+            nxt = qm.layers[i + 1]
+            if q.e_out != nxt.e_in:
+                raise PackFormatError(f"layer {q.name}: e_out {q.e_out} must equal e_in {nxt.e_in} "
+                                      f"of the next layer {nxt.name}")
+            s = q.shift
+            if not SHIFT_MIN <= s <= SHIFT_MAX:
+                raise PackFormatError(
+                    f"layer {q.name}: requantization shift e_out - (e_in + E) = {q.e_out} - "
+                    f"({q.e_in} + {q.encoded.exponent}) must be in [{SHIFT_MIN}, {SHIFT_MAX}], "
+                    f"not {s}")
+        w = q.weights_int
+        worst = np.abs(np.asarray(q.bias_q, np.int64)) + \
+            ((1 << ACT_BITS) - 1) * bound[w + qm.codec.scale_max].sum(axis=1)
+        if worst.max() > _ACC_MAX:
+            f = int(worst.argmax())
+            raise PackFormatError(f"layer {q.name}: filter {f} can reach an accumulator of "
+                                  f"{int(worst[f])} (bias {int(q.bias_q[f])}), beyond int32 "
+                                  f"[-{_ACC_MAX + 1}, {_ACC_MAX}]")
 
 
 def _check_geometry(ops, in_shape, layers) -> None:
@@ -275,21 +404,42 @@ def _check_geometry(ops, in_shape, layers) -> None:
 
 
 def write_model(path, qm, lanes: int | None = None) -> int:
-    """Write ``qm`` to ``path``; return the file size in bytes."""
-    data = pack_model(qm, lanes)
-    Path(path).write_bytes(data)
-    return len(data)
+    """Write ``qm`` to ``path`` atomically; return the file size in bytes.
+
+    The file is written under a temporary name in the same folder and renamed over ``path``
+    (:func:`golden_model.fileio.atomic_write_bytes`), so a failed write (e.g. a full disk) leaves
+    a previous ``path`` intact.
+    """
+    return atomic_write_bytes(path, pack_model(qm, lanes))
 
 
-def read_model(path):
-    """Read a ``.qsq`` file (raises :class:`FileNotFoundError` or :class:`PackFormatError`)."""
+def read_model(path, with_bytes: bool = False):
+    """Read and check a ``.qsq`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    with_bytes : bool
+        Also return the file's bytes, read once: ``(model, data)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist (``IsADirectoryError`` if it is a folder).
+    PackFormatError
+        If the file is not a valid model file; the message starts with the path.
+    """
     p = Path(path)
-    if not p.is_file():
+    if p.is_dir():
+        raise IsADirectoryError(f"{p}: is a folder, not a model file")
+    if not p.exists():
         raise FileNotFoundError(f"{p}: no such model file")
+    data = p.read_bytes()
     try:
-        return unpack_model(p.read_bytes())
+        qm = unpack_model(data)
     except PackFormatError as exc:
         raise PackFormatError(f"{p}: {exc}") from None
+    return (qm, data) if with_bytes else qm
 
 
 def code_entropy(codes: np.ndarray, code_bits: int) -> float:
