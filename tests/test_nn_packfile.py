@@ -223,11 +223,12 @@ def _with(blob, *changes):
 
 
 def _runs_cleanly(qm):
-    """Integer inference at the extreme truncation levels, both engines: defined, equal, int32."""
+    """Integer inference at the extreme truncation levels, every engine: defined, equal, int32."""
     x = np.random.default_rng(1).random((3,) + tuple(qm.input_shape))
     for t in (0, qm.mult.ndigits):
         logits = integer_forward(qm, x, t, "matmul")
         assert np.array_equal(logits, integer_forward(qm, x, t, "table"))
+        assert np.array_equal(logits, integer_forward(qm, x, t, "bucket"))
         assert np.abs(logits).max() < 2**31
 
 
