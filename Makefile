@@ -16,9 +16,9 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
+.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim train evaluate clean distclean
 
-all: metrics evaluate verilog sim report  ## main job: metric tables, network evaluation, Verilog, simulations, synthesis/power reports
+all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
@@ -46,6 +46,12 @@ bench: $(STAMP)  ## time the golden model (prints measured times)
 # ---------------------------------------------------------------- hardware
 verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
 	$(QSQ) verilog all --out-dir $(BUILD)/verilog
+
+engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 16 lanes): Verilog, memory images, manifest -> build/engine/
+	$(QSQ) compile --out $(BUILD)/engine
+
+bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies, weight bits per PE style and lane count (measured in simulation)
+	$(VPY) -m sim.bench_engine
 
 sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
 	$(VPY) -m sim.regress --sim $(SIM)

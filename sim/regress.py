@@ -1,8 +1,9 @@
 """Full simulation regression (``make sim``): every cocotb case, then a summary table.
 
 Runs the cocotb cases of ``tests/test_hw_sim.py`` (CSD multiplier, core, decoder) and
-``tests/test_flow_baselines_sim.py`` (compact CSD multiplier, baselines), including the ``slow``
-ones, on ``$SIM`` (or ``--sim``),
+``tests/test_flow_baselines_sim.py`` (compact CSD multiplier, baselines) and
+``tests/test_engine_sim.py`` (inference engine; on Verilator unless ``$QSQ_ENGINE_SIM`` says
+otherwise), including the ``slow`` ones, on ``$SIM`` (or ``--sim``),
 then prints the configuration, vectors, result, time and throughput of every case that ran and
 writes ``build/sim/<SIM>/summary.md/.csv/.json``. Exit status is non-zero if any case failed.
 
@@ -27,7 +28,7 @@ HEADERS = ["configuration", "simulator", "vectors", "result", "time (s)", "sim (
 
 
 #: pytest files whose cocotb runs make up the regression (each run writes a summary.json).
-BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py")
+BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py", "test_engine_sim.py")
 
 
 def main(argv=None) -> int:
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     cmd = [sys.executable, "-m", "pytest", *(str(REPO / "tests" / f) for f in BENCH_TESTS), "-v",
            "-m", "not slow" if args.fast else ""]
     # The bench self-test simulates a deliberately wrong model: its failing run is not a result.
-    select = "not detects_a_wrong_model"
+    select = "not detects_a_wrong_model and not detects_a_wrong_engine"
     cmd += ["-k", f"({args.k}) and {select}" if args.k else select]
     if args.jobs > 1:
         cmd += ["-n", str(args.jobs)]
@@ -57,8 +58,11 @@ def main(argv=None) -> int:
     wall = time.time() - start
 
     root = build_root(sim)
+    # The engine benches run on their own simulator (Verilator unless $QSQ_ENGINE_SIM says).
+    from .tb_engine import engine_sim
+    roots = sorted({root, build_root(engine_sim())})
     rows, summaries = [], []
-    for path in sorted(root.glob("*/summary.json")):
+    for path in sorted(p for r in roots for p in r.glob("*/summary.json")):
         if path.stat().st_mtime < start:
             continue
         s = json.loads(path.read_text())

@@ -212,7 +212,7 @@ def engine_sim(sim: str | None = None) -> str:
 def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode: str = "filter",
         gating: str = "enable", truncs=(0,), images: int | None = 8, seed: int = 1,
         ready: float = 1.0, pixel_gap: float = 0.0, resets=(), sim: str | None = None,
-        waves: bool | None = None, fault: str | None = None) -> dict:
+        waves: bool | None = None, fault: str | None = None, products: str = "parallel") -> dict:
     """Compile ``workload`` for one engine, simulate ``images`` test images at every truncation
     setting of ``truncs`` (an int or a per-layer list each), check everything; return the summary.
 
@@ -232,7 +232,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     from .common import build_root, run_bench
 
     wl = get_workload(workload)
-    cfg = EngineConfig(lanes=lanes, pe=pe, recode=recode, gating=gating)
+    cfg = EngineConfig(lanes=lanes, pe=pe, recode=recode, gating=gating, products=products)
     model = wl.model(pe)
     n_layers = len(model.layers)
     levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]
@@ -263,13 +263,13 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     bench = {"seed": seed, "ready": ready, "pixel_gap": pixel_gap,
              "resets": [list(r) for r in resets], "layer_bits": prog.widths["layer"]}
     params = {"workload": workload, "lanes": lanes, "pe": pe, "recode": recode, "gating": gating,
-              "truncs": levels, "images": count}
+              "products": products, "truncs": levels, "images": count}
     return run_bench(module_name=MODULE, params=params, tag=tag, test_module="sim.tb_engine",
                      bench=bench, sim=sim, waves=waves, verilog=engine_verilog(hw_prog))
 
 
 def main(argv=None) -> int:
-    from hw.engine.config import ENGINE_GATING, PE_STYLES, RECODE_STYLES
+    from hw.engine.config import ENGINE_GATING, PE_STYLES, PRODUCT_STYLES, RECODE_STYLES
     from hw.engine.workloads import WORKLOADS
 
     from .common import main_args, print_summary
@@ -280,6 +280,7 @@ def main(argv=None) -> int:
     p.add_argument("--lanes", type=int, default=4)
     p.add_argument("--recode", default="filter", choices=RECODE_STYLES)
     p.add_argument("--gating", default="enable", choices=ENGINE_GATING)
+    p.add_argument("--products", default="parallel", choices=PRODUCT_STYLES)
     p.add_argument("--trunc", action="append", default=None,
                    help="truncation level, or comma-separated per-layer levels; repeatable")
     p.add_argument("--images", type=int, default=8)
@@ -290,7 +291,7 @@ def main(argv=None) -> int:
     truncs = [[int(v) for v in t.split(",")] if "," in t else int(t) for t in (args.trunc or ["0"])]
     print_summary(run(args.workload, args.pe, args.lanes, args.recode, args.gating, truncs,
                       args.images, args.seed, args.ready, args.pixel_gap, (), args.sim,
-                      args.waves or None))
+                      args.waves or None, None, args.products))
     return 0
 
 

@@ -185,7 +185,7 @@ def test_cycle_model_accounts_for_every_part(digits):
     assert sum(r["taps"] for r in rows) * 16 >= prog.issued_macs()
     for p, r in zip(prog.layers, rows):
         outputs = p.G * p.outputs
-        drain = timing["pe"] + p.lanes_last + timing["post"]
+        drain = timing["pe"] + p.lanes_last * timing["rate"] + timing["post"]
         assert r["cycles"] == timing["desc"] + r["scale_loads"] + r["setup"] + r["taps"] + r["stall"] + drain
         assert r["setup"] == outputs
     assert compute_cycles(prog, timing) == sum(r["cycles"] for r in rows) + 2

@@ -25,11 +25,12 @@ def simulator():
 
 
 def _id(p):
-    return "-".join(str(p.get(k)) for k in ("workload", "pe", "recode", "lanes") if k in p)
+    return "-".join(str(p.get(k)) for k in ("workload", "pe", "recode", "products", "lanes") if k in p)
 
 
 FAST = [
     dict(workload="synthetic", pe="bucket", lanes=3, truncs=(0, (1, 4, 2, 7)), images=3),
+    dict(workload="synthetic", pe="bucket", products="serial", lanes=4, truncs=((5, 2, 0, 3),), images=3),
     dict(workload="synthetic", pe="multiplier", recode="filter", lanes=2, truncs=((3, 0, 5, 1),), images=4),
     dict(workload="synthetic", pe="multiplier", recode="operation", lanes=4, truncs=((2, 6, 0, 3),), images=4),
     dict(workload="synthetic", pe="int8", lanes=3, images=5),

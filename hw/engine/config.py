@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from golden_model.config import GATING_STYLES, check_int
 
-__all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "MAX_LANES", "EngineConfig"]
+__all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "PRODUCT_STYLES", "MAX_LANES", "EngineConfig"]
 
 #: Processing-element styles: code-steered bucket adders, decoder + truncated-CSD multiplier (the
 #: paper's dataflow), exact multipliers on INT8 weights (the baseline).
@@ -16,7 +16,10 @@ PE_STYLES = ("bucket", "multiplier", "int8")
 #: magnitude, held per lane and selected by the code: no recoder on the MAC path).
 RECODE_STYLES = ("operation", "filter")
 #: Gating of the processing elements' registers (``icg`` is an ASIC form; see README).
-ENGINE_GATING = GATING_STYLES
+ENGINE_GATING = tuple(g for g in GATING_STYLES if g != "icg")
+#: How the bucket PE forms the ``M`` products of an output: ``M`` truncated-CSD multipliers in the
+#: post-processing unit (one lane per cycle), or one multiplier used ``M`` cycles per lane.
+PRODUCT_STYLES = ("parallel", "serial")
 #: Most output channels computed in parallel.
 MAX_LANES = 64
 
@@ -43,24 +46,30 @@ class EngineConfig:
         Processing-element style (:data:`PE_STYLES`).
     recode : {"operation", "filter"}
         Multiplier PE only: where the CSD digits come from (:data:`RECODE_STYLES`).
-    gating : {"none", "enable", "icg"}
-        How PE registers are clocked: ``none`` loads every cycle, ``enable`` through clock enables
-        (FPGA form), ``icg`` through ``qsq_icg`` clock gates (ASIC form).
+    gating : {"none", "enable"}
+        How PE registers are clocked: ``none`` loads every cycle, ``enable`` through clock enables.
+    products : {"parallel", "serial"}
+        Bucket PE only: ``M`` post-processing multipliers, or one used ``M`` cycles per lane
+        (:data:`PRODUCT_STYLES`).
     """
 
     lanes: int = 16
     pe: str = "bucket"
     recode: str = "filter"
     gating: str = "enable"
+    products: str = "parallel"
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 1, MAX_LANES)
         _check_choice("pe", self.pe, PE_STYLES)
         _check_choice("recode", self.recode, RECODE_STYLES)
         _check_choice("gating", self.gating, ENGINE_GATING)
+        _check_choice("products", self.products, PRODUCT_STYLES)
 
     def tag(self) -> str:
         """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
         pe = f"{self.pe}-{self.recode}" if self.pe == "multiplier" else self.pe
+        if self.pe == "bucket" and self.products != "parallel":
+            pe += f"-{self.products}"
         gate = "" if self.gating == "enable" else f"_{self.gating}"
         return f"{pe}_l{self.lanes}{gate}"

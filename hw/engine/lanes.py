@@ -1,10 +1,13 @@
 """The engine's processing elements: ``lanes`` output channels, one activation per cycle.
 
 Every cycle of a tap, one activation ``act`` is broadcast to all lanes and lane ``j`` takes its own
-weight field ``j`` of the memory word ``word``. At the last tap of an output each lane's result is
-captured in a *shadow* register (same next-value net as the accumulator, so no extra logic), which
-the post-processing unit reads lane by lane through ``sel`` while the lanes already accumulate the
-next output. ``handoff`` is 1 in the first cycle the shadow holds a new output.
+weight field ``j`` of the memory word ``word``. In the cycle after an output's last tap each lane's
+result is copied into a *shadow* register (a plain flip-flop copy, no logic) and the accumulator is
+cleared through the flip-flop's synchronous reset, so the adders see no "first tap" multiplexer;
+the post-processing unit then reads the shadows lane by lane through ``sel`` while the lanes
+accumulate the next output. This needs one cycle without a tap after every output's last tap --
+the sequencer's set-up cycle guarantees it. ``handoff`` is 1 in the first cycle the shadows hold a
+new output.
 
 * :class:`BucketLanes` (``pe="bucket"``): per lane ``M = 2**(n-1) - 1`` bucket accumulators; a
   code with magnitude index ``m >= 1`` adds or subtracts ``act`` into bucket ``m``, a zero code
@@ -57,13 +60,13 @@ class BucketLanes(wiring.Component):
     width : int
         Bucket width (signed): enough for ``+-`` the sum of the largest fan-in's activations.
     gating : {"none", "enable"}
-        ``enable``: a bucket register loads only when its code selects it (or at an output's first
-        tap, which also clears the others); ``none``: every bucket loads on every tap.
+        ``enable``: a bucket register loads only when its code selects it (and is cleared after an
+        output); ``none``: every bucket loads on every tap (adding 0 when not selected).
 
     Members
     -------
-    valid, first, last : In(1)
-        A tap is present; it is the first / last of its output.
+    valid, last : In(1)
+        A tap is present; it is the last of its output.
     act : In(8)
     word : In(lanes * code_bits)
         Lane ``j``'s code at bits ``[j * code_bits, (j + 1) * code_bits)``.
@@ -77,7 +80,7 @@ class BucketLanes(wiring.Component):
     def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable"):
         self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
         super().__init__({
-            "valid": In(1), "first": In(1), "last": In(1),
+            "valid": In(1), "last": In(1),
             "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
             "sel": In(_lane_index_width(lanes)),
             "handoff": Out(1),
@@ -86,8 +89,8 @@ class BucketLanes(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from the last tap at the inputs to ``handoff``: 1."""
-        return 1
+        """Cycles from the last tap at the inputs to ``handoff``: 2 (add, copy)."""
+        return 2
 
     def elaborate(self, platform):
         m = Module()
@@ -95,6 +98,8 @@ class BucketLanes(wiring.Component):
         big_m = self.codec.max_index
         a = Signal(signed(ACT_WIDTH + 1), name="act_s")
         m.d.comb += a.eq(self.act)
+        clr = Signal(name="clear")   # the cycle after a last tap: copy to the shadows, clear
+        m.d.sync += [clr.eq(self.valid & self.last), self.handoff.eq(clr)]
         shadows = []
         for j in range(self.lanes):
             code = self.word[j * n:(j + 1) * n]
@@ -107,19 +112,17 @@ class BucketLanes(wiring.Component):
                 bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}")
                 shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}")
                 hit = Signal(name=f"lane{j}_hit{idx}")
-                nxt = Signal(signed(self.width), name=f"lane{j}_n{idx}")
-                m.d.comb += [
-                    hit.eq(self.valid & (mag == idx)),
-                    nxt.eq(Mux(self.first, 0, bucket) + Mux(hit, addend, 0)),
-                ]
-                load = (hit | self.first) if self.gating == "enable" else 1
-                with m.If(self.valid & load):
-                    m.d.sync += bucket.eq(nxt)
-                with m.If(self.valid & self.last):
-                    m.d.sync += shadow.eq(nxt)
+                m.d.comb += hit.eq(self.valid & (mag == idx))
+                with m.If(clr):
+                    m.d.sync += [shadow.eq(bucket), bucket.eq(0)]
+                if self.gating == "enable":
+                    with m.Elif(hit):
+                        m.d.sync += bucket.eq(bucket + addend)
+                else:
+                    with m.Elif(self.valid):
+                        m.d.sync += bucket.eq(bucket + Mux(hit, addend, 0))
                 lane_sh.append(shadow)
             shadows.append(lane_sh)
-        m.d.sync += self.handoff.eq(self.valid & self.last)
         for idx in range(big_m):
             m.d.comb += self.result[idx].eq(Array(s[idx] for s in shadows)[self.sel])
         return m
@@ -144,7 +147,7 @@ class MACLanes(wiring.Component):
 
     Members
     -------
-    valid, first, last : In(1)
+    valid, last : In(1)
         Tap flags (as :class:`BucketLanes`).
     load : In(1)
         Multiplier PE: this cycle loads lane ``lane``'s filter scale from ``scale`` (no tap).
@@ -166,7 +169,7 @@ class MACLanes(wiring.Component):
         self.gating, self.recode = gating, recode
         self.mult = MultiplierConfig(ACT_WIDTH, False, codec.weight_width, True)
         lw = _lane_index_width(lanes)
-        ports = {"valid": In(1), "first": In(1), "last": In(1), "act": In(ACT_WIDTH)}
+        ports = {"valid": In(1), "last": In(1), "act": In(ACT_WIDTH)}
         if pe == "multiplier":
             ports.update({"word": In(lanes * codec.code_bits), "load": In(1), "lane": In(lw),
                           "scale": In(codec.scale_bits),
@@ -182,8 +185,8 @@ class MACLanes(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from the last tap at the inputs to ``handoff``: multiplier latency + 1."""
-        return self.multiplier_latency + 1
+        """Cycles from the last tap at the inputs to ``handoff``: multiplier latency + 2 (add, copy)."""
+        return self.multiplier_latency + 2
 
     def _digits(self, m: Module, j: int):
         """Per-lane CSD digit registers of ``S_f >> (M - idx)`` for every magnitude ``idx``."""
@@ -203,6 +206,14 @@ class MACLanes(wiring.Component):
         tap = self.valid
         hold = self.gating != "none"
         results = []
+        # The last tap's flag travels beside the multipliers' pipeline (they all share it).
+        last = self.valid & self.last
+        for s in range(self.multiplier_latency):
+            l2 = Signal(name=f"last_d{s}")
+            m.d.sync += l2.eq(last)
+            last = l2
+        clr = Signal(name="clear")
+        m.d.sync += [clr.eq(last), self.handoff.eq(clr)]
         if self.pe == "multiplier" and self.recode == "filter":
             # One shared recoder per magnitude turns the scale being loaded into CSD digits.
             shared = []
@@ -249,25 +260,19 @@ class MACLanes(wiring.Component):
                 nz = mag.any()
             m.submodules[f"mul{j}"] = mul
             m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap)]
-            # Tap flags travel beside the multiplier's pipeline.
-            first, last, keep = self.first, self.last, nz
+            # Zero-weight flags travel beside the multiplier's pipeline.
+            keep = nz
             for s in range(self.multiplier_latency):
-                f2, l2, k2 = Signal(name=f"lane{j}_first{s}"), Signal(name=f"lane{j}_last{s}"), \
-                    Signal(name=f"lane{j}_nz{s}")
-                m.d.sync += [f2.eq(first), l2.eq(last), k2.eq(keep)]
-                first, last, keep = f2, l2, k2
+                k2 = Signal(name=f"lane{j}_nz{s}")
+                m.d.sync += k2.eq(keep)
+                keep = k2
             acc = Signal(signed(self.width), name=f"lane{j}_acc")
             shadow = Signal(signed(self.width), name=f"lane{j}_shadow")
-            nxt = Signal(signed(self.width), name=f"lane{j}_nxt")
-            m.d.comb += nxt.eq(Mux(first, 0, acc) + mul.p)
-            load = (keep | first) if hold else 1
-            with m.If(mul.out_valid & load):
-                m.d.sync += acc.eq(nxt)
-            with m.If(mul.out_valid & last):
-                m.d.sync += shadow.eq(nxt)
+            with m.If(clr):
+                m.d.sync += [shadow.eq(acc), acc.eq(0)]
+            with m.Elif(mul.out_valid & (keep if hold else 1)):
+                m.d.sync += acc.eq(acc + mul.p)
             results.append(shadow)
-            if j == 0:
-                m.d.sync += self.handoff.eq(mul.out_valid & last)
         m.d.comb += self.result.eq(Array(results)[self.sel])
         del lw
         return m

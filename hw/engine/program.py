@@ -198,7 +198,9 @@ class EngineProgram:
     default_trunc : list of int
         Truncation level of every compute layer after reset (coded engines).
     widths : dict
-        Register widths derived from the model (see :func:`compile_program`).
+        Register widths derived from the model (addresses, bias, bucket, accumulator, post-processing
+        ``total``) and the requantization shift ranges (``shift_lo``/``shift_hi``, INT8
+        ``req_lo``/``req_hi``) the post-processing shifters cover.
     """
 
     config: EngineConfig
@@ -375,8 +377,14 @@ def compile_program(model, config: EngineConfig = EngineConfig(), trunc=0) -> En
         bmax = 127
         trunc_list = []
     else:
+        # A truncated CSD weight can exceed the decoded one (127 -> 128): bound by the next power of 2.
         bmax = max(int(np.abs(q.weights_int).max()) for q in model.layers) or 1
+        bmax = 1 << bmax.bit_length() if bmax & (bmax - 1) else bmax
         trunc_list = check_truncations(trunc, model)
+    bound = max(max(abs(b) for b in biases[p.f_base:p.f_base + p.G * lanes]) + p.K * _ACT_MAX * bmax
+                for p in plans)
+    shifts = [p.shift for p in plans if not p.last] or [1]
+    req = [p.req_shift for p in plans if not p.last] or [1]
     widths = {
         "act_addr": _bits(2 * region - 1),
         "w_addr": _bits(max(1, len(words)) - 1),
@@ -386,8 +394,10 @@ def compile_program(model, config: EngineConfig = EngineConfig(), trunc=0) -> En
         "acc": (fan * _ACT_MAX * bmax).bit_length() + 1,
         "layer": _bits(max(1, len(plans)) - 1),
         "class": _bits(max(1, plans[-1].F) - 1),
+        "total": min(LOGIT_BITS, bound.bit_length() + 1),
     }
     for name, value in widths.items():
         check_int(f"{name} width", value, 1, 64)
+    widths.update(shift_lo=min(shifts), shift_hi=max(shifts), req_lo=min(req), req_hi=max(req))
     return EngineProgram(config, model, plans, words, wbits, scales, biases, region,
                          list(trunc_list), widths)

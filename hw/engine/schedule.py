@@ -10,9 +10,9 @@ Per layer (``L_g`` = valid lanes of group ``g``, ``K_n`` = issued taps of output
     start  = 3                                   descriptor address, data, sequencer start
     groups = sum_g [lanes if scale loads]        multiplier PE: one scale load per lane
     output n: 1 set-up cycle, then its taps; its last tap issues at
-              e_n = max(setup_n + K_n, e_{n-1} + L_{n-1})   (the post-processing unit reads
-              one lane per cycle and must be done with output n-1's lanes)
-    drain  = pe + L_last + post                  pipeline + last lanes + post-processing
+              e_n = max(setup_n + K_n, e_{n-1} + r * L_{n-1})   (the post-processing unit reads
+              one lane every r = rate cycles and must be done with output n-1's lanes)
+    drain  = pe + r * L_last + post              pipeline + last lanes + post-processing
 
 and ``compute = sum of layers + 2`` (the first logit is valid two cycles after the last layer's
 drain). Loading takes one cycle per pixel and the logits one cycle each when the streams never
@@ -45,9 +45,9 @@ def layer_cycles(p: LayerPlan, timing: dict) -> dict:
                 e = prev_e + prev_l
             setup += 1
             tap_cycles += k_n
-            prev_e, prev_l = e, lg
+            prev_e, prev_l = e, lg * timing["rate"]
             cur = e + 1
-    drain = timing["pe"] + p.lanes_last + timing["post"]
+    drain = timing["pe"] + p.lanes_last * timing["rate"] + timing["post"]
     total = cur + drain
     return {"layer": p.name, "cycles": total, "taps": tap_cycles, "setup": setup, "stall": stall,
             "scale_loads": loads, "overhead": timing["desc"] + drain,

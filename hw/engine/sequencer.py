@@ -8,15 +8,16 @@ the taps that can be nonzero. Every address is kept in a running register and mo
 stride from the descriptor -- no multiplier.
 
 Per issued tap it drives the activation and weight read addresses (``rd_en``) and an ``op`` with
-``first``/``last`` flags; with the last tap of an output it drives ``meta`` (where the output goes).
+a ``last`` flag; with the last tap of an output it drives ``meta`` (where the output goes).
 Cycle budget, exactly (the compiler's :mod:`hw.engine.schedule` counts the same way):
 
 * ``lanes`` cycles at the start of every group when ``scale_loads`` (multiplier PE): one scale
   load per lane, which travels down the tap pipeline in order;
 * 1 set-up cycle per output position, then one cycle per issued tap;
 * the last tap of an output waits until ``spacing`` cycles have passed since the previous output's
-  last tap, ``spacing`` = the previous output's valid lanes, because the post-processing unit reads
-  one lane per cycle and must have read every lane before the shadows are overwritten.
+  last tap, ``spacing`` = the previous output's valid lanes x ``post_rate``, because the
+  post-processing unit reads one lane every ``post_rate`` cycles and must have read every lane
+  before the shadows are overwritten.
 
 ``done`` is 1 in the cycle the layer's final tap issues.
 """
@@ -33,7 +34,7 @@ __all__ = ["Sequencer", "op_layout", "meta_layout"]
 def op_layout(lane_width: int, scale_loads: bool) -> data.StructLayout:
     """One issued operation: a tap (``valid``) or, with scale loads, a scale load (``load``, lane
     ``lane``)."""
-    fields = {"valid": 1, "first": 1, "last": 1}
+    fields = {"valid": 1, "last": 1}
     if scale_loads:
         fields.update({"load": 1, "lane": unsigned(lane_width)})
     return data.StructLayout(fields)
@@ -58,6 +59,8 @@ class Sequencer(wiring.Component):
         Address widths of the program (``act_addr``, ``w_addr``, ``f_addr``).
     scale_loads : bool
         Issue one scale load per lane at the start of every group (multiplier PE).
+    post_rate : int
+        Cycles the post-processing unit spends per lane.
 
     Members
     -------
@@ -73,9 +76,10 @@ class Sequencer(wiring.Component):
     busy, done : Out(1)
     """
 
-    def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False):
+    def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False,
+                 post_rate: int = 1):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
-        self.scale_loads = scale_loads
+        self.scale_loads, self.post_rate = scale_loads, post_rate
         self.lane_width = max(1, (lanes - 1).bit_length())
         super().__init__({
             "start": In(1), "desc": In(desc_layout),
@@ -110,7 +114,7 @@ class Sequencer(wiring.Component):
         nrows, ncols = like("k", "nrows", 1), like("k", "ncols", 1)
         act, act_row, act_ch = Signal(aw, name="act"), Signal(aw, name="act_row"), Signal(aw, name="act_ch")
         w, w_row, w_ch = Signal(ww, name="w"), Signal(ww, name="w_row"), Signal(ww, name="w_ch")
-        spacing = Signal(self.lane_width + 1, name="spacing")
+        spacing = Signal(range(self.lanes * self.post_rate + 1), name="spacing")
 
         last_group = Signal(name="last_group")
         m.d.comb += last_group.eq(g == d.G - 1)
@@ -135,7 +139,6 @@ class Sequencer(wiring.Component):
         w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo)[:ww]
 
         # ---- tap flags and the spacing rule
-        first = (c == 0) & (ry == 0) & (rx == 0)
         row_end = rx == ncols - 1
         ch_end = row_end & (ry == nrows - 1)
         last = ch_end & (c == d.C - 1)
@@ -149,7 +152,7 @@ class Sequencer(wiring.Component):
             self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_grp + pos),
             self.meta.win_first.eq(win_first), self.meta.win_last.eq(win_last),
             self.meta.last_group.eq(last_group),
-            self.op.first.eq(first), self.op.last.eq(last),
+            self.op.last.eq(last),
         ]
         if self.scale_loads:
             m.d.comb += self.op.lane.eq(lane)
@@ -197,7 +200,8 @@ class Sequencer(wiring.Component):
                                          w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),
                                          w.eq(w_ch + d.kk)]
                     with m.If(last):
-                        m.d.sync += spacing.eq(Mux(last_group, d.lanes_last, self.lanes) - 1)
+                        m.d.sync += spacing.eq(Mux(last_group, d.lanes_last, self.lanes)
+                                               * self.post_rate - 1)
                         m.next = "SETUP"
                         self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos)
                         with m.If(final_pos):

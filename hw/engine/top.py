@@ -127,7 +127,8 @@ class QSQEngine(wiring.Component):
 
         # ---- units
         lanes, post = _units(prog, self.desc_layout)
-        seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"])
+        seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"],
+                        post_rate=timing["rate"])
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
 
         desc = Signal(self.desc_layout, name="desc")
@@ -149,7 +150,7 @@ class QSQEngine(wiring.Component):
                      w_rd.addr.eq(seq.w_addr), w_rd.en.eq(seq.rd_en)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
-        m.d.comb += [lanes.valid.eq(op1.valid), lanes.first.eq(op1.first), lanes.last.eq(op1.last),
+        m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
                      lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data), lanes.sel.eq(post.sel)]
         if cfg.pe == "multiplier":
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
@@ -174,7 +175,8 @@ class QSQEngine(wiring.Component):
         # ---- control
         n_pix = prog.input_size
         pix_cnt = Signal(range(max(2, n_pix)), name="pix_count")
-        drain = Signal(range(timing["pe"] + cfg.lanes + timing["post"] + 2), name="drain")
+        drain = Signal(range(timing["pe"] + cfg.lanes * timing["rate"] + timing["post"] + 2),
+                       name="drain")
         out_idx = Signal(range(prog.classes + 1), name="out_index")
         cls = Signal.like(self.cls, name="cls_q")
         m.d.comb += self.cls.eq(cls)
@@ -216,7 +218,8 @@ class QSQEngine(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(seq.done):
-                    m.d.sync += drain.eq(timing["pe"] + desc.lanes_last + timing["post"])
+                    m.d.sync += drain.eq(timing["pe"] + desc.lanes_last * timing["rate"]
+                                         + timing["post"])
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
@@ -253,7 +256,7 @@ def _units(prog: EngineProgram, desc_layout):
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
                          cfg.gating, cfg.recode)
-    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths)
+    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products)
     return lanes, post
 
 
@@ -263,14 +266,15 @@ def engine_timing(prog: EngineProgram) -> dict:
     ``pe``: cycles from a tap's issue to the handoff of its output (memory read + lanes);
     ``post``: cycles from a lane's read by the post-processing unit to its write;
     ``desc``: cycles from a layer's start to the sequencer's first cycle;
-    ``scale_loads``: whether every group starts with ``lanes`` scale loads (multiplier PE).
+    ``scale_loads``: whether every group starts with ``lanes`` scale loads (multiplier PE);
+    ``rate``: cycles the post-processing unit spends per lane.
     """
     from .._component import not_elaborated
 
     lanes, post = _units(prog, descriptor_layout(prog))
     not_elaborated(lanes, post)
     return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
-            "scale_loads": prog.config.pe == "multiplier"}
+            "scale_loads": prog.config.pe == "multiplier", "rate": post.rate}
 
 
 class _Int8Codec:
