@@ -314,7 +314,7 @@ def _header(module_name: str, name: str, params: dict, top, include_cells: bool,
         "Do not edit; regenerate with",
         f"  {command_line(module_name, name, include_cells, **params)}",
         "",
-        f"module      {name} (registry module {module_name})",
+        f"top         {name}, from the registry entry {module_name} of hw.verilog.MODULES",
         "parameters  " + " ".join(f"{k}={v}" for k, v in params.items()),
         "latency     " + ("not defined" if latency is None
                           else f"{latency} cycle{'s' if latency != 1 else ''}"
