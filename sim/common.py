@@ -131,9 +131,11 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
 
     args = list(build_args or [])
     if sim == "verilator":
-        # Amaranth's output uses constructs Verilator lints (widths, unused bits); none is an error.
-        args += ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
-                 "-Wno-LATCH", "-Wno-COMBDLY", "-Wno-UNUSEDSIGNAL", "--x-initial", "unique"]
+        # No warning is switched off: the generated Verilog lints clean with -Wall (the few
+        # categories its header names are waived inside the file). --x-initial unique: a
+        # variable without an initial value gets its own start value (+verilator+rand+reset),
+        # not one shared constant.
+        args += ["--x-initial", "unique"]
         # Each configuration compiles the Verilator runtime again; at -O0 that is several times
         # quicker, and the benches are bound by Python, not by the model's speed.
         if os.environ.get("QSQ_VERILATOR_OPT", "-O0"):
@@ -172,50 +174,177 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
             "build_seconds": round(built - start, 3), "total_seconds": round(done - start, 3),
             "waves": str(build_dir / (f"{module_name}.fst" if sim == "icarus" else "dump.vcd"))
             if waves else "",
+            "build_dir": str(build_dir),
         }
         write_json(summary_path, summary)
     if result != "pass":
-        raise AssertionError(f"{tag} on {sim}: simulation failed, see {build_dir / 'sim.log'}")
+        exc = AssertionError(f"{tag} on {sim}: simulation failed, see {build_dir / 'sim.log'}")
+        exc.summary = summary
+        raise exc
     return summary
 
 
-def main_args(argv=None):
-    """Common command-line options of a testbench run on its own (``python -m sim.tb_...``)."""
+# ----------------------------------------------------------------------------- command lines
+#: Largest vector set a bench builds. An exhaustive (or every-pair) request above it is refused
+#: with a hint to sample instead: 16x16 exhaustive at every level would be 73 billion vectors.
+MAX_VECTORS = 1 << 20
+#: Largest bubble probability (the cycle stream grows as 1 / (1 - bubble)).
+MAX_BUBBLE = 0.95
+
+
+def check_vector_count(n: int, what: str) -> int:
+    """Return ``n`` if a bench may build that many vectors; else :class:`ValueError` saying how
+    to sample instead."""
+    if n > MAX_VECTORS:
+        raise ValueError(
+            f"{what} is {n:,} vectors, more than the {MAX_VECTORS:,} a bench builds (its operand "
+            f"arrays alone would take {n * 24 / 2**30:,.1f} GiB); sample instead with "
+            "--mode random --count N")
+    return n
+
+
+def _int_type(lo: int, hi: int | None = None):
+    """argparse type: an integer in [lo, hi] (hi None: no upper bound)."""
     import argparse
-    p = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__)
-    p.add_argument("--sim", default=None, help="icarus (default: $SIM or icarus) or verilator")
-    p.add_argument("--waves", action="store_true", help="write a waveform")
-    return p
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"an integer, not {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"an integer {rng}, not {v}")
+        return v
+    parse.__name__ = "integer"
+    return parse
+
+
+def _bubble_type(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a probability, not {text!r}") from None
+    if not (0.0 <= v <= MAX_BUBBLE) or math.isnan(v):
+        raise argparse.ArgumentTypeError(f"a probability in [0, {MAX_BUBBLE}], not {text}")
+    return v
 
 
 def truncation_arg(text: str):
-    """argparse type: ``runtime`` or an integer truncation level."""
+    """argparse type: ``runtime`` or a non-negative integer truncation level (its upper bound
+    depends on the operands and is checked after parsing)."""
     if text == "runtime":
         return text
     try:
-        return int(text)
+        v = int(text)
     except ValueError:
+        v = -1
+    if v < 0:
         import argparse
-        raise argparse.ArgumentTypeError(f"'runtime' or an integer level, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"'runtime' or an integer level >= 0, not {text!r}")
+    return v
 
 
-def multiplier_args(count_default: int = 2000):
-    """:func:`main_args` plus the options of a multiplier bench: operand formats, truncation,
-    vector mode, count and seed. ``args.truncation`` is ``"runtime"`` or an int."""
-    p = main_args()
-    p.add_argument("--a-width", type=int, default=8)
-    p.add_argument("--b-width", type=int, default=8)
-    p.add_argument("--a-unsigned", action="store_true")
-    p.add_argument("--b-unsigned", action="store_true")
-    p.add_argument("--truncation", type=truncation_arg, default="runtime",
-                   help="'runtime' or an integer level")
-    p.add_argument("--mode", default="pairs", choices=("exhaustive", "pairs", "random"))
-    p.add_argument("--count", type=int, default=count_default, help="random operations (mode random)")
-    p.add_argument("--seed", type=int, default=1)
+def main_args(description: str | None = None):
+    """The options every bench and ``sim.regress`` share: ``--sim`` and ``--waves``."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        description=description or sys.modules["__main__"].__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sim", choices=SIMULATORS, default=None,
+                   help="simulator (default: $SIM or icarus)")
+    p.add_argument("--waves", action="store_true",
+                   help="write a waveform (Icarus: <module>.fst, Verilator: dump.vcd)")
     return p
 
 
+def add_operand_args(p) -> None:
+    """``--a-width``, ``--b-width`` and ``--a-signed/--no-a-signed``, ``--b-signed/--no-b-signed``:
+    the spelling of ``qsq verilog``."""
+    import argparse
+
+    from golden_model.config import MAX_OPERAND_WIDTH
+
+    for op, what in (("a", "activation"), ("b", "weight")):
+        p.add_argument(f"--{op}-width", type=_int_type(1, MAX_OPERAND_WIDTH), default=8,
+                       metavar="N", help=f"width of {op}, the {what}, 1 to {MAX_OPERAND_WIDTH} "
+                                         "(default: 8)")
+        p.add_argument(f"--{op}-signed", action=argparse.BooleanOptionalAction, default=True,
+                       help=f"{op} is two's complement (default: signed)")
+
+
+def add_vector_args(p, modes=("exhaustive", "pairs", "random"), default_mode="pairs",
+                    count_default=2000, corners=False, bubble=None) -> None:
+    """``--mode``, ``--count``, ``--seed`` and, where the bench has them, ``--corners`` and
+    ``--bubble``."""
+    import argparse
+
+    p.add_argument("--mode", choices=modes, default=default_mode,
+                   help=f"vector set (default: {default_mode}); exhaustive and pairs are "
+                        f"refused above {MAX_VECTORS:,} vectors")
+    p.add_argument("--count", type=_int_type(1), default=count_default, metavar="N",
+                   help=f"random operations of --mode random (default: {count_default})")
+    p.add_argument("--seed", type=_int_type(0), default=1, metavar="N",
+                   help="random seed (default: 1)")
+    if corners:
+        p.add_argument("--corners", action=argparse.BooleanOptionalAction, default=True,
+                       help="--mode random also runs every pair of corner values (extremes, 0, "
+                            "+-1, CSD carry patterns) at every level; counted separately in the "
+                            "vector line (default: on)")
+    if bubble is not None:
+        p.add_argument("--bubble", type=_bubble_type, default=bubble, metavar="P",
+                       help=f"probability of an idle cycle, 0 to {MAX_BUBBLE} "
+                            f"(default: {bubble})")
+
+
+def add_truncation_arg(p) -> None:
+    p.add_argument("--truncation", type=truncation_arg, default="runtime", metavar="T",
+                   help="'runtime' (a trunc port, level changing every cycle) or a static level "
+                        "0 .. ndigits (default: runtime)")
+
+
+def checked(p, func, *args, **kwargs):
+    """``func(*args, **kwargs)``; a ``ValueError``/``TypeError`` becomes an argparse error (one
+    line naming the value, exit status 2)."""
+    try:
+        return func(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        p.error(str(exc))
+
+
+def run_main(p, func, **kwargs) -> int:
+    """Run a bench from its command line: simulator and design errors are one line with exit
+    status 2, a failing simulation exit status 1; the last line names the results and waves."""
+    try:
+        summary = func(**kwargs)
+    except (RuntimeError, ValueError) as exc:
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except AssertionError as exc:
+        print(f"{p.prog}: {exc}", file=sys.stderr)
+        if getattr(exc, "summary", None):
+            print_summary(exc.summary)
+        return 1
+    print_summary(summary)
+    return 0
+
+
 def print_summary(s: dict) -> None:
-    """One line per bench run on its own."""
+    """Result line of one bench run, then a last line naming its results and wave files."""
     print(f"{s['tag']}: {s['result']}, {s['vectors']} vectors, {s['vectors_per_s']:.0f} vectors/s, "
           f"{s['total_seconds']:.1f} s total")
+    d = _short(s.get("build_dir", ""))
+    w = s.get("waves", "")
+    waves = (_short(w) if Path(w).exists() else f"{_short(w)} was not written") if w else \
+        "none (add --waves to write one)"
+    print(f"results: {d}/ (results.xml, sim.log, summary.json); waves: {waves}")
+
+
+def _short(path: str) -> str:
+    """``path`` relative to the working folder if it lies below it."""
+    rel = os.path.relpath(path) if path else path
+    return rel if path and not rel.startswith("..") else path
