@@ -81,11 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def harness_ports(top) -> dict:
     """Ports of a generated component in the form of :func:`hw.flow.yosys.harness_verilog`:
     ``name -> (direction, bits, signed)``, with the ``clk``/``rst`` of its sync domain."""
+    from amaranth.hdl import Value
     from amaranth.lib import wiring
 
     ports = {"clk": ("input", [0], False), "rst": ("input", [0], False)}
     for path, member, value in top.signature.flatten(top):
-        shape = value.as_value().shape()
+        shape = Value.cast(value).shape()
         direction = "input" if member.flow == wiring.In else "output"
         ports["__".join(map(str, path))] = (direction, [0] * shape.width, shape.signed)
     return ports
