@@ -1,12 +1,24 @@
 """Verilog generation for every hardware module, by registry name.
 
-:data:`MODULES` maps a module name (also the Verilog module name) to a :class:`ModuleSpec`: its
-constructor and its parameters. :func:`generate` elaborates one configuration and returns plain
-Verilog-2005 text that Icarus, Verilator and Yosys accept. A design that uses the ``qsq_icg`` clock
-gate carries the gate's behavioural model (:file:`hw/cells/qsq_icg.v`) in the same text unless
-``include_cells=False`` (ASIC flows that map their own ICG cell).
+:data:`MODULES` maps a registry name to a :class:`ModuleSpec`: its constructor and its
+parameters. :func:`generate` elaborates one configuration and returns plain Verilog-2005 text that
+Icarus, Verilator (``--lint-only -Wall``: no warning) and Yosys (no warning) accept. A design that
+uses the ``qsq_icg`` clock gate carries the gate's behavioural model (:file:`hw/cells/qsq_icg.v`,
+guarded by ``ifndef QSQ_ICG_V``) in the same text unless ``include_cells=False`` (ASIC flows that
+map their own ICG cell).
 
-To add a module, add an entry to :data:`MODULES` (the ``qsq verilog`` command picks it up).
+To add a module, add an entry to :data:`MODULES`: ``qsq verilog``, ``make verilog`` (its
+``defaults``) and the lint and equivalence tests pick it up, and it gets the features below with
+no code of its own.
+
+API (backward compatible; ``name`` is new): ``generate(module_name, *, include_cells=True,
+name=None, **params)``. ``name`` names the top module (default ``module_name``, as before);
+every submodule is named ``<name>__<path>``, so differently named cores coexist in one design.
+The text starts with a reproducible header (generator and tool versions, the regenerating
+``qsq verilog`` command, every parameter, the latency, the ports; no date), and the top's ports
+come in the conventional order (clock, reset, inputs, outputs; see :mod:`hw._rtlil`). Registry
+parameters must not be called ``name`` or ``include_cells``. :func:`command_line` gives the
+``qsq verilog`` command of a configuration; :func:`check_top_name` validates a name.
 """
 
 from __future__ import annotations
@@ -23,7 +35,8 @@ from typing import Callable
 
 from golden_model.config import GATING_STYLES, SIGN_STYLES
 
-__all__ = ["ModuleSpec", "Param", "MODULES", "CELLS_DIR", "build", "generate", "cell_source"]
+__all__ = ["ModuleSpec", "Param", "MODULES", "CELLS_DIR", "ICG_GUARD", "LINT_WAIVERS", "build",
+           "generate", "cell_source", "check_top_name", "command_line", "package_version"]
 
 #: Folder of the project's Verilog cell models.
 CELLS_DIR = Path(__file__).parent / "cells"
