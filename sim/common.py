@@ -78,6 +78,30 @@ def build_root(sim: str) -> Path:
     return base / sim
 
 
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def verilator_build_args() -> list[str]:
+    """Verilator options of every bench build.
+
+    No warning is switched off (no ``-Wno-...``, no ``-Wno-fatal``): the generated Verilog lints
+    clean with ``-Wall``; the few style categories its header names are waived inside the file.
+    ``--x-initial unique``: a variable without an initial value gets its own start value
+    (``+verilator+rand+reset``), not one shared constant. Each configuration compiles the
+    Verilator runtime again; at ``-O0`` (``$QSQ_VERILATOR_OPT``) that is several times quicker, and
+    the benches are bound by Python, not by the model's speed.
+    """
+    args = ["--x-initial", "unique"]
+    opt = os.environ.get("QSQ_VERILATOR_OPT", "-O0")
+    if opt:
+        args += ["-CFLAGS", opt]
+    return args
+
+
 def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1) + "\n")
@@ -129,21 +153,19 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     src = build_dir / f"{module_name}.v"
     src.write_text(generate(module_name, **params))
 
-    args = list(build_args or [])
-    if sim == "verilator":
-        # No warning is switched off: the generated Verilog lints clean with -Wall (the few
-        # categories its header names are waived inside the file). --x-initial unique: a
-        # variable without an initial value gets its own start value (+verilator+rand+reset),
-        # not one shared constant.
-        args += ["--x-initial", "unique"]
-        # Each configuration compiles the Verilator runtime again; at -O0 that is several times
-        # quicker, and the benches are bound by Python, not by the model's speed.
-        if os.environ.get("QSQ_VERILATOR_OPT", "-O0"):
-            args += ["-CFLAGS", os.environ.get("QSQ_VERILATOR_OPT", "-O0")]
+    args = list(build_args or []) + (verilator_build_args() if sim == "verilator" else [])
     runner = get_runner(sim)
     log = build_dir / "build.log"
-    runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,
-                 timescale=("1ns", "1ps"), waves=waves, build_args=args, log_file=log)
+    # cocotb's runner lets $WAVES override its waves= argument (so `make`, which exports WAVES=0,
+    # silently dropped a bench's --waves); pin $WAVES to this run's choice while it runs.
+    saved_waves = os.environ.get("WAVES")
+    os.environ["WAVES"] = "1" if waves else "0"
+    try:
+        runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,
+                     timescale=("1ns", "1ps"), waves=waves, build_args=args, log_file=log)
+    except BaseException:
+        _restore_env("WAVES", saved_waves)
+        raise
     built = time.perf_counter()
     env = {"QSQ_TB": json.dumps({**bench, "out_dir": str(build_dir)}),
            # Apply writes directly and run the clock in C++ (cocotb's fast path). Safe here: the
@@ -160,6 +182,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     except SystemExit:  # the cocotb runner exits on a failing test when run under pytest
         result = "FAIL"
     finally:
+        _restore_env("WAVES", saved_waves)
         done = time.perf_counter()
         info = {}
         bench_out = build_dir / "bench.json"

@@ -138,6 +138,7 @@ def test_corner_cases_are_counted_and_optional():
 @pytest.mark.skipif(not shutil.which("iverilog"), reason="needs Icarus Verilog")
 def test_last_line_names_results_and_waves(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QSQ_SIM_BUILD", str(tmp_path))
+    monkeypatch.setenv("WAVES", "0")    # as `make` exports it: --waves must still write the wave
     monkeypatch.chdir(tmp_path)
     rc = tb_decoder.main(["--code-bits", "2", "--scale-bits", "2", "--sim", "icarus", "--waves"])
     out = capsys.readouterr().out.strip().splitlines()
@@ -153,3 +154,10 @@ def test_last_line_names_results_and_waves(tmp_path, monkeypatch, capsys):
 def test_modules_import_without_cocotb_side_effects():
     for name in BENCHES:
         importlib.import_module(f"sim.{name}")
+
+
+def test_verilator_builds_switch_no_warning_off():
+    from sim.common import verilator_build_args
+
+    args = verilator_build_args()
+    assert not [a for a in args if a.startswith("-Wno")], args
