@@ -10,6 +10,13 @@ its summary table.
 Environment variables: ``SIM`` (``icarus``, the default, or ``verilator``), ``WAVES=1`` (write a
 waveform per configuration: ``<module>.fst`` for Icarus, ``dump.vcd`` for Verilator, in the
 configuration's build folder).
+
+Command lines (``python -m sim.<bench> --help``): every bench builds its parser from the helpers
+here, so an option has one spelling everywhere (:func:`main_args`: ``--sim``, ``--waves``;
+:func:`add_operand_args`: ``qsq verilog``'s operand options; :func:`add_vector_args`: ``--mode``,
+``--count``, ``--seed``, ``--corners``, ``--bubble``). Bad values are argparse errors (one line,
+exit status 2) before anything is built; vector sets over :data:`MAX_VECTORS` are refused with a
+hint to sample; :func:`run_main` ends with a line naming the results folder and the wave file.
 """
 
 from __future__ import annotations
