@@ -7,21 +7,23 @@ otherwise), including the ``slow`` ones, on ``$SIM`` (or ``--sim``),
 then prints the configuration, vectors, result, time and throughput of every case that ran and
 writes ``build/sim/<SIM>/summary.md/.csv/.json``. Exit status is non-zero if any case failed.
 
-    python -m sim.regress [--sim icarus|verilator] [--fast] [-k EXPR] [-n JOBS]
+    python -m sim.regress [--sim icarus|verilator] [--waves] [--fast] [-k EXPR] [-n JOBS]
+
+The last line names the summary files, the per-configuration folders and the waveforms.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from golden_model.tables import markdown_table, write_table
 
-from .common import REPO, build_root, setup_simulator, sim_name
+from .common import REPO, _int_type, _short, build_root, main_args, setup_simulator, sim_name
 
 HEADERS = ["configuration", "simulator", "vectors", "result", "time (s)", "sim (s)",
            "vectors/s"]
@@ -32,16 +34,18 @@ BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py", "test_engine_sim.
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sim", default=None, help="icarus or verilator (default: $SIM or icarus)")
+    p = main_args(__doc__)
     p.add_argument("--fast", action="store_true", help="only the `make test` subset")
-    p.add_argument("-k", default=None, help="pytest -k expression to select cases")
-    p.add_argument("-n", "--jobs", type=int, default=1, help="parallel pytest workers (xdist)")
+    p.add_argument("-k", default=None, metavar="EXPR",
+                   help="pytest -k expression to select cases")
+    p.add_argument("-n", "--jobs", type=_int_type(1, os.cpu_count() or 1), default=1,
+                   metavar="N", help="parallel pytest workers (xdist), 1 to the CPU count")
     args = p.parse_args(argv)
-    sim = sim_name(args.sim)
+    waves = args.waves or os.environ.get("WAVES", "0") not in ("", "0")
     try:
+        sim = sim_name(args.sim)
         setup_simulator(sim)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2
     start = time.time()
@@ -54,7 +58,8 @@ def main(argv=None) -> int:
         cmd += ["-n", str(args.jobs)]
     print(f"sim: {' '.join(cmd)}  (SIM={sim})", flush=True)
     run_id = f"{os.getpid()}-{start:.3f}"  # tags this run's summaries (not concurrent manual runs)
-    rc = subprocess.call(cmd, cwd=REPO, env={**os.environ, "SIM": sim, "QSQ_REGRESS_ID": run_id})
+    env = {**os.environ, "SIM": sim, "QSQ_REGRESS_ID": run_id, "WAVES": "1" if waves else "0"}
+    rc = subprocess.call(cmd, cwd=REPO, env=env)
     wall = time.time() - start
 
     root = build_root(sim)
@@ -79,13 +84,18 @@ def main(argv=None) -> int:
     print(markdown_table(HEADERS, rows))
     print(f"{len(rows) - len(failed)} passed, {len(failed)} failed; {total_vec} vectors in "
           f"{wall:.1f} s wall time (pytest exit status {rc})")
-    if rows:
-        for out in write_table(root / "summary", HEADERS, rows, title,
-                               {"sim": sim, "wall_seconds": round(wall, 1), "pytest_rc": rc}):
-            print(f"wrote {out}")
     if rc == 0 and not rows:
         print("sim: error: no simulation ran", file=sys.stderr)
         return 1
+    if rows:
+        outs = write_table(root / "summary", HEADERS, rows, title,
+                           {"sim": sim, "wall_seconds": round(wall, 1), "pytest_rc": rc})
+        wave_files = [s["waves"] for s in summaries if s.get("waves") and Path(s["waves"]).exists()]
+        print(f"results: {', '.join(_short(str(o)) for o in outs)}; per configuration: "
+              f"{_short(str(root))}/<configuration>/ (results.xml, sim.log, summary.json); "
+              + (f"waves: {len(wave_files)} files, {_short(str(root))}/<configuration>/"
+                 f"{'<module>.fst' if sim == 'icarus' else 'dump.vcd'}" if wave_files
+                 else "waves: none (add --waves or WAVES=1)"))
     return rc if rc else (1 if failed else 0)
 
 

@@ -54,20 +54,61 @@ def corner_values(fmt) -> np.ndarray:
     return np.array(sorted(v for v in vals if fmt.min <= v <= fmt.max), dtype=np.int64)
 
 
+def _levels(cfg: MultiplierConfig, truncation) -> np.ndarray:
+    return np.arange(cfg.ndigits + 1) if truncation == "runtime" else np.array([truncation])
+
+
+def vector_count(cfg: MultiplierConfig, truncation, mode: str, count: int,
+                 corners: bool = True) -> tuple[int, int]:
+    """``(operations, of which corner cases)`` of a vector set of :func:`make_vectors`."""
+    nlev = _levels(cfg, truncation).size
+    pairs = cfg.a.count * cfg.b.count
+    if mode == "exhaustive":
+        return pairs * nlev, 0
+    if mode == "pairs":
+        return pairs, 0
+    ncorner = corner_values(cfg.a).size * corner_values(cfg.b).size * nlev if corners else 0
+    return count + ncorner, ncorner
+
+
+def describe_vectors(cfg: MultiplierConfig, truncation, mode: str, count: int,
+                     corners: bool = True) -> str:
+    """One line saying what a vector set holds (printed by the command lines)."""
+    n, nc = vector_count(cfg, truncation, mode, count, corners)
+    levels = "every level" if truncation == "runtime" else f"level {truncation}"
+    if mode == "exhaustive":
+        return f"vectors: every operand pair at {levels} = {n:,} operations"
+    if mode == "pairs":
+        return f"vectors: every operand pair once, each at a random level = {n:,} operations"
+    if not corners:
+        return f"vectors: {count:,} seeded random operations (corner cases left out)"
+    return (f"vectors: {count:,} seeded random operations + {nc:,} corner-case operations "
+            f"(every pair of corner values at {levels}; --no-corners leaves them out) "
+            f"= {n:,} operations")
+
+
 def make_vectors(cfg: MultiplierConfig, truncation, mode: str, count: int, seed: int,
-                 bubble: float):
+                 bubble: float, corners: bool = True):
     """Operation stream ``(a, b, t)`` and cycle stream with bubbles.
 
     ``mode``: ``exhaustive`` (every pair at every level for runtime truncation, every pair at the
     static level otherwise, shuffled so the level changes nearly every cycle), ``pairs`` (every
-    pair once, each with a random level), ``random`` (``count`` seeded random operations plus every
-    corner pair at every level).
+    pair once, each with a random level), ``random`` (``count`` seeded random operations plus,
+    if ``corners``, every corner pair at every level: :func:`vector_count` says how many).
 
     Returns ``a, b, t, valid``: one entry per cycle; bubble cycles carry random inputs.
+
+    Raises
+    ------
+    ValueError
+        For a vector set larger than :data:`sim.common.MAX_VECTORS` (sample with ``random``).
     """
+    from .common import check_vector_count
+
+    check_vector_count(vector_count(cfg, truncation, mode, count, corners)[0],
+                       f"--mode {mode} with {cfg.tag()} operands")
     rng = np.random.default_rng(seed)
-    levels = (np.arange(cfg.ndigits + 1) if truncation == "runtime"
-              else np.array([truncation]))
+    levels = _levels(cfg, truncation)
     if mode == "exhaustive":
         a, b, t = np.meshgrid(cfg.a.values(), cfg.b.values(), levels, indexing="ij")
         a, b, t = a.ravel(), b.ravel(), t.ravel()
@@ -77,6 +118,8 @@ def make_vectors(cfg: MultiplierConfig, truncation, mode: str, count: int, seed:
         t = rng.choice(levels, a.size)
     elif mode == "random":
         ca, cb = corner_values(cfg.a), corner_values(cfg.b)
+        if not corners:
+            ca, cb = ca[:0], cb[:0]
         a0, b0, t0 = (x.ravel() for x in np.meshgrid(ca, cb, levels, indexing="ij"))
         a = np.concatenate([a0, rng.integers(cfg.a.min, cfg.a.max + 1, count)])
         b = np.concatenate([b0, rng.integers(cfg.b.min, cfg.b.max + 1, count)])
@@ -137,7 +180,7 @@ if cocotb is not None:
         truncation, gating, latency = cfgd["truncation"], cfgd["gating"], cfgd["latency"]
         rows = cfgd["rows"] if cfgd.get("watch_rows", True) else []
         a, b, t, valid = make_vectors(cfg, truncation, cfgd["mode"], cfgd["count"],
-                                      cfgd["seed"], cfgd["bubble"])
+                                      cfgd["seed"], cfgd["bubble"], cfgd.get("corners", True))
         ncyc = a.size
         amask, bmask = (1 << cfg.a_width) - 1, (1 << cfg.b_width) - 1
         a_drive = (a & amask).tolist()
@@ -297,19 +340,21 @@ if cocotb is not None:
 
 # ----------------------------------------------------------------------------- runner (pytest side)
 def tag_for(cfg: MultiplierConfig, truncation, gating: str, mode: str, seed: int = 1,
-            count: int = 0, bubble: float = 0.1) -> str:
+            count: int = 0, bubble: float = 0.1, corners: bool = True) -> str:
     """Build-folder name: one per parameter combination and vector set."""
     t = "rt" if truncation == "runtime" else f"t{truncation}"
-    n = f"{count}" if mode == "random" else ""
+    n = f"{count}{'' if corners else 'nc'}" if mode == "random" else ""
     return f"{MODULE}_{cfg.tag()}_{t}_{gating}_{mode}{n}_b{round(bubble * 100)}_s{seed}"
 
 
 def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: bool = True,
         truncation="runtime", gating: str = "enable", mode: str = "pairs", count: int = 2000,
-        seed: int = 1, bubble: float = 0.1, sim: str | None = None, waves: bool | None = None) -> dict:
+        seed: int = 1, bubble: float = 0.1, sim: str | None = None, waves: bool | None = None,
+        corners: bool = True) -> dict:
     """Build ``csd_multiplier`` with these parameters and run the bench; return its summary.
 
-    Raises ``AssertionError`` if any product, valid flag or row load differs from the golden model.
+    Raises ``AssertionError`` if any product, valid flag or row load differs from the golden
+    model, ``ValueError`` for a vector set over :data:`sim.common.MAX_VECTORS` (before building).
     """
     from hw.csd_multiplier import CSDMultiplier
 
@@ -321,25 +366,61 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
                   truncation=truncation, gating=gating)
     dut = CSDMultiplier(**params)  # validates the parameters; the generator builds its own
     not_elaborated(dut)
+    check_run(dut.config, truncation, mode, count, seed, bubble, corners)
     bench = dict(params, latency=dut.latency, rows=dut.rows, mode=mode, count=count, seed=seed,
-                 bubble=bubble)
+                 bubble=bubble, corners=corners)
     return run_bench(module_name=MODULE, params=params,
-                     tag=tag_for(dut.config, truncation, gating, mode, seed, count, bubble),
+                     tag=tag_for(dut.config, truncation, gating, mode, seed, count, bubble,
+                                 corners),
                      test_module="sim.tb_csd_multiplier", bench=bench, sim=sim, waves=waves)
 
 
-def main(argv=None) -> int:
-    from hw.csd_multiplier import GATING_STYLES
+def check_run(cfg: MultiplierConfig, truncation, mode: str, count: int, seed: int,
+              bubble: float = 0.0, corners: bool = True) -> None:
+    """Check a bench's vector settings before anything is built (``ValueError``/``TypeError``
+    naming the setting); shared by the multiplier benches."""
+    from golden_model.config import check_bool, check_int
 
-    from .common import multiplier_args, print_summary
-    p = multiplier_args()
-    p.add_argument("--gating", default="enable", choices=GATING_STYLES)
-    p.add_argument("--bubble", type=float, default=0.1, help="probability of an idle cycle")
+    from .common import MAX_BUBBLE, MAX_VECTORS, check_vector_count
+
+    if mode not in ("exhaustive", "pairs", "random"):
+        raise ValueError(f"mode must be 'exhaustive', 'pairs' or 'random', not {mode!r}")
+    check_int("count", count, 1, MAX_VECTORS)
+    check_int("seed", seed, 0, 2**63 - 1)
+    check_bool("corners", corners)
+    if isinstance(bubble, bool) or not isinstance(bubble, (int, float)) or not (
+            0 <= bubble <= MAX_BUBBLE):
+        raise ValueError(f"bubble must be a probability in [0, {MAX_BUBBLE}], not {bubble!r}")
+    check_vector_count(vector_count(cfg, truncation, mode, count, corners)[0],
+                       f"--mode {mode} with {cfg.tag()} operands")
+
+
+def main(argv=None) -> int:
+    from golden_model.config import GATING_STYLES
+
+    from hw._component import not_elaborated
+    from hw.csd_multiplier import CSDMultiplier
+
+    from .common import (add_operand_args, add_truncation_arg, add_vector_args, checked,
+                         main_args, run_main)
+    p = main_args(__doc__)
+    add_operand_args(p)
+    add_truncation_arg(p)
+    p.add_argument("--gating", default="enable", choices=GATING_STYLES,
+                   help="row-register gating style (default: enable)")
+    add_vector_args(p, corners=True, bubble=0.1)
     args = p.parse_args(argv)
-    print_summary(run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned,
-                      args.truncation, args.gating, args.mode, args.count, args.seed, args.bubble,
-                      args.sim, args.waves or None))
-    return 0
+    params = dict(a_width=args.a_width, a_signed=args.a_signed, b_width=args.b_width,
+                  b_signed=args.b_signed, truncation=args.truncation, gating=args.gating)
+    dut = checked(p, CSDMultiplier, **params)
+    not_elaborated(dut)
+    checked(p, check_run, dut.config, args.truncation, args.mode, args.count, args.seed,
+            args.bubble, args.corners)
+    print(describe_vectors(dut.config, args.truncation, args.mode, args.count, args.corners),
+          flush=True)
+    return run_main(p, run, **params, mode=args.mode, count=args.count, seed=args.seed,
+                    bubble=args.bubble, sim=args.sim, waves=args.waves or None,
+                    corners=args.corners)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ except ImportError:
 from golden_model.config import MultiplierConfig
 from golden_model.csd import csd_product
 
-from .tb_csd_multiplier import _signed, fast_reader, make_vectors
+from .tb_csd_multiplier import _signed, check_run, describe_vectors, fast_reader, make_vectors
 
 MODULE = "csd_multiplier_core"
 
@@ -39,7 +39,8 @@ if cocotb is not None:
         cfgd = bench_config()
         cfg = MultiplierConfig(cfgd["a_width"], cfgd["a_signed"], cfgd["b_width"], cfgd["b_signed"])
         truncation = cfgd["truncation"]
-        a, b, t, _ = make_vectors(cfg, truncation, cfgd["mode"], cfgd["count"], cfgd["seed"], 0.0)
+        a, b, t, _ = make_vectors(cfg, truncation, cfgd["mode"], cfgd["count"], cfgd["seed"], 0.0,
+                                  cfgd.get("corners", True))
         n = a.size
         a_drive = (a & ((1 << cfg.a_width) - 1)).tolist()
         b_drive = (b & ((1 << cfg.b_width) - 1)).tolist()
@@ -73,7 +74,7 @@ if cocotb is not None:
 
 def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: bool = True,
         truncation="runtime", mode: str = "pairs", count: int = 2000, seed: int = 1,
-        sim: str | None = None, waves: bool | None = None) -> dict:
+        sim: str | None = None, waves: bool | None = None, corners: bool = True) -> dict:
     """Build ``csd_multiplier_core`` with these parameters and run the bench; return its summary."""
     from hw.csd_multiplier import CSDMultiplierCore
 
@@ -85,21 +86,37 @@ def run(a_width: int = 8, a_signed: bool = True, b_width: int = 8, b_signed: boo
                   truncation=truncation)
     dut = CSDMultiplierCore(**params)
     not_elaborated(dut)
+    check_run(dut.config, truncation, mode, count, seed, 0.0, corners)
     tt = "rt" if truncation == "runtime" else f"t{truncation}"
+    n = f"{count}{'' if corners else 'nc'}" if mode == "random" else ""
     return run_bench(module_name=MODULE, params=params,
-                     tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}"
-                         f"{count if mode == 'random' else ''}_s{seed}",
+                     tag=f"{MODULE}_{dut.config.tag()}_{tt}_{mode}{n}_s{seed}",
                      test_module="sim.tb_csd_multiplier_core",
-                     bench=dict(params, mode=mode, count=count, seed=seed), sim=sim, waves=waves)
+                     bench=dict(params, mode=mode, count=count, seed=seed, corners=corners),
+                     sim=sim, waves=waves)
 
 
 def main(argv=None) -> int:
-    from .common import multiplier_args, print_summary
-    args = multiplier_args().parse_args(argv)
-    print_summary(run(args.a_width, not args.a_unsigned, args.b_width, not args.b_unsigned,
-                      args.truncation, args.mode, args.count, args.seed, args.sim,
-                      args.waves or None))
-    return 0
+    from hw._component import not_elaborated
+    from hw.csd_multiplier import CSDMultiplierCore
+
+    from .common import (add_operand_args, add_truncation_arg, add_vector_args, checked,
+                         main_args, run_main)
+    p = main_args(__doc__)
+    add_operand_args(p)
+    add_truncation_arg(p)
+    add_vector_args(p, corners=True)
+    args = p.parse_args(argv)
+    params = dict(a_width=args.a_width, a_signed=args.a_signed, b_width=args.b_width,
+                  b_signed=args.b_signed, truncation=args.truncation)
+    dut = checked(p, CSDMultiplierCore, **params)
+    not_elaborated(dut)
+    checked(p, check_run, dut.config, args.truncation, args.mode, args.count, args.seed, 0.0,
+            args.corners)
+    print(describe_vectors(dut.config, args.truncation, args.mode, args.count, args.corners),
+          flush=True)
+    return run_main(p, run, **params, mode=args.mode, count=args.count, seed=args.seed,
+                    sim=args.sim, waves=args.waves or None, corners=args.corners)
 
 
 if __name__ == "__main__":

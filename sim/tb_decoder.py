@@ -30,6 +30,11 @@ from golden_model.config import CodecConfig
 MODULE = "shift_scale_decoder"
 
 
+def vector_count(cfg: CodecConfig, mode: str, count: int) -> int:
+    """Words of a vector set of :func:`make_vectors`."""
+    return cfg.scale_max * (1 << cfg.code_bits) if mode == "exhaustive" else count
+
+
 def make_vectors(cfg: CodecConfig, lanes: int, mode: str, count: int, seed: int):
     """``codes`` of shape (vectors, lanes) and ``scales`` of shape (vectors,)."""
     rng = np.random.default_rng(seed)
@@ -152,6 +157,19 @@ def tag_for(code_bits, scale_bits, lanes, registered, mode, seed=1, count=0) -> 
             f"_{mode}{count if mode == 'random' else ''}_s{seed}")
 
 
+def check_run(cfg: CodecConfig, mode: str, count: int, seed: int) -> None:
+    """Check the vector settings before anything is built (``ValueError`` naming the setting)."""
+    from golden_model.config import check_int
+
+    from .common import MAX_VECTORS, check_vector_count
+
+    if mode not in ("exhaustive", "random"):
+        raise ValueError(f"mode must be 'exhaustive' or 'random', not {mode!r}")
+    check_int("count", count, 1, MAX_VECTORS)
+    check_int("seed", seed, 0, 2**63 - 1)
+    check_vector_count(vector_count(cfg, mode, count), f"--mode {mode} of this decoder")
+
+
 def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: bool = False,
         mode: str = "exhaustive", count: int = 2000, seed: int = 1, sim: str | None = None,
         waves: bool | None = None) -> dict:
@@ -165,6 +183,7 @@ def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: boo
     params = dict(code_bits=code_bits, scale_bits=scale_bits, lanes=lanes, registered=registered)
     dut = ShiftScaleDecoder(**params)
     not_elaborated(dut)
+    check_run(dut.config, mode, count, seed)
     bench = dict(params, latency=dut.latency, mode=mode, count=count, seed=seed)
     return run_bench(module_name=MODULE, params=params,
                      tag=tag_for(code_bits, scale_bits, lanes, registered, mode, seed, count),
@@ -172,19 +191,34 @@ def run(code_bits: int = 3, scale_bits: int = 7, lanes: int = 1, registered: boo
 
 
 def main(argv=None) -> int:
-    from .common import main_args, print_summary
-    p = main_args()
-    p.add_argument("--code-bits", type=int, default=3)
-    p.add_argument("--scale-bits", type=int, default=7)
-    p.add_argument("--lanes", type=int, default=1)
-    p.add_argument("--registered", action="store_true")
-    p.add_argument("--mode", default="exhaustive", choices=("exhaustive", "random"))
-    p.add_argument("--count", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=1)
+    import argparse
+
+    from hw._component import not_elaborated
+    from hw.decoder import ShiftScaleDecoder
+
+    from .common import _int_type, add_vector_args, checked, main_args, run_main
+    p = main_args(__doc__)
+    p.add_argument("--code-bits", type=_int_type(2, 4), default=3, metavar="N",
+                   help="bits per weight code, 2 to 4 (default: 3)")
+    p.add_argument("--scale-bits", type=_int_type(1, 15), default=7, metavar="N",
+                   help="width of the per-filter scale, 1 to 15 (default: 7)")
+    p.add_argument("--lanes", type=_int_type(1), default=1, metavar="N",
+                   help="codes decoded per cycle (default: 1)")
+    p.add_argument("--registered", action=argparse.BooleanOptionalAction, default=False,
+                   help="output register with in_valid/out_valid (default: combinational)")
+    add_vector_args(p, modes=("exhaustive", "random"), default_mode="exhaustive")
     args = p.parse_args(argv)
-    print_summary(run(args.code_bits, args.scale_bits, args.lanes, args.registered, args.mode,
-                      args.count, args.seed, args.sim, args.waves or None))
-    return 0
+    params = dict(code_bits=args.code_bits, scale_bits=args.scale_bits, lanes=args.lanes,
+                  registered=args.registered)
+    dut = checked(p, ShiftScaleDecoder, **params)
+    not_elaborated(dut)
+    checked(p, check_run, dut.config, args.mode, args.count, args.seed)
+    n = vector_count(dut.config, args.mode, args.count)
+    what = ("every code in every lane with every scale" if args.mode == "exhaustive"
+            else "seeded random words and scales")
+    print(f"vectors: {what} = {n:,} words", flush=True)
+    return run_main(p, run, **params, mode=args.mode, count=args.count, seed=args.seed,
+                    sim=args.sim, waves=args.waves or None)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ result per valid operation at exactly ``latency`` cycles, in order, equal to
 ``out_valid`` 0 after reset and never X.
 
 Runner: :func:`run` (used by ``tests/test_flow_baselines_sim.py``); on its own:
-``python -m sim.test_baselines --kind tam --k 6``.
+``python -m sim.test_baselines --kind tam --k 6`` (``--help`` for every option; the operand,
+vector and simulator options are those of the other benches).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
 
     sim = sim_name(sim)
     cfg = MultiplierConfig(a_width, a_signed, b_width, b_signed)
+    check_run(cfg, mode, count, seed, bubble)
     design = Design(kind, cfg, tuple(params), latency)
     bench = {"a_width": a_width, "a_signed": a_signed, "b_width": b_width, "b_signed": b_signed,
              "kind": kind, "params": [list(p) for p in params], "latency": latency, "mode": mode,
@@ -165,26 +167,69 @@ def run(kind: str = "tam", params: tuple = (("k", 6),), a_width: int = 8, a_sign
                      test_module="sim.test_baselines", bench=bench, sim=sim, waves=waves or None)
 
 
-if __name__ == "__main__":
-    from hw.csd_compact import SIGN_STYLES
-    from hw.csd_multiplier import GATING_STYLES
-    from hw.flow.report import parse_config_tag
-    from sim.common import main_args, print_summary, truncation_arg
+def check_run(cfg: MultiplierConfig, mode: str, count: int, seed: int, bubble: float) -> None:
+    """Check the vector settings before anything is built (``ValueError`` naming the setting)."""
+    from golden_model.config import check_int
+    from sim.common import MAX_BUBBLE, MAX_VECTORS, check_vector_count
 
-    ap = main_args()
-    ap.add_argument("--kind", default="tam", choices=["exact", "tam", "bam", "csdc"])
-    ap.add_argument("--t", type=truncation_arg, default="runtime",
-                    help="truncation (csdc): level or 'runtime'")
-    ap.add_argument("--gating", default="enable", choices=GATING_STYLES)
-    ap.add_argument("--sign", default="xor", choices=SIGN_STYLES)
-    ap.add_argument("--k", type=int, default=6, help="truncated-array column (tam)")
-    ap.add_argument("--vbl", type=int, default=0)
-    ap.add_argument("--hbl", type=int, default=2)
-    ap.add_argument("--config", default="s8xs8", help="[su]<a>x[su]<b>, e.g. u8xs8")
-    ap.add_argument("--mode", default="exhaustive", choices=["exhaustive", "random"])
-    ns = ap.parse_args()
-    c = parse_config_tag(ns.config)
+    if mode not in ("exhaustive", "random"):
+        raise ValueError(f"mode must be 'exhaustive' or 'random', not {mode!r}")
+    check_int("count", count, 1, MAX_VECTORS)
+    check_int("seed", seed, 0, 2**63 - 1)
+    if isinstance(bubble, bool) or not isinstance(bubble, (int, float)) or not (
+            0 <= bubble <= MAX_BUBBLE):
+        raise ValueError(f"bubble must be a probability in [0, {MAX_BUBBLE}], not {bubble!r}")
+    n = cfg.a.count * cfg.b.count if mode == "exhaustive" else count
+    check_vector_count(n, f"--mode {mode} with {cfg.tag()} operands")
+
+
+#: The ``--kind`` choices: design kind of :class:`hw.flow.designs.Design`.
+KINDS = ("exact", "tam", "bam", "csdc")
+
+
+def main(argv=None) -> int:
+    from golden_model.config import GATING_STYLES, SIGN_STYLES
+    from hw._component import not_elaborated
+    from hw.baselines import MAX_LATENCY
+    from hw.flow.designs import Design
+    from hw.verilog import build
+    from sim.common import (_int_type, add_operand_args, add_truncation_arg, add_vector_args,
+                            checked, main_args, run_main)
+
+    p = main_args(__doc__)
+    p.add_argument("--kind", default="tam", choices=KINDS,
+                   help="exact, tam (truncated array), bam (broken array) or csdc (compact CSD) "
+                        "(default: tam)")
+    add_operand_args(p)
+    add_truncation_arg(p)
+    p.add_argument("--gating", default="enable", choices=GATING_STYLES, help="csdc gating")
+    p.add_argument("--sign", default="xor", choices=SIGN_STYLES, help="csdc sign handling")
+    p.add_argument("--k", type=_int_type(0), default=6, metavar="N",
+                   help="tam: partial-product bits below column k are dropped (default: 6)")
+    p.add_argument("--vbl", type=_int_type(0), default=0, metavar="N",
+                   help="bam: vertical break level (default: 0)")
+    p.add_argument("--hbl", type=_int_type(0), default=2, metavar="N",
+                   help="bam: horizontal break level (default: 2)")
+    p.add_argument("--latency", type=_int_type(1, MAX_LATENCY), default=2, metavar="N",
+                   help=f"pipeline depth of exact/tam/bam, 1 to {MAX_LATENCY} (default: 2)")
+    add_vector_args(p, modes=("exhaustive", "random"), default_mode="exhaustive",
+                    count_default=20000, bubble=0.05)
+    ns = p.parse_args(argv)
     prm = {"exact": (), "tam": (("k", ns.k),), "bam": (("vbl", ns.vbl), ("hbl", ns.hbl)),
-           "csdc": (("t", ns.t), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
-    print_summary(run(ns.kind, prm, c.a_width, c.a_signed, c.b_width, c.b_signed, mode=ns.mode,
-                      sim=ns.sim, waves=ns.waves))
+           "csdc": (("t", ns.truncation), ("gating", ns.gating), ("sign", ns.sign))}[ns.kind]
+    cfg = checked(p, MultiplierConfig, ns.a_width, ns.a_signed, ns.b_width, ns.b_signed)
+    latency = 2 if ns.kind == "csdc" else ns.latency
+    design = Design(ns.kind, cfg, prm, latency)
+    dut = checked(p, build, design.top, **design.registry_params())
+    not_elaborated(dut)
+    checked(p, check_run, cfg, ns.mode, ns.count, ns.seed, ns.bubble)
+    n = cfg.a.count * cfg.b.count if ns.mode == "exhaustive" else ns.count
+    print(f"vectors: {'every operand pair' if ns.mode == 'exhaustive' else 'seeded random pairs'}"
+          f" = {n:,} operations", flush=True)
+    return run_main(p, run, kind=ns.kind, params=prm, a_width=ns.a_width, a_signed=ns.a_signed,
+                    b_width=ns.b_width, b_signed=ns.b_signed, latency=latency, mode=ns.mode,
+                    count=ns.count, seed=ns.seed, bubble=ns.bubble, sim=ns.sim, waves=ns.waves)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -208,10 +208,10 @@ def test_generated_verilog_passes_verilator_lint(tmp_path, module, params):
     setup_simulator("verilator")
     src = tmp_path / f"{module}.v"
     src.write_text(generate(module, **params))
-    # Warnings (widths, unused bits of Amaranth's output) are allowed; errors are not.
-    r = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "--top-module", module, str(src)],
+    # No warning at all, with every warning enabled (tests/test_verilog_output.py: all configs).
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", module, str(src)],
                        capture_output=True, text=True)
-    assert r.returncode == 0 and "%Error" not in r.stderr, r.stderr
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr
 
 
 # ----------------------------------------------------------------------------- simulator selection

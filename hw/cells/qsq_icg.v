@@ -12,6 +12,11 @@
 // library's clock-gating cell (e.g. a *CKLNQ*/*ICG* cell): generate the Verilog without this model
 // (`qsq verilog ... --no-cells`, or `hw.verilog.generate(..., include_cells=False)`) and provide a
 // module named `qsq_icg` with the same four ports that instantiates the technology cell.
+//
+// Guarded by QSQ_ICG_V: every generated file that uses the gate carries this model, and a design
+// that compiles several of them (or this file as well) defines the module once.
+`ifndef QSQ_ICG_V
+`define QSQ_ICG_V
 module qsq_icg (
     input  wire CLK,
     input  wire EN,
@@ -27,3 +32,4 @@ module qsq_icg (
     // verilator lint_on LATCH
     assign GCLK = CLK & en_latched;
 endmodule
+`endif // QSQ_ICG_V
