@@ -194,3 +194,22 @@ def test_cycle_model_accounts_for_every_part(digits):
     mrows = cycle_table(mprog, engine_timing(mprog))
     assert all(r["stall"] == 0 for r in mrows)
     assert sum(r["scale_loads"] for r in mrows) == sum(p.G for p in mprog.layers)
+
+
+@pytest.mark.parametrize("pe,extra", [("bucket", {}), ("bucket", {"products": "serial"}),
+                                      ("multiplier", {"recode": "filter"}),
+                                      ("multiplier", {"recode": "operation"}), ("int8", {})])
+def test_engine_verilog_lints_clean_and_two_engines_coexist(tmp_path, pe, extra):
+    """verilator --lint-only -Wall: no warning; Yosys reads two differently named engines."""
+    from hw.engine.compile import engine_verilog
+    from tests.test_verilog_output import lint, yosys
+
+    model = random_int8_model(SPEC, SHAPE) if pe == "int8" else random_quantized_model(SPEC, SHAPE)
+    files = []
+    for name, lanes in (("eng_a", 3), ("eng_b", 2)):
+        f = tmp_path / f"{name}.v"
+        f.write_text(engine_verilog(compile_program(model, EngineConfig(lanes=lanes, pe=pe, **extra)), name))
+        files.append(f)
+    assert lint(files[:1], "eng_a", tmp_path) == ""
+    log = yosys(" ".join(f"read_verilog -sv {f.name};" for f in files) + " hierarchy -check", tmp_path)
+    assert "Warning" not in log and "ERROR" not in log, log[-2000:]
