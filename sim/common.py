@@ -105,7 +105,7 @@ def from_hw_verilog(text: str) -> bool:
         and "/* verilator lint_off" in text
 
 
-def verilator_build_args(text: str | None = None) -> list[str]:
+def verilator_build_args(text: str | None = None, opt: str | None = None) -> list[str]:
     """Verilator options of a bench build of the Verilog ``text``.
 
     Every bench builds Verilog written by :mod:`hw.verilog` (registry modules and, through
@@ -121,7 +121,7 @@ def verilator_build_args(text: str | None = None) -> list[str]:
     if text is not None and not from_hw_verilog(text):
         raise ValueError("the Verilog was not written by hw.verilog (generate or convert); "
                          "convert the design with hw.verilog.convert so that it lints clean")
-    opt = os.environ.get("QSQ_VERILATOR_OPT", "-O0")
+    opt = os.environ.get("QSQ_VERILATOR_OPT", opt or "-O0")
     if opt:
         args += ["-CFLAGS", opt]
     return args
@@ -139,7 +139,8 @@ def bench_config() -> dict:
 
 def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, bench: dict,
               sim: str | None = None, waves: bool | None = None,
-              build_args: list[str] | None = None, verilog: str | None = None) -> dict:
+              build_args: list[str] | None = None, verilog: str | None = None,
+              opt: str | None = None) -> dict:
     """Generate, build and simulate one configuration; return its summary.
 
     Parameters
@@ -157,6 +158,9 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     verilog : str, optional
         Verilog text of the design (its top module ``module_name``) instead of generating it from
         the registry (the inference engine, whose program is data).
+    opt : str, optional
+        C++ optimisation of a Verilator build (default ``-O0``; ``$QSQ_VERILATOR_OPT`` overrides):
+        ``-O2`` pays for a large design simulated for many cycles (the inference engine).
 
     Raises
     ------
@@ -181,7 +185,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     src = build_dir / f"{module_name}.v"
     src.write_text(verilog if verilog is not None else generate(module_name, **params))
 
-    args = list(build_args or []) + (verilator_build_args(src.read_text())
+    args = list(build_args or []) + (verilator_build_args(src.read_text(), opt)
                                      if sim == "verilator" else [])
     runner = get_runner(sim)
     log = build_dir / "build.log"

@@ -265,7 +265,8 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     params = {"workload": workload, "lanes": lanes, "pe": pe, "recode": recode, "gating": gating,
               "products": products, "truncs": levels, "images": count}
     return run_bench(module_name=MODULE, params=params, tag=tag, test_module="sim.tb_engine",
-                     bench=bench, sim=sim, waves=waves, verilog=engine_verilog(hw_prog))
+                     bench=bench, sim=sim, waves=waves, verilog=engine_verilog(hw_prog),
+                     opt="-O2")
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ def _levels(text: str):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .config import ENGINE_GATING, PE_STYLES, RECODE_STYLES, EngineConfig
+    from .config import ENGINE_GATING, PE_STYLES, PRODUCT_STYLES, RECODE_STYLES, EngineConfig
 
     d = EngineConfig()
     p = sub.add_parser(
@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"multiplier PE: CSD digits per filter or per operation (default {d.recode})")
     p.add_argument("--gating", default=d.gating, choices=ENGINE_GATING,
                    help=f"PE register gating (default {d.gating})")
+    p.add_argument("--products", default=d.products, choices=PRODUCT_STYLES,
+                   help=f"bucket PE: the M bucket products per output in parallel multipliers or "
+                        f"in one multiplier, M cycles per lane (default {d.products})")
     p.add_argument("--trunc", type=_levels, default=0,
                    help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
                         "(default 0, exact; the host can change them at run time)")
@@ -59,7 +62,8 @@ def run(args) -> int:
     from .config import EngineConfig
     from .program import compile_program
 
-    cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating)
+    cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating,
+                       products=args.products)
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")
     model = load_model(args.model, cfg.pe, args.data)
