@@ -34,7 +34,7 @@ from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
                     post_training_quantize, quantize_model)
 from .stats import fmt_ci, paired, wilson
 from .traces import DEFAULT_CAP, write_traces
-from .train import accuracy
+from .train import accuracy, blas_threads
 
 __all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t", "PAPER"]
 
@@ -152,7 +152,16 @@ def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) ->
 
 
 def evaluate(opts: EvalOptions) -> dict:
-    """Run the whole sweep, print the tables, write ``opts.out``; return the summary dict."""
+    """Run the whole sweep, print the tables, write ``opts.out``; return the summary dict.
+
+    BLAS runs single-threaded (:func:`~golden_model.nn.train.blas_threads`): the products are
+    small, and spinning worker threads slow them down badly on a shared machine.
+    """
+    with blas_threads(1):
+        return _evaluate(opts)
+
+
+def _evaluate(opts: EvalOptions) -> dict:
     t_start = time.perf_counter()
     out = Path(opts.out)
     codec = CodecConfig(opts.code_bits)

@@ -36,7 +36,9 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if correct == 0 else max(0.0, centre - half)   # exact bounds at the ends, not
+    hi = 1.0 if correct == n else min(1.0, centre + half)   # 1 - 1e-16 from rounding
+    return lo, hi
 
 
 def mcnemar_exact(b: int, c: int) -> float:
