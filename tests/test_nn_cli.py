@@ -203,3 +203,16 @@ def test_evaluate_dataset_and_checkpoint_must_agree(tmp_path, capsys, no_work):
                  "--out", str(tmp_path)]) == 2
     assert "does not match the checkpoint" in capsys.readouterr().err
     assert no_work == []
+
+
+def test_spread_on_two_short_folds(tmp_path):
+    out = tmp_path / "spread"
+    assert main(["spread", "--folds", "2", "--epochs", "1", "--qat-epochs", "0", "--levels", "0,3",
+                 "--quiet", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["folds"] == 2 and 700 < s["images"] < 730
+    keys = [r[0] for r in s["rows"]]
+    assert keys == ["float", "ptq-0", "ptq-3"]
+    ptq3 = s["rows"][2]
+    assert ptq3[7] == "ptq-0" and 0 <= ptq3[10] <= 1      # paired against t=0, with a p-value
+    assert "5-fold" not in (out / "report.md").read_text().splitlines()[0]

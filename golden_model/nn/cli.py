@@ -111,6 +111,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display and no report echo")
     p.set_defaults(func=run_evaluate)
 
+    p = sub.add_parser("spread", help="digits: k-fold cross-validation spread of every accuracy",
+                       description="Train and evaluate one digits model per stratified fold (5 "
+                                   "folds cover all 1,797 images once): mean, sd, min-max over "
+                                   "folds and pooled accuracy with intervals and paired tests.")
+    p.add_argument("--folds", type=int, default=5, help="folds to run, 2-5 (default 5)")
+    p.add_argument("--epochs", type=int, default=60, help="float epochs per fold (default 60)")
+    p.add_argument("--qat-epochs", type=int, default=8, help="QAT epochs per fold, 0 to skip (default 8)")
+    p.add_argument("--levels", type=_levels, default=list(range(9)),
+                   help="truncation levels, e.g. 0-8 (default) or 0,2,4")
+    p.add_argument("--out", default="build/spread", help="output directory (default build/spread)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no report echo")
+    p.set_defaults(func=run_spread)
+
     p = sub.add_parser("pack", help="write the compressed model file (.qsq)",
                        description="Quantize a checkpoint and write it as one .qsq binary file "
                                    "(layout in golden_model/nn/packfile.py and the README).")
@@ -261,6 +274,22 @@ def run_evaluate(args) -> int:
                        engine=args.engine, trace_images=args.trace_images,
                        trace_cap=args.trace_cap, plots=not args.no_plots, quiet=args.quiet)
     evaluate(opts)
+    return 0
+
+
+def run_spread(args) -> int:
+    from ..config import CodecConfig, check_int
+    from .quant import multiplier_config
+    from .spread import run_spread as spread
+
+    check_int("--folds", args.folds, 2, 5)
+    check_int("--epochs", args.epochs, 1, 100_000)
+    check_int("--qat-epochs", args.qat_epochs, 0, 100_000)
+    mult = multiplier_config(CodecConfig())
+    for t in args.levels:
+        mult.check_truncation(t, "--levels")
+    out = _check_out_dir("--out", args.out)
+    spread(out, args.folds, args.epochs, args.qat_epochs, args.levels, quiet=args.quiet)
     return 0
 
 
