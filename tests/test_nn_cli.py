@@ -194,6 +194,10 @@ def test_output_paths_checked_before_work(tmp_path, capsys, no_work):
     assert f"qsq: error: --out {f}: is a file, not a directory" in capsys.readouterr().err
     assert main(["train", "--epochs", "0", "--out", str(tmp_path / "c.npz")]) == 2
     assert "qsq: error: --epochs must be an integer in [1, 100000], not 0" in capsys.readouterr().err
+    assert main(["pack", "-o", str(tmp_path)]) == 2
+    assert f"qsq: error: -o {tmp_path}: is a directory, not a file name" in capsys.readouterr().err
+    assert main(["pack", "--lanes", "0", "-o", str(tmp_path / "m.qsq")]) == 2
+    assert "qsq: error: --lanes must be an integer in [1, 21], not 0" in capsys.readouterr().err
     assert no_work == []
 
 

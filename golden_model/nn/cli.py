@@ -305,12 +305,15 @@ def _model_and_data(checkpoint, data_dir, qat):
 
 
 def run_pack(args) -> int:
-    from ..config import CodecConfig
+    from ..config import CodecConfig, check_int
     from ..tables import markdown_table
     from .packfile import file_summary, pack_model
     from .quant import CALIB_IMAGES, quantize_model
 
     codec = CodecConfig(args.code_bits)
+    if args.lanes is not None:
+        check_int("--lanes", args.lanes, 1, 64 // codec.code_bits)
+    out = _check_out_file("-o", args.out)
     ck, data = _model_and_data(args.checkpoint, args.data, args.qat)
     if args.qat:
         qm = quantize_model(ck.qat_model, data.x_train[:CALIB_IMAGES], codec, "mse", False,
@@ -318,7 +321,6 @@ def run_pack(args) -> int:
     else:
         qm = quantize_model(ck.float_model, data.x_train[:CALIB_IMAGES], codec)
     blob = pack_model(qm, args.lanes)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(blob)
     headers, rows = file_summary(qm, blob)
