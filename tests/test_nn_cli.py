@@ -66,7 +66,7 @@ def test_evaluate_writes_report_and_traces(tmp_path):
     auto = summary["auto_per_layer_test"]
     assert auto is not None and auto["n"] == 359 and 0 <= auto["p"] <= 1
     report = (out / "report.md").read_text()
-    assert "## The paper's table, side by side" in report and "82.49% (quoted)" in report
+    assert "## The paper's table, side by side" in report and "up to 82.49 % (quoted)" in report
     assert "(95 % CI " in report and "McNemar" in report
     tr = load_traces(out / "traces.npz")
     assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2"]

@@ -425,9 +425,10 @@ def _evaluate(opts: EvalOptions) -> dict:
         val0 = integer_predict(qm, xva, 0, opts.engine) == yva
         for t in levels[1:]:
             pv = paired(val0, integer_predict(qm, xva, t, opts.engine) == yva)
-            if -pv.delta <= opts.auto_per_layer_budget + 1e-12 and not (pv.lost > pv.gained
-                                                                        and pv.p < ALPHA):
-                recommended = (t, pv)
+            if -pv.delta > opts.auto_per_layer_budget + 1e-12 or (pv.lost > pv.gained
+                                                                  and pv.p < ALPHA):
+                break  # the first level that fails ends the search: every level below passed
+            recommended = (t, pv)
         if recommended is not None:
             t, pv = recommended
             pt = paired(correct["ptq-0"], correct[f"ptq-{t}"])
@@ -500,17 +501,18 @@ def _paper_rows(correct, n, sweep, levels, has_qat, saving32, extra_vs_int8, ext
     def acc(key):
         k = int(correct[key].sum())
         lo, hi = wilson(k, n)
-        return k / n, f"{100 * lo:.2f}-{100 * hi:.2f} %"
+        return f"{100 * k / n:.2f} %", f"{100 * lo:.2f}-{100 * hi:.2f} %"
 
     nq = "not quoted"
     rows = [["float accuracy", *acc("float"), nq],
             ["3-bit accuracy, no fine-tuning (integer, t=0)", *acc("ptq-0"), nq]]
     if has_qat:
         rows.append(["3-bit accuracy, fine-tuned (integer, t=0)", *acc("qat-0"), nq])
-    rows += [["memory saving vs FP32", saving32, "", f"up to {PAPER['saving_vs_fp32']:.2%} (quoted)"],
-             ["increase in zero weights vs INT8 (points)", 100 * extra_vs_int8, "",
-              f"up to {PAPER['extra_zeros']:.0%} (quoted)"],
-             ["increase in zero weights vs float (points)", 100 * extra_vs_float, "", nq]]
+    rows += [["memory saving vs FP32", f"{100 * saving32:.2f} %", "",
+              f"up to {100 * PAPER['saving_vs_fp32']:.2f} % (quoted)"],
+             ["increase in zero weights vs INT8", f"{100 * extra_vs_int8:+.2f} points", "",
+              f"up to {100 * PAPER['extra_zeros']:.0f} % (quoted)"],
+             ["increase in zero weights vs float", f"{100 * extra_vs_float:+.2f} points", "", nq]]
     for fam, label in (("ptq", "no fine-tuning"), ("qat", "fine-tuned")):
         if fam == "qat" and not has_qat:
             continue
