@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     note = "" if n == 60000 else f" (x{scale:.2f} = {{:.1f}} s per 60,000 images, extrapolated)"
     print(f"float epoch: {t_float:.1f} s" + note.format(t_float * scale))
     print(f"QAT epoch:   {t_qat:.1f} s" + note.format(t_qat * scale)
-          + f"; target <= 180 s per 60,000 images: "
+          + "; target <= 180 s per 60,000 images: "
           + ("met" if t_qat * scale <= 180 else "MISSED") + " on this run")
     return 0
 
