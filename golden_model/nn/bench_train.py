@@ -3,6 +3,8 @@
 Target (issue): one quantization-aware epoch over MNIST's 60,000 training images in at most
 3 minutes on 2 cores. Prints, from one run on this machine:
 
+* the time of one convolution weight gradient of a mini-batch (LeNet-5's first layer) with BLAS's
+  default thread count and single-threaded, as training runs it;
 * the per-layer encoding time of the golden-model codec and of the exact fast twin QAT uses
   (same results, checked here as well);
 * one float epoch and one QAT epoch over ``--images`` training images (default 60,000: the whole
@@ -42,6 +44,24 @@ def main(argv=None) -> int:
     codec = CodecConfig()
     model = build_model("lenet5")
     print(f"LeNet-5, {n} MNIST training images, batch 32, BLAS single-threaded while training")
+
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((32 * 28 * 28, 6)).astype(np.float32)      # conv1 output gradient
+    cols = rng.standard_normal((32 * 28 * 28, 25)).astype(np.float32)   # conv1 im2col patches
+
+    def grad_time(reps=20):
+        g.T @ cols
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            g.T @ cols
+        return (time.perf_counter() - t0) / reps
+
+    t_default = grad_time()
+    with blas_threads(1):
+        t_single = grad_time()
+    print(f"  conv1 weight gradient (6x25088 @ 25088x25, float32): default BLAS threads "
+          f"{1e3 * t_default:.2f} ms, single-threaded {1e3 * t_single:.2f} ms "
+          f"({t_default / t_single:.1f}x)")
 
     with blas_threads(1):
         for lay in model.compute_layers:

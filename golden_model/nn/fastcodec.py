@@ -2,7 +2,8 @@
 
 QAT re-encodes every layer's weights in every training step. ``encode_layer`` scores each of the
 ``2**scale_bits - 1`` candidate scales of a filter by mapping all ``K`` weights to their nearest
-level (``O(C * K * M)`` work per filter); on LeNet-5 that was 94 % of a QAT step. Here each filter's
+level (``O(C * K * M)`` work per filter), which dominated a LeNet-5 QAT step (``make bench-train``
+times both encoders per layer). Here each filter's
 magnitudes are sorted once and prefix sums of ``x`` and ``x**2`` give every candidate's squared
 error from the bin boundaries alone (``O(K log K + C * M log K)``):
 

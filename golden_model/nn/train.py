@@ -6,7 +6,8 @@ Both are deterministic for a seed: initialisation and mini-batch order come from
 Quantization-aware fine-tuning (:func:`finetune_qat`) starts from trained float weights. In every
 step the forward pass uses the *fake-quantized* network of :mod:`golden_model.nn.quant`: each layer's
 weights are re-encoded with the golden-model codec (by :func:`~golden_model.nn.fastcodec.encode_layer_fast`,
-which returns exactly what :func:`golden_model.codec.encode_layer` returns, about 20x faster) and
+which returns exactly what :func:`golden_model.codec.encode_layer` returns, much faster; ``make
+bench-train`` times both) and
 replaced by their dequantized values, and
 each compute layer's input is rounded to its unsigned 8-bit grid ``a * 2**e_in`` (exponents fixed
 by calibration before fine-tuning). The backward pass treats both roundings as the identity
@@ -14,8 +15,9 @@ by calibration before fine-tuning). The backward pass treats both roundings as t
 updates the float "shadow" weights.
 
 Speed: the matrices of one mini-batch are small, so BLAS runs single-threaded while training
-(:func:`blas_threads`; OpenBLAS's spinning worker threads made one convolution gradient 1,000x
-slower on a busy 2-core machine), and the first layer's input gradient is not computed.
+(:func:`blas_threads`; OpenBLAS's spinning worker threads slow small products down badly on a busy
+machine -- ``make bench-train`` times one gradient both ways), and the first layer's input
+gradient is not computed.
 """
 
 from __future__ import annotations
