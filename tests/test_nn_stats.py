@@ -35,6 +35,9 @@ def test_mcnemar_exact():
     assert mcnemar_exact(3, 0) == 0.25                 # 2 * (1/2)^3
     assert mcnemar_exact(10, 2) == pytest.approx(2 * (1 + 12 + 66) / 4096)
     assert mcnemar_exact(2, 10) == mcnemar_exact(10, 2)
+    # thousands of discordant pairs (a whole 10,000-image test set flipping): no overflow
+    assert mcnemar_exact(5000, 0) == 0.0 and mcnemar_exact(3000, 3000) == 1.0
+    assert 0.0 < mcnemar_exact(560, 440) < 0.001
     with pytest.raises(ValueError, match=r"^discordant counts must be >= 0, not \(-1, 2\)$"):
         mcnemar_exact(-1, 2)
 

@@ -34,9 +34,10 @@ from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
                     post_training_quantize, quantize_model)
 from .stats import fmt_ci, paired, wilson
 from .traces import DEFAULT_CAP, write_traces
-from .train import accuracy, blas_threads
+from .train import blas_threads
 
-__all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t", "PAPER"]
+__all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t", "acceptable",
+           "PAPER"]
 
 #: The paper's figures (Khaliq & Hafiz, 2024), quoted -- never measured here. Only figures the
 #: paper states as numbers are quoted; the others are shown as "not quoted".
@@ -119,15 +120,23 @@ def _rows_per_mac(qm, hists, ts) -> float:
     return rows / tot
 
 
+def acceptable(pr, budget: float) -> bool:
+    """The evidence rule for a truncation choice against ``t = 0`` on the same images: the
+    accuracy loss is within ``budget`` *and* the loss is not significant (unless more images were
+    gained than lost, McNemar p >= :data:`ALPHA`)."""
+    return -pr.delta <= budget + 1e-12 and not (pr.lost > pr.gained and pr.p < ALPHA)
+
+
 def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) -> list[int]:
     """Per-layer truncation levels found greedily on images ``x`` -- the *validation* split in
     :func:`evaluate` (held out from training; the test split stays untouched).
 
     Start with ``t = 0`` everywhere; in each round try raising each layer to its next level in
     ``levels`` and keep the single change that removes the most active rows per MAC while the
-    accuracy on ``x`` stays within ``budget`` of the exact network; stop when no change fits.
+    result on ``x``, compared image by image with the exact network, stays :func:`acceptable`
+    (within ``budget`` and not significantly worse); stop when no change fits.
     """
-    base = accuracy(integer_predict(qm, x, 0), y)
+    ref = integer_predict(qm, x, 0) == y
     n = len(qm.layers)
     levels = sorted(levels)
     cur = [0] * n
@@ -140,11 +149,11 @@ def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) ->
             ts = list(cur)
             ts[j] = nxt[0]
             t0 = time.perf_counter()
-            acc = accuracy(integer_predict(qm, x, ts), y)
+            pr = paired(ref, integer_predict(qm, x, ts) == y)
             if progress:
                 progress.step(f"auto t: try {ts}", time.perf_counter() - t0)
             rows = _rows_per_mac(qm, hists, ts)
-            if base - acc <= budget and (best is None or rows < best[0]):
+            if acceptable(pr, budget) and (best is None or rows < best[0]):
                 best = (rows, ts)
         if best is None:
             return cur
@@ -411,7 +420,7 @@ def _evaluate(opts: EvalOptions) -> dict:
     for kind, t, key, rw, fam in cands:
         cut = 1 - rw / sweep[fam][0][1]
         pr = paired(correct[f"{fam}-0"], correct[key])
-        if cut >= 0.30 and -pr.delta <= 0.005 + 1e-12 and not (pr.lost > pr.gained and pr.p < ALPHA):
+        if cut >= 0.30 and acceptable(pr, 0.005):
             meets.append(f"{kind} {t}: rows/MAC cut {cut:.1%}, {100 * pr.delta:+.2f} points vs t=0 "
                          f"({pr.describe()})")
     targets.append(("a truncation level cutting active rows/MAC by >= 30 % loses <= 0.5 points "
@@ -425,8 +434,7 @@ def _evaluate(opts: EvalOptions) -> dict:
         val0 = integer_predict(qm, xva, 0, opts.engine) == yva
         for t in levels[1:]:
             pv = paired(val0, integer_predict(qm, xva, t, opts.engine) == yva)
-            if -pv.delta > opts.auto_per_layer_budget + 1e-12 or (pv.lost > pv.gained
-                                                                  and pv.p < ALPHA):
+            if not acceptable(pv, opts.auto_per_layer_budget):
                 break  # the first level that fails ends the search: every level below passed
             recommended = (t, pv)
         if recommended is not None:
@@ -471,7 +479,7 @@ def _evaluate(opts: EvalOptions) -> dict:
         "auto_per_layer_validation": auto_val.__dict__ if auto_val else None,
         "auto_per_layer_test": paired(correct["ptq-0"], correct[per_layer_res[-1][3]]).__dict__
         if auto is not None else None,
-        "recommended_t": recommended,
+        "recommended_t": recommended, "levels": levels,
         "targets": [{"target": a, "met": bool(b), "data": c} for a, b, c in targets],
         "seconds_total": elapsed, "engine_check": engine_check,
         "seconds_per_integer_config": {"mean": float(np.mean(int_times)), "max": float(np.max(int_times))}
@@ -604,11 +612,15 @@ def _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_hea
             f"not significantly worse): **t = {rec['t']}**, {rec['row_cut']:.1%} fewer active rows "
             f"per MAC; validation: lost {v['lost']}, gained {v['gained']} (McNemar p = {v['p']:.3g}); "
             f"test: lost {t['lost']}, gained {t['gained']} (McNemar p = {t['p']:.3g}).")
+    elif s["validation_images"] and len(s["levels"]) > 1:
+        lines.append(f"* No uniform truncation level t >= 1 passes on the {s['validation_images']} "
+                     f"validation images (within {opts.auto_per_layer_budget:.1%} of t=0 and not "
+                     "significantly worse): none is recommended.")
     if s.get("auto_per_layer_t") is not None:
         v, t = s["auto_per_layer_validation"], s["auto_per_layer_test"]
         lines.append(
-            f"* Per-layer levels searched on the validation split (budget "
-            f"{opts.auto_per_layer_budget:.1%}): t = {','.join(map(str, s['auto_per_layer_t']))}; "
+            f"* Per-layer levels searched greedily on the validation split (within "
+            f"{opts.auto_per_layer_budget:.1%} of t=0 and not significantly worse): t = {','.join(map(str, s['auto_per_layer_t']))}; "
             f"validation vs t=0: lost {v['lost']}, gained {v['gained']}; test vs t=0: lost "
             f"{t['lost']}, gained {t['gained']} (McNemar p = {t['p']:.3g}).")
     elif s["validation_images"] == 0:

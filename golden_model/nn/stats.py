@@ -49,8 +49,8 @@ def mcnemar_exact(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
-    return min(1.0, 2.0 * tail)
+    tail = sum(math.comb(n, i) for i in range(k + 1))   # exact integers: no overflow for any n
+    return min(1.0, 2 * tail / (1 << n))
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class Paired:
         return (self.gained - self.lost) / self.n
 
     def describe(self) -> str:
-        return f"lost {self.lost}, gained {self.gained}, McNemar p = {self.p:.3g}"
+        p = f"{self.p:.3g}" if self.p > 0 else "< 1e-300"   # below the float range
+        return f"lost {self.lost}, gained {self.gained}, McNemar p = {p}"
 
 
 def paired(ref_correct, correct) -> Paired:
