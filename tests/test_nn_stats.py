@@ -51,3 +51,15 @@ def test_paired_counts_flips_each_way():
     assert p.describe() == "lost 3, gained 1, McNemar p = 0.625"
     with pytest.raises(ValueError, match="equal-length non-empty 1-D vectors"):
         paired(ref, new[:3])
+
+
+def test_evidence_rule_for_truncation_choices():
+    """Within the budget *and* not significantly worse: a loss of 17 images out of 5,000 (0.34
+    points, inside a 0.5-point budget) with 33 lost vs 16 gained is significant and refused."""
+    from golden_model.nn.evaluate import acceptable
+    from golden_model.nn.stats import Paired
+    assert acceptable(Paired(1000, 12, 10, mcnemar_exact(12, 10)), 0.005)
+    assert not acceptable(Paired(1000, 30, 10, mcnemar_exact(30, 10)), 0.005)     # over budget
+    sig = Paired(5000, 33, 16, mcnemar_exact(33, 16))
+    assert sig.p < 0.05 and -sig.delta < 0.005 and not acceptable(sig, 0.005)
+    assert acceptable(Paired(5000, 0, 40, mcnemar_exact(0, 40)), 0.0)               # a gain
