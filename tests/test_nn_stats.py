@@ -49,6 +49,8 @@ def test_paired_counts_flips_each_way():
     assert (p.n, p.lost, p.gained) == (7, 3, 1)
     assert p.p == mcnemar_exact(3, 1) and p.delta == pytest.approx(-2 / 7)
     assert p.describe() == "lost 3, gained 1, McNemar p = 0.625"
+    assert paired(np.ones(2000, bool), np.zeros(2000, bool)).describe() == \
+        "lost 2000, gained 0, McNemar p < 1e-300"
     with pytest.raises(ValueError, match="equal-length non-empty 1-D vectors"):
         paired(ref, new[:3])
 

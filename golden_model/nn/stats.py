@@ -80,8 +80,8 @@ class Paired:
         return (self.gained - self.lost) / self.n
 
     def describe(self) -> str:
-        p = f"{self.p:.3g}" if self.p > 0 else "< 1e-300"   # below the float range
-        return f"lost {self.lost}, gained {self.gained}, McNemar p = {p}"
+        p = f"= {self.p:.3g}" if self.p > 0 else "< 1e-300"   # below the float range
+        return f"lost {self.lost}, gained {self.gained}, McNemar p {p}"
 
 
 def paired(ref_correct, correct) -> Paired:
