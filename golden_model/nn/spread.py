@@ -9,9 +9,9 @@ images at every truncation level. Because the test folds are disjoint and cover 
 the folds also give a *pooled* accuracy over every image with a 4x-5x narrower interval, and pooled
 paired comparisons against ``t = 0``.
 
-Why folds rather than training seeds: the split is the larger and less controlled source of
-variation on 1,797 images (which writers land in the test set), seeds vary only the
-initialisation; folds additionally use every image for testing exactly once.
+Why folds rather than training seeds: the choice of the 359 test images is what a single small
+split leaves to chance; a fresh model per fold varies the training run as well; and the folds use
+every image for testing exactly once.
 """
 
 from __future__ import annotations
