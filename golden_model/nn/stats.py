@@ -49,7 +49,11 @@ def mcnemar_exact(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1))   # exact integers: no overflow for any n
+    # sum_{i<=k} C(n, i) in exact integers (no overflow for any n), each term from the last one
+    term = tail = 1
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        tail += term
     return min(1.0, 2 * tail / (1 << n))
 
 
