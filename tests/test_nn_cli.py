@@ -56,8 +56,18 @@ def test_evaluate_writes_report_and_traces(tmp_path):
     for name in ("report.md", "accuracy.csv", "memory.csv", "product_error.csv", "model.qsq"):
         assert (out / name).is_file()
     rows = (out / "accuracy.csv").read_text().splitlines()
+    assert rows[0].startswith("mode,weights,t,accuracy,95 % CI,vs float,reference,lost,gained,McNemar p,")
     assert rows[1].startswith("float,")
     assert any(",\"0,1,2,3\"," in r for r in rows)
+    # every accuracy has its interval; every comparison is paired on the same test images
+    lo, hi = summary["ci95"]["float"]
+    assert lo < summary["float_accuracy"] < hi
+    assert summary["validation_images"] == 287 and summary["test_images"] == 359
+    auto = summary["auto_per_layer_test"]
+    assert auto is not None and auto["n"] == 359 and 0 <= auto["p"] <= 1
+    report = (out / "report.md").read_text()
+    assert "## The paper's table, side by side" in report and "up to 82.49 % (quoted)" in report
+    assert "(95 % CI " in report and "McNemar" in report
     tr = load_traces(out / "traces.npz")
     assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2"]
     for name in tr["layers"]:
@@ -102,9 +112,11 @@ def test_make_train_reproduces_the_committed_checkpoint(tmp_path):
         assert np.array_equal(v, a.float_model.state()[k]), k
 
 
-def test_train_and_evaluate_on_user_mnist_files(tmp_path):
+def test_train_and_evaluate_on_user_mnist_files(tmp_path, monkeypatch):
     """The whole flow on a tiny MNIST-format directory: train lenet5 + QAT, evaluate, pack."""
     from test_nn_data import _write_mnist
+
+    monkeypatch.chdir(tmp_path)  # no build/mnist here: nothing but the tiny files below is used
 
     data = tmp_path / "mnist"
     data.mkdir()
@@ -120,4 +132,91 @@ def test_train_and_evaluate_on_user_mnist_files(tmp_path):
     assert tr["layers"] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     assert main(["pack", "--checkpoint", str(ck), "--data", str(data), "--qat",
                  "-o", str(tmp_path / "m.qsq")]) == 0
-    assert main(["evaluate", "--checkpoint", str(ck), "--out", str(out)]) == 2
+    assert main(["evaluate", "--checkpoint", str(ck), "--data", str(tmp_path / "none"),
+                 "--out", str(out)]) == 2
+
+
+# ------------------------------------------------------------------ values checked before any work
+@pytest.fixture
+def no_work(monkeypatch):
+    """Replace the long work of evaluate / train with a recorder: a check must fire before it."""
+    calls = []
+    import golden_model.nn.evaluate as ev
+    import golden_model.nn.train as tr
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: calls.append("evaluate"))
+    monkeypatch.setattr(tr, "train", lambda *a, **k: calls.append("train"))
+    return calls
+
+
+@pytest.mark.parametrize("levels,msg", [
+    ("5-2", "range LO-HI must have LO <= HI (reversed ranges are empty), not '5-2'"),
+    ("", "must list at least one level, not ''"),
+    ("1-x", "must be a range LO-HI such as 0-8 or integers such as 0,2,4, not '1-x'"),
+])
+def test_evaluate_rejects_empty_or_reversed_level_ranges(levels, msg, capsys, no_work):
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--levels", levels])
+    assert exc.value.code == 2
+    assert f"argument --levels: {msg}" in capsys.readouterr().err
+    assert no_work == []
+
+
+def test_evaluate_per_layer_list_length_checked_before_work(tmp_path, capsys, no_work):
+    assert main(["evaluate", "--per-layer-t", "1,2", "--out", str(tmp_path)]) == 2
+    assert ("qsq: error: --per-layer-t needs one level per compute layer (4: conv1,conv2,fc1,fc2), "
+            "not '1,2'") in capsys.readouterr().err
+    assert no_work == []
+
+
+def test_evaluate_data_for_the_digits_checkpoint_is_an_error(tmp_path, capsys, no_work):
+    assert main(["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "qsq: error: --data: the digits checkpoint " in err
+    assert f"takes no data directory, not '{tmp_path}'" in err
+    assert no_work == []
+
+
+def test_data_given_a_regular_file_says_so(tmp_path, capsys, no_work):
+    f = tmp_path / "mnist.gz"
+    f.write_bytes(b"x")
+    assert main(["train", "--dataset", "mnist", "--data", str(f), "--out", str(tmp_path / "c.npz")]) == 2
+    assert (f"qsq: error: {f}: is a file, not a directory (MNIST needs the directory that holds "
+            "its files)") in capsys.readouterr().err
+    assert no_work == []
+
+
+def test_output_paths_checked_before_work(tmp_path, capsys, no_work):
+    assert main(["train", "--out", str(tmp_path)]) == 2
+    assert f"qsq: error: --out: {tmp_path} is a folder, not a file name" in capsys.readouterr().err
+    f = tmp_path / "f"
+    f.write_text("x")
+    assert main(["evaluate", "--out", str(f)]) == 2
+    assert f"qsq: error: --out {f}: is a file, not a directory" in capsys.readouterr().err
+    assert main(["train", "--epochs", "0", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "qsq: error: --epochs must be an integer in [1, 100000], not 0" in capsys.readouterr().err
+    assert main(["pack", "-o", str(tmp_path)]) == 2
+    assert f"qsq: error: -o/--out: {tmp_path} is a folder, not a file name" in capsys.readouterr().err
+    assert main(["pack", "--lanes", "0", "-o", str(tmp_path / "m.qsq")]) == 2
+    assert "qsq: error: --lanes must be an integer in [1, 21], not 0" in capsys.readouterr().err
+    assert no_work == []
+
+
+def test_evaluate_dataset_and_checkpoint_must_agree(tmp_path, capsys, no_work):
+    from golden_model.nn.checkpoint import DEFAULT_CHECKPOINT
+    assert main(["evaluate", "--dataset", "mnist", "--checkpoint", str(DEFAULT_CHECKPOINT),
+                 "--out", str(tmp_path)]) == 2
+    assert "does not match the checkpoint" in capsys.readouterr().err
+    assert no_work == []
+
+
+def test_spread_on_two_short_folds(tmp_path):
+    out = tmp_path / "spread"
+    assert main(["spread", "--folds", "2", "--epochs", "1", "--qat-epochs", "0", "--levels", "0,3",
+                 "--quiet", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["folds"] == 2 and 700 < s["images"] < 730
+    keys = [r[0] for r in s["rows"]]
+    assert keys == ["float", "ptq-0", "ptq-3"]
+    ptq3 = s["rows"][2]
+    assert ptq3[7] == "ptq-0" and 0 <= ptq3[10] <= 1      # paired against t=0, with a p-value
+    assert "5-fold" not in (out / "report.md").read_text().splitlines()[0]

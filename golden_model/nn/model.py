@@ -83,18 +83,24 @@ class Conv2D(Layer):
         n = x.shape[0]
         return out.reshape(n, ho, wo, self.out_ch).transpose(0, 3, 1, 2)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        """Weight and bias gradients; the input gradient unless ``input_grad`` is False (the
+        first layer of a network needs none)."""
         xshape, cols, ho, wo = self._cache
         n, c, h, wd = xshape
         g = grad.transpose(0, 2, 3, 1).reshape(-1, self.out_ch)      # (N*Ho*Wo, F)
         self.dw = (g.T @ cols).reshape(self.w.shape)
         self.db = g.sum(axis=0)
+        if not input_grad:
+            return None
         dcols = (g @ self.weight().reshape(self.out_ch, -1)).reshape(n, ho, wo, c, self.k, self.k)
         p = self.pad
-        dx = np.zeros((n, c, h + 2 * p, wd + 2 * p), np.float32)
+        # col2im, channels last so every slice added is contiguous in its last axis
+        dx = np.zeros((n, h + 2 * p, wd + 2 * p, c), grad.dtype)
         for i in range(self.k):
             for j in range(self.k):
-                dx[:, :, i:i + ho, j:j + wo] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+                dx[:, i:i + ho, j:j + wo, :] += dcols[:, :, :, :, i, j]
+        dx = dx.transpose(0, 3, 1, 2)
         return dx[:, :, p:p + h, p:p + wd] if p else dx
 
     def describe(self):
@@ -120,10 +126,10 @@ class Dense(Layer):
             self._x = x
         return x @ self.weight().T + self.b
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         self.dw = grad.T @ self._x
         self.db = grad.sum(axis=0)
-        return grad @ self.weight()
+        return grad @ self.weight() if input_grad else None
 
     def describe(self):
         return f"fc {self.n_in}->{self.n_out}"
@@ -202,8 +208,18 @@ class Sequential:
             x = lay.forward(x, train)
         return x
 
-    def backward(self, grad):
-        for lay in reversed(self.layers):
+    def backward(self, grad, input_grad=False):
+        """Back-propagate ``grad`` (of the output); every compute layer gets ``dw``/``db``.
+
+        The gradient with respect to the network input is only computed (and returned) when
+        ``input_grad`` is True; training never needs it, and for the first convolution it is
+        the most expensive part of the backward pass.
+        """
+        last = len(self.layers) - 1
+        for i, lay in enumerate(reversed(self.layers)):
+            if i == last and not input_grad and isinstance(lay, (Conv2D, Dense)):
+                lay.backward(grad, input_grad=False)
+                return None
             grad = lay.backward(grad)
         return grad
 

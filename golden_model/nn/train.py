@@ -5,26 +5,48 @@ Both are deterministic for a seed: initialisation and mini-batch order come from
 
 Quantization-aware fine-tuning (:func:`finetune_qat`) starts from trained float weights. In every
 step the forward pass uses the *fake-quantized* network of :mod:`golden_model.nn.quant`: each layer's
-weights are re-encoded with the golden-model codec and replaced by their dequantized values, and
+weights are re-encoded with the golden-model codec (by :func:`~golden_model.nn.fastcodec.encode_layer_fast`,
+which returns exactly what :func:`golden_model.codec.encode_layer` returns, much faster; ``make
+bench-train`` times both) and
+replaced by their dequantized values, and
 each compute layer's input is rounded to its unsigned 8-bit grid ``a * 2**e_in`` (exponents fixed
 by calibration before fine-tuning). The backward pass treats both roundings as the identity
 (straight-through estimator; the activation gradient is zeroed where the value saturated) and
 updates the float "shadow" weights.
+
+Speed: the matrices of one mini-batch are small, so BLAS runs single-threaded while training
+(:func:`blas_threads`; OpenBLAS's spinning worker threads slow small products down badly on a busy
+machine -- ``make bench-train`` times one gradient both ways), and the first layer's input
+gradient is not computed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..codec import encode_layer
 from ..config import CodecConfig, check_int
+from .fastcodec import encode_layer_fast
 from .model import Sequential, build_model
 
-__all__ = ["TrainConfig", "train", "finetune_qat", "cross_entropy", "accuracy"]
+__all__ = ["TrainConfig", "train", "finetune_qat", "cross_entropy", "accuracy", "blas_threads"]
+
+
+@contextlib.contextmanager
+def blas_threads(n: int = 1):
+    """Limit BLAS to ``n`` threads inside the block (``threadpoolctl``, installed with
+    scikit-learn; without it the block runs unchanged)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # numpy-only installation: nothing to limit with
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,13 @@ def _shift(x: np.ndarray, rng) -> np.ndarray:
 
 def _epochs(model, x, y, cfg_epochs, batch, lr, wd, seed, quiet, label, before_step=None,
             val=None, augment=False):
+    with blas_threads(1):
+        _run_epochs(model, x, y, cfg_epochs, batch, lr, wd, seed, quiet, label, before_step, val,
+                    augment)
+
+
+def _run_epochs(model, x, y, cfg_epochs, batch, lr, wd, seed, quiet, label, before_step, val,
+                augment):
     rng = np.random.default_rng(seed)
     opt = _Adam(model, lr, wd)
     n = len(y)
@@ -149,8 +178,9 @@ class _FakeQuantAct:
             self.mask = (x >= 0) & (x <= 255.5 * self.step_size)
         return self.fwd(q.astype(np.float32), train)
 
-    def backward(self, grad):
-        return self.bwd(grad) * self.mask
+    def backward(self, grad, input_grad=True):
+        g = self.bwd(grad, input_grad=input_grad)
+        return None if g is None else g * self.mask
 
 
 def finetune_qat(model: Sequential, x: np.ndarray, y: np.ndarray, exponents: list[int],
@@ -174,7 +204,7 @@ def finetune_qat(model: Sequential, x: np.ndarray, y: np.ndarray, exponents: lis
 
     def quantize_weights():
         for lay in comp:
-            lay.weight_override = encode_layer(lay.w, codec).dequantized().astype(np.float32)
+            lay.weight_override = encode_layer_fast(lay.w, codec).dequantized().astype(np.float32)
 
     def val():
         quantize_weights()
