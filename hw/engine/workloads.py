@@ -72,7 +72,7 @@ def _digits() -> Workload:
     data = load_digits(seed=ck.meta.get("split_seed", 0))
     calib = data.x_train[:CALIB_IMAGES]
     return Workload("digits", quantize_model(ck.float_model, calib), quantize_int8(ck.float_model, calib),
-                    data.x_test, data.y_test, {"x_train": data.x_train, "y_train": data.y_train})
+                    data.x_test, data.y_test, {"x_val": data.x_val, "y_val": data.y_val})
 
 
 @lru_cache(maxsize=None)
@@ -100,16 +100,18 @@ def _synthetic() -> Workload:
                     random_images(SYNTHETIC_SHAPE, 32, seed=9))
 
 
-def recommended_trunc(wl: Workload, budget: float = 0.005) -> list[int]:
-    """The per-layer truncation levels ``qsq evaluate`` recommends (its automatic choice within
-    ``budget`` of exact-integer accuracy); all zeros for a workload without training labels."""
-    from golden_model.nn.evaluate import choose_per_layer_t, operand_histograms
+def recommended_trunc(wl: Workload, budget: float | None = None) -> list[int]:
+    """The per-layer truncation levels ``qsq evaluate`` recommends: its automatic choice on the
+    validation split within ``budget`` (default: the evaluation's) of exact-integer accuracy; all
+    zeros for a workload without a validation split."""
+    from golden_model.nn.evaluate import EvalOptions, choose_per_layer_t, operand_histograms
 
-    if "y_train" not in wl.notes:
+    if wl.notes.get("y_val") is None or not len(wl.notes["y_val"]):
         return [0] * len(wl.coded.layers)
-    x, y = wl.notes["x_train"], wl.notes["y_train"]
+    budget = EvalOptions().auto_per_layer_budget if budget is None else budget
     levels = list(wl.coded.mult.truncation_levels)
-    return choose_per_layer_t(wl.coded, x, y, budget, levels, operand_histograms(wl.coded, x))
+    hists = operand_histograms(wl.coded, wl.images)
+    return choose_per_layer_t(wl.coded, wl.notes["x_val"], wl.notes["y_val"], budget, levels, hists)
 
 
 #: Workload name -> loader.
