@@ -212,8 +212,11 @@ def _pnr(job, work, verilog, inputs) -> dict:
 
     folder = work / f"pnr-seed{job.seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "harness.json").write_text(_unpack(inputs[0]["harness"]))
-    return {"pnr": ice40_pnr(folder, seed=job.seed), "seed": job.seed}
+    harness = folder / "harness.json"
+    harness.write_text(_unpack(inputs[0]["harness"]))
+    res = ice40_pnr(folder, seed=job.seed)
+    harness.unlink()            # the same netlist as ../ice40/harness.json: keep the work folder small
+    return {"pnr": res, "seed": job.seed}
 
 
 _RUN = {"generic": _generic, "activity": _activity, "ice40": _ice40, "pnr": _pnr}
