@@ -328,3 +328,22 @@ def test_flow_modules_import_no_cycle():
 
     for m in sorted(graph):
         assert cycle_from(m, m, [m]) is None, " -> ".join(cycle_from(m, m, [m]))
+
+
+def test_job_warnings_reach_the_caller(tmp_path, monkeypatch):
+    """A warning raised inside a job is carried back with its result and raised again here."""
+    import warnings
+
+    from hw.flow import jobs
+    from hw.flow.runner import run_jobs
+
+    def warns(job, work, verilog, inputs):
+        warnings.warn("boom", UserWarning)
+        return {"area": {}, "latency": 2}
+
+    monkeypatch.setitem(jobs._RUN, "generic", warns)
+    opts = FlowOptions(out=str(tmp_path), serial=True, use_cache=False)
+    job = Job("generic", Design("exact", CFG), opts)
+    with pytest.warns(RuntimeWarning, match=r"^s4xs4-exact/generic: UserWarning: boom \("):
+        res = run_jobs([job], opts, tmp_path / "cache", tmp_path / "work")
+    assert res[job.id]["area"] == {} and "error" not in res[job.id]

@@ -125,8 +125,6 @@ def _pareto(data, out: Path):
             panels.append((tag, stim, groups))
     if not panels:
         return None
-    import matplotlib.pyplot as plt
-
     fig, axes = _grid(panels, 1, (10, 4.8))
     for ax, (tag, stim, groups) in zip(axes, panels):
         for label, (d, pts) in sorted(groups.items()):
@@ -144,7 +142,6 @@ def _pareto(data, out: Path):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    del plt
     return _save(fig, out / "pareto_power_mred.png")
 
 

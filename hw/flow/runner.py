@@ -5,6 +5,9 @@ free worker), on a ``LocalCluster`` of worker processes on this machine by defau
 running Dask cluster given by its scheduler's address. Results do not depend on where or in
 which order the jobs ran: every job is a deterministic function of its inputs.
 
+Warnings a job raises are recorded with its result and raised again in the calling process, so
+serial and Dask runs treat them alike (and a test run, where warnings are errors, sees them).
+
 Progress: the total number of jobs is known before the first one starts; a bar on a terminal,
 a line every few percent otherwise.
 """
@@ -16,6 +19,7 @@ import re
 import sys
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,6 +92,23 @@ class Progress:
             self._bar.close()
 
 
+def _execute(job: Job, cache_dir: str, work_dir: str, *inputs: dict) -> dict:
+    """:func:`~hw.flow.jobs.execute_job` with the warnings it raises recorded in the result, so
+    they reach the caller's process (and its warning filters) instead of a worker's stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = execute_job(job, cache_dir, work_dir, *inputs)
+    if caught:
+        res["warnings"] = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+                           for w in caught]
+    return res
+
+
+def _reraise_warnings(job: Job, res: dict) -> None:
+    for text in res.get("warnings", ()):
+        warnings.warn(f"{job.id}: {text}", RuntimeWarning, stacklevel=3)
+
+
 def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path,
              progress: Progress | None = None) -> dict[str, dict]:
     """Run ``jobs`` (each listed after the jobs it needs); return ``{job.id: result}``.
@@ -99,7 +120,8 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
     results: dict[str, dict] = {}
     if opts.serial:
         for job in jobs:
-            res = execute_job(job, cache_dir, work_dir, *[results[n] for n in job.needs])
+            res = _execute(job, cache_dir, work_dir, *[results[n] for n in job.needs])
+            _reraise_warnings(job, res)
             results[job.id] = res
             if progress:
                 progress.update(job, res)
@@ -111,7 +133,7 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
         futures, by_key = {}, {}
         for job in jobs:
             key = f"qsq-{run}-{job.id}"
-            futures[job.id] = client.submit(execute_job, job, cache_dir, work_dir,
+            futures[job.id] = client.submit(_execute, job, cache_dir, work_dir,
                                             *[futures[n] for n in job.needs],
                                             key=key, pure=False)
             by_key[key] = job
@@ -121,6 +143,7 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
                 res = fut.result()
             except Exception as exc:  # a worker died (e.g. killed): the job has no result
                 res = {"job": job.id, "error": f"{type(exc).__name__}: {exc}"}
+            _reraise_warnings(job, res)
             results[job.id] = res
             if progress:
                 progress.update(job, res)
