@@ -347,3 +347,25 @@ def test_job_warnings_reach_the_caller(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"^s4xs4-exact/generic: UserWarning: boom \("):
         res = run_jobs([job], opts, tmp_path / "cache", tmp_path / "work")
     assert res[job.id]["area"] == {} and "error" not in res[job.id]
+
+
+def test_a_tool_killed_by_a_signal_is_run_once_more(tmp_path, monkeypatch):
+    from hw.flow import jobs
+    from hw.flow.runner import run_jobs
+
+    calls = []
+
+    def flaky(job, work, verilog, inputs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ToolError("yosys failed (exit -7), log y.log: (killed)")
+        if job.design.kind == "tam":
+            raise ToolError("yosys failed (exit 1), log y.log: ERROR: syntax")
+        return {"area": {"gates": 1}, "latency": 2}
+
+    monkeypatch.setitem(jobs._RUN, "generic", flaky)
+    opts = FlowOptions(out=str(tmp_path), serial=True, use_cache=False)
+    ok, bad = (Job("generic", d, opts) for d in (Design("exact", CFG), Design("tam", CFG, (("k", 3),))))
+    res = run_jobs([ok, bad], opts, tmp_path / "cache", tmp_path / "work")
+    assert res[ok.id]["area"] == {"gates": 1} and len(calls) == 3     # retried once, then done
+    assert res[bad.id]["error"] == "ToolError: yosys failed (exit 1), log y.log: ERROR: syntax"

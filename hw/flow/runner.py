@@ -28,6 +28,7 @@ from .options import FlowOptions
 
 __all__ = ["run_jobs", "check_scheduler_address", "Progress"]
 
+_SIGNALLED = re.compile(r"^ToolError: \S+ failed \(exit -\d+\)")
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$|^[A-Za-z0-9_.\-\[\]:]+:\d+$")
 
 
@@ -98,6 +99,10 @@ def _execute(job: Job, cache_dir: str, work_dir: str, *inputs: dict) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = execute_job(job, cache_dir, work_dir, *inputs)
+        if _SIGNALLED.search(res.get("error", "")):
+            # A tool killed by a signal (seen: SIGBUS while another process rewrote YoWASP's
+            # compiled-module cache) is an accident of the machine, not of the design: once more.
+            res = execute_job(job, cache_dir, work_dir, *inputs)
     if caught:
         res["warnings"] = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
                            for w in caught]
