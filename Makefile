@@ -79,10 +79,14 @@ bench-train: $(STAMP)  ## time one float and one QAT epoch of LeNet-5 on 60k MNI
 	$(VPY) -m golden_model.nn.bench_train
 
 # ---------------------------------------------------------------- reports
-.PHONY: report
+.PHONY: report report-bench
 REPORT_ARGS ?=
-report: $(STAMP)  ## synthesis/timing/activity report of every design (build/report/index.md); REPORT_ARGS="--config s12xs12 ..." for others
+report: $(STAMP)  ## synthesis/timing/activity report of every design (build/report/index.md; work files in build/report/work); REPORT_ARGS="--config s12xs12 ..." for others
 	$(QSQ) report --out $(BUILD)/report $(REPORT_ARGS)
+	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
+
+report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on a Dask LocalCluster (prints both)
+	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)
@@ -91,8 +95,8 @@ test: $(STAMP)  ## fast test suite (CI)
 test-all: $(STAMP)  ## every test, including the slow regressions
 	$(VPY) -m pytest -q
 
-clean:  ## remove build outputs
-	rm -rf $(BUILD) sim_build .pytest_cache .hypothesis
+clean:  ## remove build outputs (incl. the report's work folder build/report/work and its cache)
+	rm -rf $(BUILD) sim_build .pytest_cache .hypothesis dask-scratch-space
 
 distclean: clean  ## also remove the virtualenv
 	rm -rf $(VENV)

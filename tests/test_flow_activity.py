@@ -1,13 +1,14 @@
 """Toggle counting: exact counts on a hand-written VCD and on tiny hand-checked netlists."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from hw.flow.activity import ActivityError, Segment, simulate_activity
 from hw.flow.netlist import NetlistError, load_netlist
-from hw.flow.vcd import VcdError, count_toggles
+from hw.flow.vcd import READERS, VcdError, count_toggles
 
 VCD = """$timescale 1ns $end
 $scope module tb $end
@@ -45,34 +46,45 @@ b1111 $
 """
 
 
-def test_vcd_counts_by_hand(tmp_path):
+@pytest.mark.parametrize("reader", READERS)
+def test_vcd_counts_by_hand(tmp_path, reader):
     p = tmp_path / "t.vcd"
     p.write_text(VCD)
-    tg = count_toggles(p, scope="u")
+    tg = count_toggles(p, scope="u", reader=reader)
     # x: 0 -> (1,0,1 within #5 = settled 1) -> 0 @10 -> 1 @15: three toggles, two rising.
     assert tg.toggles == {"x": [3], "y": [1]}          # y: x -> 1 not counted, 1 -> 0 counted
     assert tg.rises == {"x": [2], "y": [0]}
-    assert tg.end_time == 20
-    every = count_toggles(p)
+    every = count_toggles(p, reader=reader)
     assert every.toggles["clk"] == [4] and every.rises["clk"] == [2]
-    win = count_toggles(p, scope="u", bounds=[10, 15])
+    win = count_toggles(p, scope="u", bounds=[10, 15], reader=reader)
     assert win.toggles["x"] == [1, 1, 1] and win.toggles["y"] == [0, 1, 0]
 
 
-def test_vcd_errors(tmp_path):
+# The hand-written reader's messages, and the library's (wrapped in VcdError with the path).
+BAD = {"python": ("no \\$enddefinitions", "bad timestamp '#1x5'", "unexpected line"),
+       "wellen": ("I/O operation failed", "failed to parse an integer", "unexpected token")}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_vcd_errors(tmp_path, reader):
     p = tmp_path / "bad.vcd"
+    header, stamp, line = BAD[reader]
     p.write_text("$scope module u $end\n$var wire 1 ! x $end\n")
-    with pytest.raises(VcdError, match="no \\$enddefinitions"):
-        count_toggles(p)
+    with pytest.raises(VcdError, match=f"^{re.escape(str(p))}: .*{header}"):
+        count_toggles(p, reader=reader)
     p.write_text(VCD.replace("#15", "#1x5"))
-    with pytest.raises(VcdError, match="bad timestamp '#1x5'"):
-        count_toggles(p)
+    with pytest.raises(VcdError, match=stamp):
+        count_toggles(p, reader=reader)
     p.write_text(VCD.replace("1!\n1\"\n#20", "1!\n?\"\n#20"))
-    with pytest.raises(VcdError, match="unexpected line"):
-        count_toggles(p)
-    with pytest.raises(ValueError, match="bounds must be strictly ascending"):
-        p.write_text(VCD)
-        count_toggles(p, bounds=[5, 5])
+    with pytest.raises(VcdError, match=line):
+        count_toggles(p, reader=reader)
+    with pytest.raises(VcdError, match=f"^{re.escape(str(tmp_path / 'none.vcd'))}: no such file$"):
+        count_toggles(tmp_path / "none.vcd", reader=reader)
+    p.write_text(VCD)
+    with pytest.raises(ValueError, match=r"^bounds must be strictly ascending times, not \[5, 5\]$"):
+        count_toggles(p, bounds=[5, 5], reader=reader)
+    with pytest.raises(ValueError, match=r"^reader must be one of 'wellen', 'python', not 'vcdvcd'$"):
+        count_toggles(p, reader="vcdvcd")
 
 
 def _cell(t, **conn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -10,24 +11,43 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report", help="synthesis, timing and switching-activity report (build/report/)",
         description="Generate every design of the sweep (CSD multiplier at every truncation level "
                     "and gating style, exact and approximate-array baselines, decoder), synthesize "
-                    "it with Yosys (generic gates and iCE40), place and route on the iCE40 UP5K, "
-                    "simulate the gate-level netlist for switching activity, and write tables, "
-                    "plots and index.md. Results are cached per design.")
+                    "it with Yosys (generic gates and iCE40), place and route on the iCE40 UP5K "
+                    "with several seeds, simulate the gate-level netlist for switching activity, "
+                    "and write tables, plots and index.md, which opens with which multiplier to "
+                    "pick. The independent jobs run on a Dask LocalCluster (or the cluster of "
+                    "--scheduler); results are cached per job.")
     p.add_argument("--config", action="append", metavar="TAG",
                    help="operand configuration [su]<a width>x[su]<b width>, repeatable "
                         "(default: s8xs8 and u8xs8)")
     p.add_argument("--out", default="build/report", help="output folder (default build/report)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (default 2)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="worker processes of the Dask LocalCluster (default: the number of "
+                        "cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the jobs on the Dask cluster of this scheduler (e.g. "
+                        "tcp://host:8786) instead of a LocalCluster; its workers need qsq "
+                        "installed and the output folder on a shared file system")
+    p.add_argument("--serial", action="store_true",
+                   help="run the jobs one after another in this process (no Dask)")
     p.add_argument("--ops", type=int, default=1000,
                    help="operations per stimulus segment in the activity simulation (default 1000)")
-    p.add_argument("--seed", type=int, default=1, help="stimulus and placement seed (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="stimulus seed and first placement seed (default 1)")
+    p.add_argument("--pnr-seeds", type=int, default=3,
+                   help="nextpnr placement seeds per design, fmax is their median (default 3, "
+                        "at least 3)")
     p.add_argument("--stimuli", default="uniform,stream,ws",
                    help="comma-separated stimulus sets (default uniform,stream,ws; trace sets are "
-                        "added when build/eval/traces.npz exists)")
-    p.add_argument("--traces", default=None, help="network trace archive (default build/eval/traces.npz)")
+                        "added when the trace archive exists)")
+    p.add_argument("--traces", default=None,
+                   help="network trace archive (default build/eval/traces.npz, used when it "
+                        "exists; a file named here must exist)")
     p.add_argument("--variants", default="csd,csdc-xor",
                    help="CSD multiplier variants: csd (hw/csd_multiplier.py), csdc-xor, csdc-split "
                         "(hw/csd_compact.py); default csd,csdc-xor")
+    p.add_argument("--budgets", default="0,0.05",
+                   help="MRED budgets of the headline, comma-separated (default 0,0.05; 0 = exact "
+                        "products)")
     p.add_argument("--quick", action="store_true",
                    help="a few levels per family only (smoke test)")
     p.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no fmax)")
@@ -38,31 +58,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _budgets(text: str) -> tuple[float, ...]:
+    out = []
+    for part in text.split(","):
+        try:
+            b = float(part)
+        except ValueError:
+            raise ValueError(f"--budgets must be comma-separated MRED values in [0, 1], "
+                             f"not {text!r}") from None
+        if not 0 <= b <= 1:
+            raise ValueError(f"--budgets must be MRED values in [0, 1], not {part!r}")
+        out.append(b)
+    return tuple(out)
+
+
 def run(args) -> int:
-    from golden_model.config import check_int
-
-    from .report import FlowOptions, parse_config_tag, run_report
-    from .stimuli import STIMULI
-
     from .designs import VARIANTS
+    from .options import FlowOptions, parse_config_tag
+    from .report import run_report
 
     configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
-    for v in args.variants.split(","):
-        if v not in VARIANTS:
-            raise ValueError(f"--variants must name variants among {', '.join(VARIANTS)}, not {v!r}")
+    variants = tuple(v for v in args.variants.split(",") if v)
+    if not variants:
+        raise ValueError(f"--variants must name variants among {', '.join(VARIANTS)}, "
+                         f"not {args.variants!r}")
     stimuli = tuple(s for s in args.stimuli.split(",") if s)
-    for s in stimuli:
-        if s not in STIMULI + ("trace-stream", "trace-ws"):
-            raise ValueError(f"--stimuli must name sets among {', '.join(STIMULI)}, not {s!r}")
-    opts = FlowOptions(ops=check_int("--ops", args.ops, 16, 1_000_000),
-                       seed=check_int("--seed", args.seed, 0, 2**31 - 1),
-                       stimuli=stimuli, pnr=not (args.no_pnr or args.no_ice40),
-                       ice40=not args.no_ice40, activity=not args.no_activity, dsp=args.dsp,
-                       traces=args.traces, jobs=check_int("--jobs", args.jobs, 1, 64),
-                       out=args.out, use_cache=not args.no_cache)
+    if not stimuli:
+        raise ValueError(f"--stimuli must name at least one stimulus set, not {args.stimuli!r}")
+    opts = FlowOptions(ops=args.ops, seed=args.seed, pnr_seeds=args.pnr_seeds, stimuli=stimuli,
+                       pnr=not (args.no_pnr or args.no_ice40), ice40=not args.no_ice40,
+                       activity=not args.no_activity, dsp=args.dsp, traces=args.traces,
+                       out=args.out, use_cache=not args.no_cache, serial=args.serial,
+                       jobs=args.jobs, scheduler=args.scheduler)
     try:
-        run_report(configs, opts, quick=args.quick,
-                   variants=tuple(v for v in args.variants.split(",") if v))
+        run_report(configs, opts, quick=args.quick, variants=variants,
+                   budgets=_budgets(args.budgets))
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0

@@ -13,7 +13,7 @@ import numpy as np
 from golden_model.config import GATING_STYLES, MultiplierConfig
 
 __all__ = ["Design", "GATING_STYLES", "KINDS", "VARIANTS", "DEFAULT_VARIANTS",
-           "default_designs", "csd_latency"]
+           "default_designs", "csd_latency", "variant_of", "variants"]
 
 #: Design kinds: the CSD multiplier, its compact variant, the baselines, the decoder.
 KINDS = ("csd", "csdc", "exact", "tam", "bam", "decoder")
@@ -156,18 +156,31 @@ class Design:
             return list(self.cfg.truncation_levels)
         return [None]
 
-    def error_metrics(self, t=None, samples: int = 200_000):
-        """Golden-model error metrics: exhaustive when ``a_width + b_width <= 20``, else sampled."""
-        from golden_model.metrics import all_pairs, error_metrics
+    def _pairs(self, samples: int):
+        from golden_model.metrics import all_pairs
 
         c = self.cfg
         if c.a_width + c.b_width <= 20:
-            a, b = all_pairs(c)
-        else:
-            rng = np.random.default_rng(1)
-            a = rng.integers(c.a.min, c.a.max + 1, samples)
-            b = rng.integers(c.b.min, c.b.max + 1, samples)
+            return all_pairs(c)
+        rng = np.random.default_rng(1)
+        return (rng.integers(c.a.min, c.a.max + 1, samples),
+                rng.integers(c.b.min, c.b.max + 1, samples))
+
+    def error_metrics(self, t=None, samples: int = 200_000):
+        """Golden-model error metrics: exhaustive when ``a_width + b_width <= 20``, else sampled."""
+        from golden_model.metrics import error_metrics
+
+        a, b = self._pairs(samples)
         return error_metrics(self.golden(a, b, t), a * b)
+
+    def always_zero(self, t=None, samples: int = 200_000) -> bool:
+        """True if the design's product is 0 for every operand pair (a degenerate level).
+
+        Checked on the operand pairs of :meth:`error_metrics`, which include every pair when
+        ``a_width + b_width <= 20``.
+        """
+        a, b = self._pairs(samples)
+        return not np.any(self.golden(a, b, t))
 
 
 #: CSD multiplier variants a sweep can include: the RTL of hw/csd_multiplier.py (one registered
@@ -212,3 +225,21 @@ def default_designs(cfg: MultiplierConfig, *, variants=DEFAULT_VARIANTS, gating=
                     out.append(Design("csdc", cfg, (("t", t), ("gating", g),
                                                      ("sign", v.split("-")[1])), lat))
     return out
+
+
+_COLOURS = {"CSD": "tab:blue", "CSD compact-xor": "tab:orange", "CSD compact-split": "tab:green"}
+
+
+def variant_of(d: Design) -> str | None:
+    """The CSD variant of ``d`` as shown in plots and tables (None for other kinds)."""
+    if d.kind == "csd":
+        return "CSD"
+    if d.kind == "csdc":
+        return f"CSD compact-{d.p['sign']}"
+    return None
+
+
+def variants(designs) -> list[tuple[str, str]]:
+    """The CSD variants among ``designs`` with their plot colours."""
+    found = sorted({variant_of(d) for d in designs if variant_of(d)})
+    return [(v, _COLOURS.get(v, "tab:gray")) for v in found]

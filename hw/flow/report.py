@@ -1,275 +1,303 @@
 """``make report``: measure every design of the sweep and write ``build/report/``.
 
-Per design (in parallel worker processes, cached per configuration):
-
-1. Verilog from the Amaranth module (:mod:`hw.flow.designs`);
-2. generic gate-level synthesis: cells by type, transistors, logic depth (:mod:`hw.flow.yosys`);
-3. iCE40 UP5K: ``synth_ice40`` LUT4/carry/FF counts, nextpnr fmax on the timing harness;
-4. gate-level switching activity of the generic netlist under every stimulus set
-   (:mod:`hw.flow.activity`), after checking the netlist's products against the golden model;
-
-then error metrics from the golden model, tables (Markdown/CSV/JSON), plots and ``index.md``.
-
-The cache key of a design is the SHA-256 of its generated Verilog, the flow parameters, the source
-of the flow steps that produce numbers and :data:`FLOW_VERSION`; a re-run with nothing changed only
-reads the cache.
+1. Check every input (options, trace archive, tools) before any work starts.
+2. Split the sweep into independent jobs (:mod:`hw.flow.jobs`): per design, generic synthesis,
+   gate-level activity, iCE40 synthesis, and nextpnr once per placement seed.
+3. Run them (:mod:`hw.flow.runner`): on a Dask ``LocalCluster`` by default, on a Dask cluster
+   given by its scheduler address, or serially in this process; results are cached per job.
+4. Time the two VCD readers on some of this run's waves (:mod:`hw.flow.vcd`).
+5. Tables, plots and ``index.md`` (:mod:`hw.flow.tables`, :mod:`hw.flow.plots`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import multiprocessing
-import re
-import sys
+import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden_model.config import MultiplierConfig, check_int
 
-from .designs import DEFAULT_VARIANTS, Design, default_designs
+from .designs import DEFAULT_VARIANTS, VARIANTS, Design, default_designs
+from .options import FLOW_VERSION, MIN_PNR_SEEDS, FlowOptions, parse_config_tag
+from .text import POWER_PROXY_DOC, num
 
-__all__ = ["FlowOptions", "parse_config_tag", "measure_design", "run_report", "FLOW_VERSION",
-           "POWER_PROXY_DOC"]
+__all__ = ["FlowOptions", "parse_config_tag", "run_report", "FLOW_VERSION", "POWER_PROXY_DOC",
+           "validate", "plan", "work_folder_text", "compare_vcd_readers"]
 
-#: Bumped whenever a change to the flow changes its numbers (invalidates the cache).
-FLOW_VERSION = 3
-
-POWER_PROXY_DOC = (
-    "power proxy = fanout-weighted data-net toggles / 2 + clock-pin rising edges, per operation: "
-    "both in units of one full charge-discharge cycle of one cell input pin (a data net toggling "
-    "twice, 0->1->0, charges and discharges its fanout once; a clock pin does so every cycle)")
+TRACE_STIMULI = ("trace-stream", "trace-ws")
 
 
-@dataclass(frozen=True)
-class FlowOptions:
-    """Parameters of a report run (all of them enter the cache key, except ``jobs``/``out``)."""
-
-    ops: int = 1000
-    seed: int = 1
-    stimuli: tuple = ("uniform", "stream", "ws")
-    pnr: bool = True
-    ice40: bool = True
-    activity: bool = True
-    dsp: bool = False
-    traces: str | None = None        # path of the trace archive, if it exists
-    traces_digest: str = ""
-    jobs: int = 2
-    out: str = "build/report"
-    use_cache: bool = True
-
-    def key_fields(self) -> dict:
-        d = asdict(self)
-        for k in ("jobs", "out", "use_cache", "traces"):
-            d.pop(k)
-        return d
-
-
-_TAG = re.compile(r"^([su])(\d+)x([su])(\d+)$")
-
-
-def parse_config_tag(tag: str) -> MultiplierConfig:
-    """``s8xs8`` -> signed 8-bit a x signed 8-bit b, ``u8xs8`` -> unsigned a x signed b.
-
-    Raises
-    ------
-    ValueError
-        If the tag does not match ``[su]<width>x[su]<width>`` (or a width is out of range).
-    """
-    m = _TAG.match(str(tag))
-    if not m:
-        raise ValueError(f"config must look like s8xs8 or u8xs8 ([su]<a width>x[su]<b width>), "
-                         f"not {tag!r}")
-    return MultiplierConfig(int(m[2]), m[1] == "s", int(m[4]), m[3] == "s")
-
-
-# ---------------------------------------------------------------- one design (worker process)
-def _segments(design: Design, opts: FlowOptions):
-    from .activity import Segment
-    from .stimuli import load_traces, make_stimulus
-
-    traces = load_traces(opts.traces) if opts.traces else None
-    segs = []
-    for s in opts.stimuli:
-        a, b = make_stimulus(s, design.cfg, opts.ops, opts.seed, traces)
-        for t in design.levels_measured():
-            segs.append(Segment(s, t, a, b, design.golden(a, b, t)))
-    return segs
-
-
-def measure_design(design: Design, opts: FlowOptions, cache_dir: Path) -> dict:
-    """Run the flow on one design (or read its cache entry); return a JSON-able result."""
-    from .yosys import generic_synth, ice40_synth_pnr
-
-    t_start = time.perf_counter()
-    verilog = design.verilog()
-    h = hashlib.sha256()
-    h.update(verilog.encode())
-    h.update(json.dumps([FLOW_VERSION, design.key, design.latency, opts.key_fields()],
-                        sort_keys=True).encode())
-    h.update(_flow_digest().encode())
-    digest = h.hexdigest()[:16]
-    cache_file = Path(cache_dir) / f"{design.key}-{digest}.json"
-    if opts.use_cache and cache_file.exists():
-        try:
-            res = json.loads(cache_file.read_text())
-            res["cached"] = True
-            res["seconds"] = time.perf_counter() - t_start
-            return res
-        except json.JSONDecodeError:
-            pass  # a corrupt cache entry is recomputed
-    work = Path(cache_dir).parent / "work" / design.key
-    res: dict = {"key": design.key, "digest": digest, "notes": []}
-    timings = {}
-    t0 = time.perf_counter()
-    area, nl = generic_synth(verilog, design.top, work / "generic")
-    timings["generic"] = time.perf_counter() - t0
-    res["area"] = area
-    res["latency"] = design.latency
-    icg = design.p.get("gating") == "icg"
-    if opts.ice40 and not icg:
-        # (ICG designs are an ASIC style: iCE40 has no latches and synth_ice40 rejects them.)
-        t0 = time.perf_counter()
-        res["ice40"] = ice40_synth_pnr(verilog, design.top, nl.ports, work / "ice40",
-                                       dsp=opts.dsp, pnr=opts.pnr, seed=opts.seed)
-        timings["ice40"] = time.perf_counter() - t0
-    if opts.activity and design.is_multiplier:
-        from .activity import simulate_activity
-        t0 = time.perf_counter()
-        res["activity"] = simulate_activity(nl, _segments(design, opts), work / "activity",
-                                            design.latency)
-        timings["activity"] = time.perf_counter() - t0
-    res["timings"] = timings
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps(res, indent=1) + "\n")
-    res["cached"] = False
-    res["seconds"] = time.perf_counter() - t_start
-    return res
-
-
-def _flow_digest() -> str:
-    """Hash of the flow steps that decide the numbers (scripts, simulation, parsing, stimuli)."""
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for name in ("yosys.py", "netlist.py", "activity.py", "vcd.py", "stimuli.py", "tools.py"):
-        h.update((here / name).read_bytes())
-    return h.hexdigest()
-
-
-def _worker(args):
-    design, opts, cache_dir = args
-    try:
-        return design, measure_design(design, opts, cache_dir), None
-    except Exception as exc:  # reported by the parent, with the design's name
-        return design, None, f"{type(exc).__name__}: {exc}"
-
-
-# ---------------------------------------------------------------- the sweep
 def _decoder_designs() -> list[Design]:
     return [Design("decoder", None, (("code_bits", 3), ("scale_bits", 7), ("lanes", lanes),
                                      ("registered", True)))
             for lanes in (1, 4)]
 
 
-def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: bool = False,
-               designs: list[Design] | None = None, variants=None, log=print) -> Path:
-    """Measure the sweep and write ``opts.out``; return the path of ``index.md``.
+def sweep_designs(configs: list[MultiplierConfig], *, quick: bool = False,
+                  variants=None) -> list[Design]:
+    """The designs of the default sweep (``quick``: a few levels per family, no decoder)."""
+    designs = []
+    for cfg in configs:
+        if quick:
+            nd = cfg.ndigits
+            designs += default_designs(
+                cfg, variants=variants or DEFAULT_VARIANTS,
+                static_levels=sorted({0, nd // 4, nd // 2}),
+                tam_levels=[cfg.p_width // 4, cfg.p_width // 2],
+                bam_levels=[(0, max(1, cfg.b_width // 4))])
+        else:
+            designs += default_designs(cfg, variants=variants or DEFAULT_VARIANTS)
+    if not quick:
+        designs += _decoder_designs()
+    return designs
+
+
+# ---------------------------------------------------------------- inputs, checked first
+def validate(opts: FlowOptions, designs: list[Design]) -> tuple[FlowOptions, dict, list[str]]:
+    """Check every input before any work; return (options, options per configuration, notes).
+
+    The trace archive: an explicit ``opts.traces`` must exist and be a trace archive; without
+    one, the default ``build/eval/traces.npz`` is used when it exists. Trace stimuli named in
+    ``opts.stimuli`` need an archive.
+
+    Raises
+    ------
+    ValueError
+        For a bad option value, a missing or corrupt trace archive, or trace stimuli without one.
+    ToolError
+        If a tool the run needs is missing.
+    """
+    from .runner import check_scheduler_address
+    from .stimuli import STIMULI, TRACES_PATH, load_traces, traces_fit
+    from .tools import find_tool
+
+    check_int("--ops", opts.ops, 16, 1_000_000)
+    check_int("--seed", opts.seed, 0, 2**31 - 1)
+    check_int("--jobs", opts.jobs, 1, 256)
+    check_int("--pnr-seeds", opts.pnr_seeds, MIN_PNR_SEEDS, 64)
+    for s in opts.stimuli:
+        if s not in STIMULI + TRACE_STIMULI:
+            raise ValueError(f"--stimuli must name sets among "
+                             f"{', '.join(STIMULI + TRACE_STIMULI)}, not {s!r}")
+    if opts.scheduler is not None:
+        check_scheduler_address(opts.scheduler)
+    if not designs:
+        raise ValueError("the sweep has no designs")
+    # tools, before anything runs
+    find_tool("yosys")
+    if opts.ice40 and opts.pnr:
+        find_tool("nextpnr-ice40")
+    if opts.activity and any(d.is_multiplier for d in designs):
+        find_tool("iverilog")
+        find_tool("vvp")
+    # traces
+    notes = []
+    explicit = opts.traces is not None
+    path = Path(opts.traces) if explicit else TRACES_PATH
+    wanted = [s for s in opts.stimuli if s in TRACE_STIMULI]
+    traces = None
+    if path.is_file():
+        traces = load_traces(path)          # a corrupt archive is an error here, not later
+    elif explicit:
+        raise ValueError(f"--traces: {path} does not exist (write it with `qsq evaluate`, or "
+                         f"leave --traces out to skip the trace stimuli)")
+    elif wanted:
+        raise ValueError(f"--stimuli {','.join(wanted)} needs the network traces, but {path} "
+                         f"does not exist (write it with `qsq evaluate`, or give --traces PATH)")
+    elif opts.activity:
+        notes.append(f"Network operand traces ({path}) not found: the trace-stream and trace-ws "
+                     f"stimulus sets are skipped (run `qsq evaluate` first).")
+    if traces is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        stimuli = tuple(opts.stimuli) + tuple(s for s in TRACE_STIMULI if s not in opts.stimuli)
+        opts = opts.with_(traces=str(path), traces_digest=digest, stimuli=stimuli)
+    else:
+        opts = opts.with_(traces=None, traces_digest="")
+    # per operand configuration: the trace sets only where the traced operands fit its formats
+    per_cfg = {}
+    base = tuple(s for s in opts.stimuli if s not in TRACE_STIMULI)
+    for d in designs:
+        if d.cfg is None or d.cfg.tag() in per_cfg:
+            continue
+        if traces is None or traces_fit(traces, d.cfg):
+            per_cfg[d.cfg.tag()] = opts
+            continue
+        if wanted:
+            raise ValueError(f"--stimuli {','.join(wanted)}: the network traces in {path} do not "
+                             f"fit {d.cfg.describe()} operands")
+        per_cfg[d.cfg.tag()] = opts.with_(stimuli=base, traces=None, traces_digest="")
+        notes.append(f"The network traces do not fit {d.cfg.describe()} operands "
+                     f"(e.g. unsigned activations above {d.cfg.a.max}): no trace stimuli "
+                     f"for {d.cfg.tag()}.")
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, not the file {str(out)!r}")
+    return opts, per_cfg, notes
+
+
+def plan(designs: list[Design], opts: FlowOptions, per_cfg: dict):
+    """The jobs of the sweep (see :func:`hw.flow.jobs.plan_jobs`)."""
+    from .jobs import plan_jobs
+
+    return plan_jobs(designs, lambda d: per_cfg.get(d.cfg.tag(), opts) if d.cfg else opts)
+
+
+# ---------------------------------------------------------------- after the sweep
+def _assemble(designs, jobs, results) -> tuple[dict, list[str]]:
+    """Per design: area, iCE40 figures (fmax median and range over the seeds), activity."""
+    per: dict[str, dict] = {d.key: {"key": d.key, "cached": True, "seconds": 0.0}
+                            for d in designs}
+    failures, fmax = [], {}
+    for job in jobs:
+        r = results[job.id]
+        out = per[job.design.key]
+        if "error" in r:
+            if not r.get("skipped"):
+                failures.append(f"{job.id}: {r['error']}")
+            continue
+        out["cached"] = out["cached"] and r.get("cached", False)
+        out["seconds"] += r.get("seconds", 0.0)
+        if job.step == "generic":
+            out["area"], out["latency"] = r["area"], r["latency"]
+        elif job.step == "activity":
+            out["activity"] = r["activity"]
+        elif job.step == "ice40":
+            out.setdefault("ice40", {}).update(r["ice40"])
+        else:
+            fmax.setdefault(job.design.key, []).append((r["seed"], r["pnr"]))
+    for key, runs in fmax.items():
+        runs.sort()
+        f = [p["fmax_mhz"] for _, p in runs]
+        per[key]["ice40"].update({"fmax_mhz": statistics.median(f), "fmax_min": min(f),
+                                  "fmax_max": max(f), "fmax_seeds": f,
+                                  "lc_used": runs[0][1]["lc_used"]})
+    return per, failures
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def work_folder_text(work: Path, cache: Path) -> str:
+    """One sentence: where the work and cache folders are and how big they are."""
+    return (f"Work folder `{work}`: {num(_size(work) / 1e6)} MB of intermediate files (Verilog, "
+            f"netlists, logs and waves of every design, kept for inspection); cache `{cache}`: "
+            f"{num(_size(cache) / 1e6)} MB. `make clean` removes both (they are under `build/`); "
+            f"so does deleting the folders.")
+
+
+def compare_vcd_readers(paths: list[Path], scope: str = "u") -> dict | None:
+    """Time the two VCD readers on ``paths``; check they count the same toggles.
+
+    Returns
+    -------
+    dict or None
+        ``files``, ``mbytes``, ``python_s``, ``wellen_s``, ``ratio`` (wellen time / python
+        time) and ``used`` (the reader the flow uses); None without files.
 
     Raises
     ------
     RuntimeError
-        If any design fails; the message lists each failure (the other results are still cached).
+        If the readers disagree on any count.
     """
-    from .stimuli import TRACES_PATH
+    from .vcd import count_toggles
 
-    check_int("jobs", opts.jobs, 1, 64)
-    check_int("ops", opts.ops, 16, 1_000_000)
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return None
+    times = {"python": 0.0, "wellen": 0.0}
+    for p in paths:
+        got = {}
+        for reader in ("python", "wellen"):
+            t0 = time.perf_counter()
+            got[reader] = count_toggles(p, scope=scope, bounds=(), reader=reader)
+            times[reader] += time.perf_counter() - t0
+        if got["python"] != got["wellen"]:
+            raise RuntimeError(f"the VCD readers disagree on {p}")
+    return {"files": len(paths), "mbytes": sum(p.stat().st_size for p in paths) / 1e6,
+            "python_s": times["python"], "wellen_s": times["wellen"],
+            "ratio": times["wellen"] / times["python"] if times["python"] else float("nan"),
+            "used": "pywellen"}
+
+
+def _median_waves(work: Path, designs, n: int = 3) -> list[Path]:
+    """``n`` of this run's activity waves around the median size (representative, not the
+    longest runtime-design waves, which would make the timing itself slow)."""
+    waves = sorted((p for d in designs for p in [work / d.key / "activity" / "activity.vcd"]
+                    if p.is_file()), key=lambda p: (p.stat().st_size, str(p)))
+    if len(waves) <= n:
+        return waves
+    mid = len(waves) // 2
+    lo = max(0, mid - n // 2)
+    return waves[lo:lo + n]
+
+
+# ---------------------------------------------------------------- the report
+def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: bool = False,
+               designs: list[Design] | None = None, variants=None, budgets=None, log=print,
+               progress_bar: bool | None = None) -> Path:
+    """Measure the sweep and write ``opts.out``; return the path of ``index.md``.
+
+    Raises
+    ------
+    ValueError, ToolError
+        For bad inputs (:func:`validate`), before any work.
+    RuntimeError
+        If any job fails; the message names the first failure and the file listing all of them
+        (the other results are cached).
+    """
+    from .plots import write_plots
+    from .runner import Progress, run_jobs
+    from .tables import DEFAULT_BUDGETS, ReportData, write_outputs
+
+    for v in variants or ():
+        if v not in VARIANTS:
+            raise ValueError(f"--variants must name variants among {', '.join(VARIANTS)}, "
+                             f"not {v!r}")
+    budgets = tuple(DEFAULT_BUDGETS if budgets is None else budgets)
+    for b in budgets:
+        if not (isinstance(b, (int, float)) and 0 <= b <= 1):
+            raise ValueError(f"--budgets must be MRED values in [0, 1], not {b!r}")
+    if designs is None:
+        designs = sweep_designs(configs, quick=quick, variants=variants)
+    opts, per_cfg, notes = validate(opts, designs)
+    jobs = plan(designs, opts, per_cfg)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    notes = []
-    trace_path = Path(opts.traces) if opts.traces else TRACES_PATH
-    stimuli = tuple(opts.stimuli)
-    if trace_path.exists():
-        digest = hashlib.sha256(trace_path.read_bytes()).hexdigest()[:16]
-        stimuli = stimuli + tuple(s for s in ("trace-stream", "trace-ws") if s not in stimuli)
-        opts = FlowOptions(**{**asdict(opts), "traces": str(trace_path), "traces_digest": digest,
-                              "stimuli": stimuli})
-    else:
-        notes.append(f"Network operand traces ({trace_path}) not found: the trace-stream and "
-                     f"trace-ws stimulus sets are skipped (run the network evaluation first).")
-        opts = FlowOptions(**{**asdict(opts), "traces": None, "stimuli": stimuli})
-    if designs is None:
-        designs = []
-        for cfg in configs:
-            if quick:
-                nd = cfg.ndigits
-                designs += default_designs(
-                    cfg, variants=variants or DEFAULT_VARIANTS,
-                    static_levels=sorted({0, nd // 4, nd // 2}),
-                    tam_levels=[cfg.p_width // 4, cfg.p_width // 2],
-                    bam_levels=[(0, max(1, cfg.b_width // 4))])
-            else:
-                designs += default_designs(cfg, variants=variants or DEFAULT_VARIANTS)
-        if not quick:
-            designs += _decoder_designs()
-    # Per operand configuration: the trace sets only where the traced operands fit its formats.
-    cfg_opts = {}
-    if opts.traces:
-        from .stimuli import load_traces, traces_fit
-        traces = load_traces(opts.traces)
-        base = tuple(s for s in opts.stimuli if not s.startswith("trace-"))
-        for d in designs:
-            if d.cfg is None or d.cfg.tag() in cfg_opts:
-                continue
-            if traces_fit(traces, d.cfg):
-                cfg_opts[d.cfg.tag()] = opts
-            else:
-                cfg_opts[d.cfg.tag()] = FlowOptions(**{**asdict(opts), "stimuli": base,
-                                                       "traces": None, "traces_digest": ""})
-                notes.append(f"The network traces do not fit {d.cfg.describe()} operands "
-                             f"(e.g. unsigned activations above {d.cfg.a.max}): no trace stimuli "
-                             f"for {d.cfg.tag()}.")
-    cache_dir = out / "cache"
-    log(f"qsq report: {len(designs)} designs, {opts.jobs} worker(s), {opts.ops} operations per "
-        f"stimulus segment, stimuli {', '.join(opts.stimuli)}; cache {cache_dir}")
+    cache_dir, work_dir = out / "cache", out / "work"
+    how = ("serially in this process" if opts.serial else
+           f"on the Dask scheduler at {opts.scheduler}" if opts.scheduler else
+           f"on a Dask LocalCluster of {opts.jobs} worker process(es)")
+    counts = {s: sum(1 for j in jobs if j.step == s) for s in ("generic", "activity", "ice40", "pnr")}
+    log(f"qsq report: {len(designs)} designs, {len(jobs)} jobs ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + f") {how}; "
+        f"{opts.ops} operations per stimulus segment, stimuli {', '.join(opts.stimuli)}; "
+        f"work folder {work_dir}, cache {cache_dir}")
     t_start = time.perf_counter()
-    results: dict[str, dict] = {}
-    failures = []
-    jobs = [(d, cfg_opts.get(d.cfg.tag() if d.cfg else None, opts), cache_dir) for d in designs]
-    done = 0
-    if opts.jobs == 1:
-        it = (_worker(j) for j in jobs)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=opts.jobs, mp_context=multiprocessing.get_context("spawn"))
-        it = (f.result() for f in as_completed([pool.submit(_worker, j) for j in jobs]))
+    progress = Progress(len(jobs), log=log, bar=progress_bar)
     try:
-        for design, res, err in it:
-            done += 1
-            el = time.perf_counter() - t_start
-            if err:
-                failures.append(f"{design.key}: {err}")
-                log(f"[{done:3d}/{len(designs)}] {design.key:28s} FAILED {err.splitlines()[0]}")
-                continue
-            results[design.key] = res
-            how = "cached" if res["cached"] else f"{res['seconds']:.1f} s"
-            log(f"[{done:3d}/{len(designs)}] {design.key:28s} {how:>8s}   (elapsed {el:.0f} s)")
-            sys.stdout.flush()
+        results = run_jobs(jobs, opts, cache_dir, work_dir, progress)
     finally:
-        if pool is not None:
-            pool.shutdown()
+        progress.close()
     elapsed = time.perf_counter() - t_start
+    per, failures = _assemble(designs, jobs, results)
     if failures:
-        listing = Path(opts.out) / "failures.txt"
-        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing = out / "failures.txt"
         listing.write_text("\n".join(failures) + "\n")
-        raise RuntimeError(f"{len(failures)} of {len(designs)} design(s) failed, the first: "
+        raise RuntimeError(f"{len(failures)} of {len(jobs)} job(s) failed, the first: "
                            f"{failures[0].splitlines()[0]} (all of them: {listing})")
-    from .tables import write_outputs
-    index = write_outputs(designs, results, opts, out, notes, elapsed)
-    log(f"qsq report: measured {len(designs)} designs in {elapsed:.1f} s "
-        f"({sum(1 for r in results.values() if r['cached'])} from cache); wrote {index}")
+    vcd = compare_vcd_readers(_median_waves(work_dir, designs)) if opts.activity else None
+    work_text = work_folder_text(work_dir, cache_dir)
+    n_cached = sum(1 for j in jobs if results[j.id].get("cached"))
+    sweep = (f"{len(jobs)} jobs ({n_cached} from the cache) ran {how} in {elapsed:.1f} s. "
+             f"`make report` also times a fixed sub-sweep serially and on the LocalCluster "
+             f"(`python -m hw.flow.bench`).")
+    data = ReportData(designs, per, opts, notes,
+                      {"elapsed": elapsed, "vcd": vcd, "sweep": sweep, "work": work_text,
+                       "budgets": budgets})
+    index = write_outputs(data, out, write_plots(data, out))
+    log(f"qsq report: {len(jobs)} jobs in {elapsed:.1f} s ({n_cached} from the cache); "
+        f"wrote {index}")
+    log(f"qsq report: {work_text}")
     return index
-

@@ -6,11 +6,12 @@
     variants) and latches to ``$_DLATCH_P_``/``$_DLATCH_N_``, then ``abc -g`` to simple two- and
     three-input gates. Reported: cell counts by type, ``stat -tech cmos`` transistor estimate, the
     logic depth of :meth:`~hw.flow.netlist.Netlist.logic_depth`, and the netlist itself.
-``ice40_synth_pnr``
+``ice40_synth`` / ``ice40_pnr``
     The design inside a timing harness (below), ``synth_ice40`` (no DSP blocks unless asked),
-    LUT4 / carry / flip-flop counts from ``stat -json``, then nextpnr-ice40 for the UP5K (SG48
-    package, iCEBreaker pinout from ``constraints/icebreaker.pcf``) and the achieved fmax of its
-    JSON report.
+    LUT4 / carry / flip-flop counts from ``stat -json``; then nextpnr-ice40 for the UP5K (SG48
+    package, iCEBreaker pinout from ``constraints/icebreaker.pcf``) with one placement seed and
+    the achieved fmax of its JSON report. The report runs ``ice40_pnr`` with several seeds
+    (placement noise moves fmax by several MHz) and reports their median and range.
 
 Timing harness (``qsq_timing_top``): every input of the design is fed from one long shift
 register loaded from the ``sin`` pin, and every output is captured into a register that shifts out
@@ -28,7 +29,8 @@ from pathlib import Path
 from .netlist import Netlist, NetlistError, load_netlist
 from .tools import run_tool
 
-__all__ = ["GENERIC_GATES", "generic_synth", "harness_verilog", "ice40_synth_pnr", "read_stat",
+__all__ = ["GENERIC_GATES", "generic_synth", "harness_verilog", "ice40_synth", "ice40_pnr",
+           "ice40_synth_pnr", "read_stat",
            "CONSTRAINTS_DIR", "HARNESS_TOP", "HARNESS_PORTS"]
 
 GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -128,9 +130,11 @@ def harness_verilog(ports: dict, top: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ice40_synth_pnr(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: bool = False,
-                    pnr: bool = True, seed: int = 1, target_mhz: float = 100.0) -> dict:
-    """iCE40 UP5K flow on the timing harness: LUT/carry/FF counts and (if ``pnr``) fmax in MHz."""
+def ice40_synth(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: bool = False) -> dict:
+    """``synth_ice40`` of the design alone (LUT4/carry/FF/DSP counts) and of its timing harness.
+
+    The harness netlist is written to ``workdir/harness.json`` for :func:`ice40_pnr`.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "design.v").write_text(verilog + "\n" + harness_verilog(ports, top))
@@ -143,25 +147,44 @@ def ice40_synth_pnr(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: 
               f"synth_ice40 -top {HARNESS_TOP}{dsp_opt}; write_json harness.json")
     run_tool("yosys", ["-q", "-l", "yosys_ice40.log", "-p", script], workdir, "yosys_ice40.out")
     st = read_stat(workdir / "stat.json", top)["by_type"]
-    out = {"lut4": st.get("SB_LUT4", 0), "carry": st.get("SB_CARRY", 0),
-           "ff": sum(v for k, v in st.items() if k.startswith("SB_DFF")),
-           "dsp": st.get("SB_MAC16", 0)}
-    if not pnr:
-        return out
+    return {"lut4": st.get("SB_LUT4", 0), "carry": st.get("SB_CARRY", 0),
+            "ff": sum(v for k, v in st.items() if k.startswith("SB_DFF")),
+            "dsp": st.get("SB_MAC16", 0)}
+
+
+def ice40_pnr(workdir: Path, *, seed: int = 1, target_mhz: float = 100.0,
+              harness: str = "harness.json") -> dict:
+    """nextpnr-ice40 on the harness netlist ``workdir/harness``: fmax (MHz) and logic cells used.
+
+    Raises
+    ------
+    NetlistError
+        If nextpnr's report has no fmax.
+    """
+    workdir = Path(workdir)
     # Relative to the work folder: the WebAssembly nextpnr cannot open some absolute host paths
     # (seen: anything under /tmp), but always reaches the folders above its working directory.
     pcf = os.path.relpath(CONSTRAINTS_DIR / "icebreaker.pcf", workdir)
-    run_tool("nextpnr-ice40", ["--up5k", "--package", "sg48", "--json", "harness.json",
+    run_tool("nextpnr-ice40", ["--up5k", "--package", "sg48", "--json", harness,
                                "--pcf", pcf, "--freq", f"{target_mhz:g}", "--seed", str(seed),
                                "--report", "pnr.json", "--timing-allow-fail", "-q"],
              workdir, "nextpnr.log")
     try:
         rep = json.loads((workdir / "pnr.json").read_text())
         fmax = rep["fmax"]
-        out["fmax_mhz"] = min(float(v["achieved"]) for v in fmax.values())
         util = rep.get("utilization", {})
-        out["lc_used"] = int(util.get("ICESTORM_LC", {}).get("used", 0))
+        return {"fmax_mhz": min(float(v["achieved"]) for v in fmax.values()),
+                "lc_used": int(util.get("ICESTORM_LC", {}).get("used", 0))}
     except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
         raise NetlistError(f"{workdir / 'pnr.json'} is not a nextpnr report with fmax: {exc}") \
             from None
+
+
+def ice40_synth_pnr(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: bool = False,
+                    pnr: bool = True, seed: int = 1, target_mhz: float = 100.0) -> dict:
+    """iCE40 UP5K flow on the timing harness: :func:`ice40_synth`, then (if ``pnr``) one
+    :func:`ice40_pnr` with placement seed ``seed``."""
+    out = ice40_synth(verilog, top, ports, workdir, dsp=dsp)
+    if pnr:
+        out.update(ice40_pnr(workdir, seed=seed, target_mhz=target_mhz))
     return out

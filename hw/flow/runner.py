@@ -1,0 +1,185 @@
+"""Run the jobs of a sweep: in this process one after another, or through Dask ``distributed``.
+
+Dask schedules the job graph (a ``pnr`` job starts as soon as its ``ice40`` job is done, on any
+free worker), on a ``LocalCluster`` of worker processes on this machine by default, or on a
+running Dask cluster given by its scheduler's address. Results do not depend on where or in
+which order the jobs ran: every job is a deterministic function of its inputs.
+
+Warnings a job raises are recorded with its result and raised again in the calling process, so
+serial and Dask runs treat them alike (and a test run, where warnings are errors, sees them).
+
+Progress: the total number of jobs is known before the first one starts; a bar on a terminal,
+a line every few percent otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from .jobs import Job, execute_job
+from .options import FlowOptions
+
+__all__ = ["run_jobs", "check_scheduler_address", "Progress"]
+
+_SIGNALLED = re.compile(r"^ToolError: \S+ failed \(exit -\d+\)")
+_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$|^[A-Za-z0-9_.\-\[\]:]+:\d+$")
+
+
+def check_scheduler_address(address: str) -> str:
+    """Return ``address`` if it looks like a Dask scheduler address (``tcp://host:8786``).
+
+    Raises
+    ------
+    ValueError
+        Otherwise, naming the option.
+    """
+    if not isinstance(address, str) or not _ADDRESS.match(address):
+        raise ValueError(f"--scheduler must be a Dask scheduler address such as "
+                         f"tcp://HOST:8786, not {address!r}")
+    return address
+
+
+class Progress:
+    """Counts finished jobs out of a total known up front; draws a bar or writes lines.
+
+    Parameters
+    ----------
+    total : int
+        Number of jobs.
+    log : callable
+        Where lines go (``print`` by default).
+    bar : bool or None
+        Draw a ``tqdm`` bar on standard error; None: only when it is a terminal.
+    """
+
+    def __init__(self, total: int, log=print, bar: bool | None = None):
+        self.total, self.done, self.log = total, 0, log
+        self.t0 = time.perf_counter()
+        if bar is None:
+            bar = sys.stderr.isatty()
+        self._bar = None
+        if bar:
+            from tqdm import tqdm
+            self._bar = tqdm(total=total, unit="job", desc="qsq report", file=sys.stderr,
+                             dynamic_ncols=True)
+        self._next_line = 0
+
+    def update(self, job: Job, res: dict) -> None:
+        self.done += 1
+        err = res.get("error")
+        if self._bar is not None:
+            self._bar.set_postfix_str(job.id, refresh=False)
+            self._bar.update(1)
+            if err and not res.get("skipped"):
+                self._bar.write(f"{job.id} FAILED {err.splitlines()[0]}")
+            return
+        if err and not res.get("skipped"):
+            self.log(f"[{self.done:4d}/{self.total}] {job.id} FAILED {err.splitlines()[0]}")
+        elif self.done >= self._next_line or self.done == self.total:
+            el = time.perf_counter() - self.t0
+            self.log(f"[{self.done:4d}/{self.total}] jobs done, elapsed {el:.0f} s "
+                     f"(last: {job.id}, {'cached' if res.get('cached') else 'computed'})")
+            self._next_line = self.done + max(1, self.total // 20)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _execute(job: Job, cache_dir: str, work_dir: str, *inputs: dict) -> dict:
+    """:func:`~hw.flow.jobs.execute_job` with the warnings it raises recorded in the result, so
+    they reach the caller's process (and its warning filters) instead of a worker's stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = execute_job(job, cache_dir, work_dir, *inputs)
+        if _SIGNALLED.search(res.get("error", "")):
+            # A tool killed by a signal (seen: SIGBUS while another process rewrote YoWASP's
+            # compiled-module cache) is an accident of the machine, not of the design: once more.
+            res = execute_job(job, cache_dir, work_dir, *inputs)
+    if caught:
+        res["warnings"] = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+                           for w in caught]
+    return res
+
+
+def _reraise_warnings(job: Job, res: dict) -> None:
+    for text in res.get("warnings", ()):
+        warnings.warn(f"{job.id}: {text}", RuntimeWarning, stacklevel=3)
+
+
+def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path,
+             progress: Progress | None = None) -> dict[str, dict]:
+    """Run ``jobs`` (each listed after the jobs it needs); return ``{job.id: result}``.
+
+    ``opts.serial``: here, in order. Otherwise on Dask: ``opts.scheduler`` if given, else a
+    ``LocalCluster`` of ``opts.jobs`` worker processes.
+    """
+    cache_dir, work_dir = str(Path(cache_dir).resolve()), str(Path(work_dir).resolve())
+    results: dict[str, dict] = {}
+    if opts.serial:
+        for job in jobs:
+            res = _execute(job, cache_dir, work_dir, *[results[n] for n in job.needs])
+            _reraise_warnings(job, res)
+            results[job.id] = res
+            if progress:
+                progress.update(job, res)
+        return results
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]
+    with dask_client(opts, Path(work_dir)) as client:
+        futures, by_key = {}, {}
+        for job in jobs:
+            key = f"qsq-{run}-{job.id}"
+            futures[job.id] = client.submit(_execute, job, cache_dir, work_dir,
+                                            *[futures[n] for n in job.needs],
+                                            key=key, pure=False)
+            by_key[key] = job
+        for fut in as_completed(list(futures.values())):
+            job = by_key[fut.key]
+            try:
+                res = fut.result()
+            except Exception as exc:  # a worker died (e.g. killed): the job has no result
+                res = {"job": job.id, "error": f"{type(exc).__name__}: {exc}"}
+            _reraise_warnings(job, res)
+            results[job.id] = res
+            if progress:
+                progress.update(job, res)
+            fut.release()
+    return results
+
+
+@contextmanager
+def dask_client(opts: FlowOptions, work_dir: Path):
+    """A Dask client: connected to ``opts.scheduler``, or to a new ``LocalCluster``.
+
+    Raises
+    ------
+    OSError
+        If the scheduler cannot be reached.
+    """
+    from distributed import Client, LocalCluster
+
+    if opts.scheduler:
+        try:
+            client = Client(check_scheduler_address(opts.scheduler), timeout="20s")
+        except OSError as exc:
+            raise OSError(f"cannot reach the Dask scheduler at {opts.scheduler}: {exc}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    scratch = Path(work_dir) / "dask"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with LocalCluster(n_workers=opts.jobs, threads_per_worker=1, processes=True,
+                      dashboard_address=None, local_directory=str(scratch),
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
