@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog sim train evaluate clean distclean
+.PHONY: all help venv test test-all bench metrics verilog sim formal train evaluate clean distclean
 
 all: metrics evaluate verilog sim report  ## main job: metric tables, network evaluation, Verilog, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -47,8 +47,14 @@ bench: $(STAMP)  ## time the golden model (prints measured times)
 verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
 	$(QSQ) verilog all --out-dir $(BUILD)/verilog
 
-sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
+sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms), then make formal
 	$(VPY) -m sim.regress --sim $(SIM)
+	$(MAKE) formal
+
+FORMAL_ARGS ?= -j 2
+formal: $(STAMP)  ## formal equivalence (SBY + Boolector): spec vs golden model, then RTL vs spec -> build/formal/summary.md
+	$(VPY) -m sim.formal.spec_check
+	$(VPY) -m sim.formal.prove --out $(BUILD)/formal $(FORMAL_ARGS)
 
 # ---------------------------------------------------------------- network evaluation
 train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint

@@ -32,7 +32,7 @@ from .harness import Design
 from .runner import Proof, Result, run
 from .tools import ToolMissing, tool
 
-__all__ = ["VARIANTS", "OPERANDS", "WIDTHS", "levels", "proofs", "main"]
+__all__ = ["VARIANTS", "OPERANDS", "WIDTHS", "levels", "depth", "proofs", "main"]
 
 REPO = Path(__file__).resolve().parents[2]
 #: Operand widths the proofs cover (a and b equal).
@@ -42,6 +42,8 @@ VARIANTS = tuple([("csd_multiplier", g, None) for g in GATING_STYLES]
                  + [("csd_compact_multiplier", g, s) for s in SIGN_STYLES for g in GATING_STYLES])
 #: Operand formats (a_signed, b_signed): b signed with a signed and unsigned, and both unsigned.
 OPERANDS = ((True, True), (False, True), (False, False))
+#: Widest operands whose truncation levels share one SBY run.
+BATCH_WIDTH = 8
 HEADERS = ["proof", "part", "engine", "result", "seconds"]
 _SHORT = {"csd_multiplier": "csd", "csd_compact_multiplier": "csdc"}
 
@@ -53,6 +55,26 @@ def levels(cfg: MultiplierConfig, mode: str) -> list:
     if mode == "all":
         return list(range(nd + 1)) + ["runtime"]
     return [0, 1, nd // 2, "runtime"]
+
+
+def depth(part: str, icg: bool) -> int:
+    """k-induction depth of a proof part.
+
+    ``rows``: 2 cycles (an operation's row registers hold it one cycle after it entered, and the
+    assertions compare them with history registers one cycle deep); 4 global steps with
+    ``multiclock`` (two per clock cycle). ``acc``: 3, so that the base case from reset reaches a
+    cycle in which ``p`` has loaded (``valid1`` is 0 after reset) and finds real
+    counterexamples, not only the induction step. ``recoder``: 1 (combinational in ``b``).
+    """
+    if part == "recoder":
+        return 1
+    if part == "acc":
+        return 3
+    return 4 if icg else 2
+
+
+def _level(t) -> str:
+    return "rt" if t == "runtime" else f"t{t}"
 
 
 def _tag(a_signed, b_signed, w):
@@ -67,7 +89,8 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key") -> list[Proof]:
         for bs in (True, False):
             d = Design("csd_multiplier", dict(a_width=w, a_signed=True, b_width=w, b_signed=bs,
                                               truncation="runtime", gating="none"))
-            out.append(Proof(f"recoder-{'s' if bs else 'u'}{w}", (d,), "recoder", depth=1))
+            out.append(Proof(f"recoder-{'s' if bs else 'u'}{w}", (d,), "recoder",
+                             depth=depth("recoder", False)))
         for module, gating, sign in VARIANTS:
             name = "-".join(x for x in (_SHORT[module], gating, sign) if x)
             for a_s, b_s in OPERANDS:
@@ -81,9 +104,16 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key") -> list[Proof]:
                     designs.append(Design(module, params))
                 tag = _tag(a_s, b_s, w)
                 icg = gating == "icg"
-                out.append(Proof(f"{name}-{tag}-rows", tuple(designs), "rows",
-                                 depth=4 if icg else 2, multiclock=icg))
-                out.append(Proof(f"{name}-{tag}-acc", tuple(designs), "acc"))
+                # 8x8: one SBY run holds every level (measured: about as fast as one design);
+                # wider: one run per level (batches of wide designs slow the solver down more
+                # than they save in start-up time)
+                groups = [("", designs)] if w <= BATCH_WIDTH else [
+                    ("-" + _level(d.params["truncation"]), [d]) for d in designs]
+                for suffix, group in groups:
+                    out.append(Proof(f"{name}-{tag}{suffix}-rows", tuple(group), "rows",
+                                     depth=depth("rows", icg), multiclock=icg))
+                    out.append(Proof(f"{name}-{tag}{suffix}-acc", tuple(group), "acc",
+                                     depth=depth("acc", False)))
     dec = [Design("shift_scale_decoder", dict(code_bits=c, scale_bits=s, lanes=lanes,
                                                registered=r))
            for c in (2, 3, 4) for s, lanes in ((7, 4), (15, 2)) for r in (False, True)]
