@@ -145,9 +145,10 @@ def test_matrix_and_filter(capsys):
     assert out.strip().endswith("2 proofs")
     names = {p.name for p in prove.proofs()}
     # at 16x16: every variant and operand format, levels 0, 1, mid and runtime
-    assert {f"csdc-icg-split-u16xs16-{part}" for part in ("rows", "acc")} <= names
-    p16 = [p for p in prove.proofs((16,)) if p.name == "csd-none-s16xs16-rows"][0]
-    assert [d.params["truncation"] for d in p16.designs] == [0, 1, 8, "runtime"]
+    assert {f"csdc-icg-split-u16xs16-{lv}-{part}" for part in ("rows", "acc")
+            for lv in ("t0", "t1", "t8", "rt")} <= names
+    p16 = [p for p in prove.proofs((16,)) if p.name == "csd-none-s16xs16-rt-rows"][0]
+    assert [d.params["truncation"] for d in p16.designs] == ["runtime"]
 
 
 @pytest.mark.parametrize("argv, message", [
