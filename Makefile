@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
+.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
 
 all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -53,8 +53,14 @@ engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 
 bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies, weight bits per PE style and lane count (measured in simulation)
 	$(VPY) -m sim.bench_engine
 
-sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms)
+sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms), then make formal
 	$(VPY) -m sim.regress --sim $(SIM)
+	$(MAKE) formal
+
+FORMAL_ARGS ?= -j 2
+formal: $(STAMP)  ## formal equivalence (SBY + Boolector): spec vs golden model, then RTL vs spec -> build/formal/summary.md
+	$(VPY) -m sim.formal.spec_check
+	$(VPY) -m sim.formal.prove --out $(BUILD)/formal $(FORMAL_ARGS)
 
 # ---------------------------------------------------------------- network evaluation
 train: $(STAMP)  ## retrain the digits LeNet + QAT fine-tuning; rewrites the committed checkpoint

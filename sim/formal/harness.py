@@ -1,0 +1,316 @@
+"""Formal harnesses: the properties each proof checks, as Verilog appended to the design under test.
+
+A harness is plain (System)Verilog text inserted before the ``endmodule`` of the generated top
+module, inside ``ifdef FORMAL``, so that it can read the design's internal signals by their stable
+names (``row{i}``, ``row{i}_load``, ``digit_pos``, ...; see ``hw/csd_multiplier.py`` and
+``hw/csd_compact.py``). It instantiates the independent specification of ``sim/formal/spec/`` and
+states the lemmas of one proof *part*:
+
+``recoder``
+    The recoder's digits (a function of ``b`` alone) equal the specification's non-adjacent form.
+``rows``
+    The whole design, nothing cut. Each row's load/activity signal is exactly "valid, digit nonzero, at or above the truncation
+    level"; in the cycle an operation sits in the row registers (``valid1``), every row's
+    contribution ``glue_i`` (a ``p_width``-bit word formed from the row registers) equals the
+    specification's ``term_i = a * d_i * 2**i`` of the operands that entered one cycle earlier;
+    gated registers hold their value when not loaded; ``p`` holds between results; reset clears
+    ``p`` and ``out_valid``; ``out_valid`` is ``in_valid`` two cycles late.
+``acc``
+    The datapath registers are cut free (Yosys ``cutpoint``: any value in every cycle). The
+    product register then loads exactly ``qsq_spec_sum`` of the glue words: the accumulation is
+    correct for every row value, not only for reachable ones. For the compact design this is split
+    in three lemmas (tree of rows = chain of row values, each row value = its digit pair's
+    contributions, pairs = the specification's sum) so that no single query re-associates a sum
+    and undoes an XOR negation at the same time.
+
+Composition (documented in the README's *Formal verification* section): for an operation with
+operands ``(a, b, t)`` entering in cycle ``n``, ``acc`` gives ``p(n+2) = spec_sum(glue(n+1))``,
+``rows`` gives ``glue(n+1) = spec_terms(a, naf(b), t)``, and ``qsq_csd_spec`` is by definition
+``spec_sum(spec_terms(a, naf(b), t))``: so ``p(n+2) = spec(a, b, t)``.
+
+The decoder has a single part, ``dec``: every lane equals ``qsq_decode_spec`` (combinational), or
+for the registered variant, loads it when ``in_valid`` and holds otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from golden_model.config import MultiplierConfig
+
+__all__ = ["Design", "insert_harness", "harness", "cut_signals", "PARTS"]
+
+#: Proof parts of a multiplier (see the module docstring).
+PARTS = ("recoder", "rows", "acc")
+
+
+@dataclass(frozen=True)
+class Design:
+    """One generated configuration: registry module name and its parameters."""
+
+    module: str
+    params: dict = field(hash=False)
+
+    @property
+    def key(self) -> tuple:
+        return (self.module,) + tuple(sorted(self.params.items()))
+
+    def __hash__(self):
+        return hash(self.key)
+
+    @property
+    def is_multiplier(self) -> bool:
+        return self.module in ("csd_multiplier", "csd_compact_multiplier")
+
+    @property
+    def config(self) -> MultiplierConfig:
+        p = self.params
+        return MultiplierConfig(p["a_width"], p["a_signed"], p["b_width"], p["b_signed"])
+
+    @property
+    def runtime(self) -> bool:
+        return self.params["truncation"] == "runtime"
+
+    @property
+    def first(self) -> int:
+        return 0 if self.runtime else self.params["truncation"]
+
+    @property
+    def gated(self) -> bool:
+        return self.params["gating"] != "none"
+
+    @property
+    def compact_rows(self) -> list[tuple[int, ...]]:
+        """Digit positions of each compact row (as ``CSDCompactMultiplier.rows``)."""
+        nd = self.config.ndigits
+        out = []
+        for k in range((nd + 1) // 2):
+            pos = tuple(q for q in (2 * k, 2 * k + 1) if self.first <= q < nd)
+            if pos:
+                out.append(pos)
+        return out
+
+
+def _tw(cfg: MultiplierConfig) -> int:
+    return max(1, cfg.ndigits.bit_length())
+
+
+def cut_signals(d: Design) -> list[str]:
+    """Names of the datapath registers that the ``acc`` part cuts free."""
+    nd = d.config.ndigits
+    if d.module == "csd_multiplier":
+        rows = range(d.first, nd)
+        return [f"row{i}" for i in rows] + ([f"row{i}_contrib" for i in rows] if d.gated else [])
+    names = ["a_q"] + (["zero_q"] if d.gated and d.compact_rows else [])
+    for k, pos in enumerate(d.compact_rows):
+        names += [f"row{k}_active", f"row{k}_neg"] + ([f"row{k}_sel"] if len(pos) == 2 else [])
+    return names
+
+
+def insert_harness(verilog: str, top: str, text: str) -> str:
+    """Insert ``text`` before the ``endmodule`` of module ``top`` in ``verilog``."""
+    start = verilog.index(f"module {top}(")
+    end = verilog.index("endmodule", start)
+    return verilog[:end] + text + verilog[end:]
+
+
+def harness(d: Design, part: str) -> str:
+    """Verilog text of the harness of ``d`` for proof part ``part``."""
+    if d.module == "shift_scale_decoder":
+        return _decoder(d)
+    if part == "recoder":
+        body = _recoder(d)
+    else:
+        body = _common(d) + (_rows(d) if part == "rows" else _acc(d))
+    return "\n`ifdef FORMAL\n  // ---- formal harness (sim/formal/harness.py), part " \
+        f"{part!r}\n" + body + "`endif\n"
+
+
+def _common(d: Design) -> str:
+    """History registers, the specification of the operation in flight and the glue words."""
+    cfg = d.config
+    aw, bw, nd, pw, tw = cfg.a_width, cfg.b_width, cfg.ndigits, cfg.p_width, _tw(cfg)
+    tnow = "trunc" if d.runtime else f"{tw}'d{d.first}"
+    s = [f"""  localparam F_ND = {nd}, F_PW = {pw};
+  reg f_init = 1'b1;                      // the first cycle: no history yet
+  reg [{aw - 1}:0] f_a1;
+  reg [{bw - 1}:0] f_b1;
+  reg [{tw - 1}:0] f_t1;
+  reg f_v1 = 1'b0, f_v2 = 1'b0, f_ld = 1'b0, f_rst1 = 1'b0;
+  reg [{pw - 1}:0] f_p1;
+  wire [{tw - 1}:0] f_tnow = {tnow};
+  always @(posedge clk) begin
+    f_init <= 1'b0;
+    f_a1 <= a; f_b1 <= b; f_t1 <= f_tnow;
+    f_v1 <= in_valid && !rst; f_v2 <= f_v1 && !rst;
+    f_ld <= valid1 && !rst;                 // p loaded at the last edge
+    f_rst1 <= rst; f_p1 <= p;
+  end
+  // the specification of the operation in the row/operand registers (entered one cycle ago)
+  wire [{pw - 1}:0] f_spec_p;
+  wire [{nd - 1}:0] f_spec_dpos, f_spec_dneg;
+  wire [{nd * pw - 1}:0] f_spec_terms;
+  qsq_csd_spec #(.AW({aw}), .AS({int(cfg.a_signed)}), .BW({bw}), .BS({int(cfg.b_signed)}),
+                 .TW({tw})) f_spec (
+    .a(f_a1), .b(f_b1), .t(f_t1), .p(f_spec_p), .dpos(f_spec_dpos), .dneg(f_spec_dneg),
+    .terms(f_spec_terms));
+  // glue: the contribution of each digit position, read from the datapath registers
+  wire [{nd * pw - 1}:0] f_glue;
+"""]
+    built = set()
+    if d.module == "csd_multiplier":
+        for i in range(d.first, nd):
+            built.add(i)
+            r = f"row{i}_contrib ? row{i} : {aw + 1}'d0" if d.gated else f"row{i}"
+            s.append(f"  wire signed [{aw}:0] f_r{i} = {r};\n"
+                     f"  wire signed [{pw - 1}:0] f_x{i} = f_r{i};\n"
+                     f"  assign f_glue[{i * pw} +: {pw}] = f_x{i} << {i};\n")
+    else:
+        zflag = "zero_q" if d.gated and d.compact_rows else "1'b0"
+        s.append(f"  wire signed [{pw - 1}:0] f_A = a_q;         // extended as a_q's signedness\n"
+                 f"  wire f_Z = {zflag};\n"
+                 f"  wire [{nd * pw - 1}:0] f_v;             // glue before the zero flag\n")
+        for k, pos in enumerate(d.compact_rows):
+            for j, q in enumerate(pos):
+                sel = "" if len(pos) == 1 else (f" && !row{k}_sel" if j == 0 else f" && row{k}_sel")
+                built.add(q)
+                s.append(f"  wire [{pw - 1}:0] f_m{q} = f_A << {q};\n"
+                         f"  assign f_v[{q * pw} +: {pw}] = (row{k}_active{sel}) ? "
+                         f"(row{k}_neg ? -f_m{q} : f_m{q}) : {pw}'d0;\n"
+                         f"  assign f_glue[{q * pw} +: {pw}] = f_Z ? {pw}'d0 : f_v[{q * pw} +: {pw}];\n")
+        for q in range(nd):
+            if q not in built:
+                s.append(f"  assign f_v[{q * pw} +: {pw}] = {pw}'d0;\n")
+    for i in range(nd):
+        if i not in built:
+            s.append(f"  assign f_glue[{i * pw} +: {pw}] = {pw}'d0;      // row not built\n")
+    return "".join(s)
+
+
+def _recoder(d: Design) -> str:
+    cfg = d.config
+    nd, bw = cfg.ndigits, cfg.b_width
+    return f"""  // recoder: digits of the current b equal the specification's non-adjacent form
+  wire [{nd - 1}:0] f_dpos, f_dneg;
+  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
+  always @* f_recoder: assert (digit_pos == f_dpos && digit_neg == f_dneg);
+"""
+
+
+def _rows(d: Design) -> str:
+    cfg = d.config
+    nd, pw, bw = cfg.ndigits, cfg.p_width, cfg.b_width
+    s = [f"""  // digits of the current b (specification), for the row-load conditions
+  wire [{nd - 1}:0] f_dpos, f_dneg;
+  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
+  always @* begin
+    // control: out_valid is in_valid two cycles late; reset clears p and out_valid
+    f_valid: assert (valid1 == f_v1 && out_valid == f_v2);
+    if (!f_init && f_rst1) f_reset: assert (p == {pw}'d0 && !out_valid);
+    if (!f_init && !f_rst1 && !f_ld) f_p_holds: assert (p == f_p1);
+  end
+"""]
+    for i in range(nd):
+        s.append(f"  always @* if (valid1) f_term{i}: assert (f_glue[{i * pw} +: {pw}] == "
+                 f"f_spec_terms[{i * pw} +: {pw}]);\n")
+    if d.module == "csd_multiplier" and d.gated:
+        for i in range(d.first, nd):
+            w = cfg.a_width + 1
+            s.append(f"""  reg [{w - 1}:0] f_row{i}_q; reg f_load{i}_q = 1'b0;
+  always @(posedge clk) begin f_row{i}_q <= row{i}; f_load{i}_q <= row{i}_load; end
+  always @* begin
+    f_load{i}: assert (row{i}_load == (in_valid && (f_dpos[{i}] || f_dneg[{i}]) && f_tnow <= {i}));
+    if (!f_init && !f_load{i}_q) f_hold{i}: assert (row{i} == f_row{i}_q);
+  end
+""")
+    if d.module == "csd_compact_multiplier" and d.gated and d.compact_rows:
+        regs = ["a_q"] + [f"row{k}_{n}" for k, pos in enumerate(d.compact_rows)
+                          for n in (("active", "neg", "sel") if len(pos) == 2 else ("active", "neg"))]
+        cat = "{" + ", ".join(regs) + "}"
+        width = cfg.a_width + sum(3 if len(pos) == 2 else 2 for pos in d.compact_rows)
+        act = " || ".join(f"((f_dpos[{q}] || f_dneg[{q}]) && f_tnow <= {q})"
+                          for pos in d.compact_rows for q in pos)
+        s.append(f"""  reg [{width - 1}:0] f_dp_q; reg f_go_q = 1'b0;
+  always @(posedge clk) begin f_dp_q <= {cat}; f_go_q <= op_active; end
+  always @* begin
+    f_go: assert (op_active == (in_valid && a != 0 && ({act})));
+    if (!f_init && !f_go_q) f_hold: assert ({cat} == f_dp_q);
+  end
+""")
+    return "".join(s)
+
+
+def _acc(d: Design) -> str:
+    cfg = d.config
+    nd, pw = cfg.ndigits, cfg.p_width
+    if d.module == "csd_multiplier":
+        return f"""  // accumulation: with the datapath registers free, p loads spec_sum(glue)
+  wire [{pw - 1}:0] f_acc;
+  qsq_spec_sum #(.ND({nd}), .PW({pw})) f_sum (.terms(f_glue), .p(f_acc));
+  reg [{pw - 1}:0] f_acc_q;
+  always @(posedge clk) f_acc_q <= f_acc;
+  always @* if (!f_init && f_ld) f_acc_eq: assert (p == f_acc_q);
+"""
+    s = []
+    rows = d.compact_rows
+    xor = d.params["sign"] == "xor"
+    # w_k: the value row k adds to the sum (the XOR-inverted row plus its carry-in, or the
+    # positive minus the negative copy); each equals the glue of its digit pair
+    s.append(f"  wire [{pw - 1}:0] f_vsum;\n"
+             f"  qsq_spec_sum #(.ND({nd}), .PW({pw})) f_vs (.terms(f_v), .p(f_vsum));\n")
+    pairs, ws = [], []
+    for k, pos in enumerate(rows):
+        w = f"row{k} + row{k}_neg" if xor else f"row{k}_p - row{k}_n"
+        vk = " + ".join(f"f_v[{q * pw} +: {pw}]" for q in pos)
+        # written with other operators than the sums below, so that Yosys does not share
+        # cells between this per-row lemma and the chains that `alumacc` must see whole
+        lhs = f"row{k}" + "".join(f" - f_v[{q * pw} +: {pw}]" for q in pos)
+        rhs = f"-row{k}_neg" if xor else f"row{k}_n"
+        if not xor:
+            lhs = f"row{k}_p" + "".join(f" - f_v[{q * pw} +: {pw}]" for q in pos)
+        s.append(f"  wire [{pw - 1}:0] f_w{k} = {w};\n"
+                 f"  wire [{pw - 1}:0] f_d{k} = {lhs};\n"
+                 f"  always @* f_row{k}: assert (f_d{k} == {rhs});\n")
+        pairs.append(f"({vk})")
+        ws.append(f"f_w{k}")
+    zero = f"{pw}'d0"
+    s.append(f"""  wire [{pw - 1}:0] f_pairs = {' + '.join(pairs) or zero};
+  wire [{pw - 1}:0] f_wsum = {' + '.join(ws) or zero};
+  reg [{pw - 1}:0] f_wsum_q; reg f_Z_q;
+  always @(posedge clk) begin f_wsum_q <= f_wsum; f_Z_q <= f_Z; end
+  always @* begin
+    f_pairs_eq: assert (f_pairs == f_vsum);
+    if (!f_init && f_ld) f_acc_eq: assert (p == (f_Z_q ? {zero} : f_wsum_q));
+  end
+""")
+    return "".join(s)
+
+
+def _decoder(d: Design) -> str:
+    p = d.params
+    cb, sb, lanes = p["code_bits"], p["scale_bits"], p["lanes"]
+    ww = sb + 1
+    s = ["\n`ifdef FORMAL\n  // ---- formal harness (sim/formal/harness.py), decoder\n",
+         f"  wire [{lanes * ww - 1}:0] f_w;\n"]
+    for j in range(lanes):
+        s.append(f"  qsq_decode_spec #(.CB({cb}), .SB({sb})) f_lane{j} (.code(codes[{j * cb} +: {cb}]), "
+                 f".scale(scale), .weight(f_w[{j * ww} +: {ww}]));\n")
+    if not p["registered"]:
+        s.append("  always @* f_dec: assert (weights == f_w);\n")
+    else:
+        s.append(f"""  reg f_init = 1'b1, f_v = 1'b0, f_r = 1'b0;
+  reg [{lanes * ww - 1}:0] f_w_q, f_out_q;
+  always @(posedge clk) begin
+    f_init <= 1'b0; f_v <= in_valid; f_r <= rst; f_w_q <= f_w; f_out_q <= weights;
+  end
+  always @* if (!f_init) begin
+    if (f_r) f_dec_reset: assert (weights == 0 && !out_valid);
+    else begin
+      f_dec_valid: assert (out_valid == f_v);
+      if (f_v) f_dec: assert (weights == f_w_q);
+      else f_dec_hold: assert (weights == f_out_q);
+    end
+  end
+""")
+    s.append("`endif\n")
+    return "".join(s)

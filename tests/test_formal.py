@@ -1,0 +1,167 @@
+"""Formal flow (sim/formal): the specification against the golden model, a small proof, and
+mutations of the RTL and of the specification that the proofs must reject.
+
+The full proof matrix runs in ``make formal`` (part of ``make sim``).
+"""
+
+import re
+import shutil
+
+import pytest
+
+from golden_model.config import MultiplierConfig
+from sim.formal import prove, spec_check
+from sim.formal.harness import Design
+from sim.formal.runner import SPEC_DIR, Proof, run
+
+
+def _mul(w=4, **kw):
+    params = dict(a_width=w, a_signed=True, b_width=w, b_signed=True, truncation="runtime",
+                  gating="enable")
+    params.update(kw)
+    return Design("csd_multiplier", params)
+
+
+def _proof(name, design, part, depth=None):
+    icg = design.params.get("gating") == "icg" and part == "rows"
+    return Proof(name, (design,), part, depth=depth or prove.depth(part, icg), multiclock=icg)
+
+
+@pytest.fixture(scope="module")
+def iverilog():
+    if not shutil.which("iverilog"):
+        pytest.fail("the specification check needs Icarus Verilog (iverilog)", pytrace=False)
+
+
+# ------------------------------------------------------------------ specification vs golden model
+
+@pytest.mark.parametrize("fmt", spec_check.FORMATS)
+def test_spec_equals_golden_model_exhaustively_4x4(iverilog, fmt):
+    cfg = MultiplierConfig(4, fmt[0] == "s", 4, fmt[1] == "s")
+    assert spec_check.check_product(cfg) == 16 * 16 * (cfg.ndigits + 2)
+
+
+@pytest.mark.parametrize("code_bits", [2, 3, 4])
+def test_decoder_spec_equals_golden_model(iverilog, code_bits):
+    assert spec_check.check_decoder(code_bits, 5) == 31 * 2 ** code_bits
+
+
+def test_a_wrong_spec_is_caught_by_the_golden_model(iverilog, tmp_path):
+    text = (SPEC_DIR / "csd_spec.v").read_text()
+    bad = text.replace("(i >= t) ? prod << i", "(i > t) ? prod << i")
+    assert bad != text
+    (tmp_path / "csd_spec.v").write_text(bad)
+    with pytest.raises(AssertionError, match="specification .* != golden model"):
+        spec_check.check_product(MultiplierConfig(4, True, 4, True), spec_dir=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", spec_check.FORMATS)
+def test_spec_equals_golden_model_exhaustively_8x8(iverilog, fmt):
+    cfg = MultiplierConfig(8, fmt[0] == "s", 8, fmt[1] == "s")
+    assert spec_check.check_product(cfg) == 256 * 256 * (cfg.ndigits + 2)
+
+
+# ------------------------------------------------------------------ proofs
+
+@pytest.mark.parametrize("part", ["rows", "acc"])
+def test_csd_multiplier_8x8_is_proven(tmp_path, part):
+    r = run(_proof(f"s8-{part}", _mul(8), part), tmp_path)
+    assert r.status == "PASS", r.detail
+
+
+def test_recoder_and_decoder_are_proven(tmp_path):
+    r = run(_proof("rec", _mul(6), "recoder", depth=1), tmp_path)
+    assert r.status == "PASS", r.detail
+    dec = Design("shift_scale_decoder", dict(code_bits=3, scale_bits=4, lanes=2, registered=True))
+    r = run(_proof("dec", dec, "dec"), tmp_path)
+    assert r.status == "PASS", r.detail
+
+
+def _flip_first_row_sign(text: str) -> str:
+    """Swap the -a / +a branches of the first row's sign select (digit 0 gets the wrong sign)."""
+    new, n = re.subn(r"(= \\\$\d+ \[\d+\] \? )(\\\$\d+ ) : (\{[^}]*\});", r"\1\3 : \2;", text,
+                     count=1)
+    assert n == 1, "mutation pattern not found in the generated Verilog"
+    return new
+
+
+def test_a_wrong_row_sign_in_the_rtl_fails_the_proof(tmp_path):
+    r = run(_proof("mut", _mul(4), "rows"), tmp_path, mutate=_flip_first_row_sign)
+    assert r.status == "FAIL"
+    assert "f_term0" in r.detail
+
+
+def test_a_wrong_row_shift_in_the_rtl_fails_the_accumulation(tmp_path):
+    def shift(text):
+        new, n = re.subn(r"\{ (\\\$\d+) , 1'h0 \}", r"{ \1 , 2'h0 }", text, count=1)
+        assert n == 1
+        return new
+    r = run(_proof("mut", _mul(4), "acc"), tmp_path, mutate=shift)
+    assert r.status == "FAIL"
+    assert "f_acc_eq" in r.detail
+
+
+def test_an_ungated_icg_fails_the_hold_property(tmp_path):
+    from hw.verilog import cell_source
+
+    cell = cell_source("qsq_icg")
+    assert "assign GCLK = CLK & en_latched;" in cell
+    d = _mul(4, gating="icg")
+    p = _proof("icg", d, "rows")
+    import sim.formal.runner as runner
+    real = runner.dut_text
+
+    def broken(proof, mutate=None):
+        text, names = real(proof, mutate)
+        return text.replace("assign GCLK = CLK & en_latched;", "assign GCLK = CLK;"), names
+    runner.dut_text = broken
+    try:
+        r = run(p, tmp_path)
+    finally:
+        runner.dut_text = real
+    assert r.status == "FAIL"
+    assert "f_hold" in r.detail
+
+
+def test_a_wrong_spec_fails_the_proof(tmp_path):
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    shutil.copy(SPEC_DIR / "decoder_spec.v", spec)
+    text = (SPEC_DIR / "csd_spec.v").read_text()
+    bad = text.replace("dneg[i] = x[0] & x[1];", "dneg[i] = x[0] & x[1] & x[2];")
+    assert bad != text
+    (spec / "csd_spec.v").write_text(bad)
+    r = run(_proof("spec", _mul(4), "rows"), tmp_path, spec_dir=spec)
+    assert r.status == "FAIL"
+
+
+# ------------------------------------------------------------------ command line
+
+def test_matrix_and_filter(capsys):
+    assert prove.main(["--widths", "8", "-k", "csd-icg-s8xs8", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "csd-icg-s8xs8-rows\trows\t10 design(s)\t0,1,2,3,4,5,6,7,8,runtime" in out
+    assert out.strip().endswith("2 proofs")
+    names = {p.name for p in prove.proofs()}
+    # at 16x16: every variant and operand format, levels 0, 1, mid and runtime
+    assert {f"csdc-icg-split-u16xs16-{lv}-{part}" for part in ("rows", "acc")
+            for lv in ("t0", "t1", "t8", "rt")} <= names
+    p16 = [p for p in prove.proofs((16,)) if p.name == "csd-none-s16xs16-rt-rows"][0]
+    assert [d.params["truncation"] for d in p16.designs] == ["runtime"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--widths", "9"], "argument --widths: widths must be a comma-separated list of "
+                        "(8, 12, 16), not '9'"),
+    (["-j", "0"], "argument -j/--jobs: jobs must be an integer in [1, 64], not '0'"),
+    (["--timeout", "-1"], "argument --timeout: timeout must be a positive number of seconds, "
+                          "not '-1'"),
+    (["--levels", "some"], "argument --levels: invalid choice: 'some'"),
+    (["-k", "nothing-like-this"], "-k ['nothing-like-this'] selects no proof (see --list)"),
+])
+def test_bad_arguments(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        prove.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
