@@ -30,6 +30,7 @@ from pathlib import Path
 from golden_model.tables import markdown_table
 
 from .common import REPO
+from golden_model.fileio import atomic_write_text
 
 
 def _list(kind):
@@ -130,9 +131,9 @@ def main(argv=None) -> int:
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(
+    atomic_write_text(out.with_suffix(".md"), 
         "# Engine benchmark (digits LeNet, measured in simulation)\n\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=1) + "\n")
     print(f"bench-engine: wrote {out.with_suffix('.md')} and .json")
     return 0
 

@@ -27,6 +27,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from golden_model.fileio import atomic_write_text
 
 __all__ = ["SIMULATORS", "REPO", "sim_name", "setup_simulator", "build_root", "run_bench",
            "bench_config", "write_json"]
@@ -129,7 +130,7 @@ def verilator_build_args(text: str | None = None, opt: str | None = None) -> lis
 
 def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def bench_config() -> dict:
