@@ -122,9 +122,13 @@ def verilator_build_args(text: str | None = None, opt: str | None = None) -> lis
     if text is not None and not from_hw_verilog(text):
         raise ValueError("the Verilog was not written by hw.verilog (generate or convert); "
                          "convert the design with hw.verilog.convert so that it lints clean")
-    opt = os.environ.get("QSQ_VERILATOR_OPT", opt or "-O0")
-    if opt:
-        args += ["-CFLAGS", opt]
+    env = os.environ.get("QSQ_VERILATOR_OPT")
+    if opt and not env:
+        # Optimise only the model's per-cycle code; the constructors (every signal registered for
+        # VPI: one huge file) and the runtime stay at -O0, where they compile in seconds.
+        args += ["-MAKEFLAGS", f"OPT_FAST={opt} OPT_SLOW=-O0 OPT_GLOBAL=-O0"]
+    elif env or opt is None:
+        args += ["-CFLAGS", env or "-O0"]
     return args
 
 
@@ -160,8 +164,9 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
         Verilog text of the design (its top module ``module_name``) instead of generating it from
         the registry (the inference engine, whose program is data).
     opt : str, optional
-        C++ optimisation of a Verilator build (default ``-O0``; ``$QSQ_VERILATOR_OPT`` overrides):
-        ``-O2`` pays for a large design simulated for many cycles (the inference engine).
+        C++ optimisation of a Verilator model's per-cycle code (default: everything at ``-O0``;
+        ``$QSQ_VERILATOR_OPT`` overrides, for everything): ``-O2`` pays for a large design simulated
+        for many cycles (the inference engine).
 
     Raises
     ------
