@@ -106,6 +106,15 @@ def from_hw_verilog(text: str) -> bool:
         and "/* verilator lint_off" in text
 
 
+#: Icarus options of a bench build. The generated files are Verilog-2005, and the language
+#: generation matters: Yosys makes every ``always @*`` block sensitive to a register declared as
+#: ``reg x = 0``, whose initialisation is an event at time 0 in Verilog-2005 but not under
+#: cocotb's default ``-g2012`` -- there a combinational output that depends only on a state
+#: register that never changes (an idle state machine right after reset) stays X. ``-g2005``
+#: after cocotb's ``-g2012`` wins.
+ICARUS_BUILD_ARGS = ["-g2005"]
+
+
 def verilator_build_args(text: str | None = None, opt: str | None = None) -> list[str]:
     """Verilator options of a bench build of the Verilog ``text``.
 
@@ -192,7 +201,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     src.write_text(verilog if verilog is not None else generate(module_name, **params))
 
     args = list(build_args or []) + (verilator_build_args(src.read_text(), opt)
-                                     if sim == "verilator" else [])
+                                     if sim == "verilator" else ICARUS_BUILD_ARGS)
     runner = get_runner(sim)
     log = build_dir / "build.log"
     # cocotb's runner lets $WAVES override its waves= argument (so `make`, which exports WAVES=0,
