@@ -114,6 +114,25 @@ def from_hw_verilog(text: str) -> bool:
 #: after cocotb's ``-g2012`` wins.
 ICARUS_BUILD_ARGS = ["-g2005"]
 
+#: Name of the Verilog-2005 module that writes an Icarus bench's FST wave (``--waves``).
+ICARUS_DUMP_MODULE = "qsq_iverilog_dump"
+
+
+def _icarus_dump_module(build_dir: Path, top: str) -> Path:
+    """Write the wave-dump module of an Icarus build of ``top`` into ``build_dir``; its path.
+
+    The wave file is ``<top>.fst`` in ``build_dir``, where cocotb's runner and
+    :func:`run_bench`'s summary expect it (``vvp -fst`` selects the FST format)."""
+    wave = str(build_dir / f"{top}.fst").replace("\\", "\\\\").replace('"', '\\"')
+    path = build_dir / f"{ICARUS_DUMP_MODULE}.v"
+    path.write_text(f"module {ICARUS_DUMP_MODULE};\n"
+                    f"initial begin\n"
+                    f"    $dumpfile(\"{wave}\");\n"
+                    f"    $dumpvars(0, {top});\n"
+                    f"end\n"
+                    f"endmodule\n")
+    return path
+
 
 def verilator_build_args(text: str | None = None, opt: str | None = None) -> list[str]:
     """Verilator options of a bench build of the Verilog ``text``.
@@ -202,18 +221,27 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
 
     args = list(build_args or []) + (verilator_build_args(src.read_text(), opt)
                                      if sim == "verilator" else ICARUS_BUILD_ARGS)
+    sources = [src]
+    build_waves = waves
+    if sim == "icarus" and waves:
+        # cocotb's own dump module declares a SystemVerilog ``string``, which -g2005 rejects:
+        # build with a Verilog-2005 dump module of ours instead (same FST file name).
+        sources.append(_icarus_dump_module(build_dir, module_name))
+        args += ["-s", ICARUS_DUMP_MODULE]
+        build_waves = False
     runner = get_runner(sim)
     log = build_dir / "build.log"
     # cocotb's runner lets $WAVES override its waves= argument (so `make`, which exports WAVES=0,
     # silently dropped a bench's --waves); pin $WAVES to this run's choice while it runs.
     saved_waves = os.environ.get("WAVES")
-    os.environ["WAVES"] = "1" if waves else "0"
+    os.environ["WAVES"] = "1" if build_waves else "0"
     try:
-        runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,
-                     timescale=("1ns", "1ps"), waves=waves, build_args=args, log_file=log)
+        runner.build(sources=sources, hdl_toplevel=module_name, build_dir=build_dir, always=True,
+                     timescale=("1ns", "1ps"), waves=build_waves, build_args=args, log_file=log)
     except BaseException:
         _restore_env("WAVES", saved_waves)
         raise
+    os.environ["WAVES"] = "1" if waves else "0"
     built = time.perf_counter()
     env = {"QSQ_TB": json.dumps({**bench, "out_dir": str(build_dir)}),
            # Apply writes directly and run the clock in C++ (cocotb's fast path). Safe here: the
