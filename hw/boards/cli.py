@@ -31,13 +31,13 @@ def _levels(text: str):
 def add_bitstream_args(p) -> None:
     from hw.engine.config import PE_STYLES
 
-    from .build import DEFAULT_LANES
     from .top import BOARDS
 
     p.add_argument("--board", default="icebreaker", choices=tuple(BOARDS),
                    help="target board (default icebreaker; ulx3s = ulx3s-85f)")
-    p.add_argument("--lanes", type=int, default=DEFAULT_LANES,
-                   help=f"engine lanes (default {DEFAULT_LANES})")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="engine lanes (default: the board's, " + ", ".join(
+                       f"{k} {v.default_lanes}" for k, v in BOARDS.items()) + ")")
     p.add_argument("--pe", default="bucket", choices=PE_STYLES, help="processing element (default bucket)")
     p.add_argument("--model", default=None,
                    help="a .qsq or checkpoint .npz (default: the committed digits LeNet)")

@@ -18,7 +18,7 @@ import importlib
 from dataclasses import dataclass
 
 from amaranth.hdl import Elaboratable, Module, ResetInserter, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -53,6 +53,9 @@ class BoardSpec:
     class_leds, active_led, failed_led : tuple of int, int, int
         ``led`` resource numbers: the class (binary, least significant first), a request in
         progress, the last request failed.
+    default_lanes : int
+        Engine lanes of a default build: the digits bucket engine at this lane count fits the
+        device (``make bitstream`` measures it).
     reset_button : int
         ``button`` resource number that resets the design (active high after the platform's
         inversion).
@@ -69,6 +72,7 @@ class BoardSpec:
     class_leds: tuple
     active_led: int
     failed_led: int
+    default_lanes: int = 16
     reset_button: int = 0
     extra_resources: str | None = None
     programmer: str = ""
@@ -96,7 +100,7 @@ BOARDS = {
         "icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
         "1BitSquared iCEBreaker (iCE40 UP5K, SG48), 12 MHz oscillator, FTDI UART (second "
         "interface of the USB port)",
-        class_leds=(2, 3, 4, 5), active_led=1, failed_led=0, reset_button=0,
+        class_leds=(2, 3, 4, 5), active_led=1, failed_led=0, default_lanes=8, reset_button=0,
         extra_resources="break_off_pmod", programmer="iceprog qsq_board.bin"),
     **{f"ulx3s-{s.lower()}": _ulx3s(s) for s in ("12F", "25F", "45F", "85F")},
 }
@@ -224,16 +228,24 @@ class BoardTop(Elaboratable):
         m = Module()
         spec = self.spec
         core = BoardCore(self.program, self.divisor(platform))
-        btn = platform.request("button", spec.reset_button)
+        m.submodules.button = btn = io.Buffer("i", platform.request("button", spec.reset_button,
+                                                                    dir="-"))
         reset = Signal(name="button_reset")
         m.submodules.reset_sync = FFSynchronizer(btn.i, reset)
         m.submodules.core = ResetInserter(reset)(core)
 
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+
+        def led(n, value):
+            m.submodules[f"led{n}"] = buf = io.Buffer("o", platform.request("led", n, dir="-"))
+            m.d.comb += buf.o.eq(value)
+
         for bit, n in enumerate(spec.class_leds):
             if bit < len(core.cls):
-                m.d.comb += platform.request("led", n).o.eq(core.cls[bit])
-        m.d.comb += [platform.request("led", spec.active_led).o.eq(core.active | core.engine_busy),
-                     platform.request("led", spec.failed_led).o.eq(core.failed)]
+                led(n, core.cls[bit])
+        led(spec.active_led, core.active | core.engine_busy)
+        led(spec.failed_led, core.failed)
         return m
