@@ -268,3 +268,14 @@ def test_run_reports_board_errors(synthetic, tmp_path, capsys):
         f.write_bytes(bytes(80))
         assert main(["run", "--port", board.port, "--image", str(f)]) == 2
         assert "the board's network takes 84 pixels, not 80" in capsys.readouterr().err
+
+
+def test_run_reports_an_error_reply(synthetic, tmp_path, capsys):
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(synthetic[1]) as board:
+        real = board.model.request
+        board.model.request = lambda data: real(data) if data[1] == P.CMD_INFO else \
+            P.encode_frame(P.CMD_ERROR, bytes([5, data[1]]))
+        assert main(["run", "--port", board.port, "--image", str(f)]) == 2
+    assert capsys.readouterr().err == "qsq: error: the board rejected request 0x03: BAD_CRC\n"

@@ -122,7 +122,7 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
                                                    "input": list(prog.input_shape),
                                                    "classes": prog.classes},
               "clock_mhz": plat.default_clk_frequency / 1e6, "baud": baud, "divisor": divisor,
-              "seed": seed, "memory_bits": prog.memory_bits(),
+              "seed": seed, "memory_bits": prog.memory_bits(), "link": _link(prog, baud),
               "seconds": {"elaborate": round(t_prep, 1)}, "out": str(out)}
     if top_only:
         plan.extract(out)
@@ -166,6 +166,17 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "report.md").write_text(report_markdown(report))
     return report
+
+
+def _link(prog, baud: int) -> dict:
+    """One inference over the UART: bytes each way, the line time, the engine's cycles."""
+    from hw.engine.schedule import compute_cycles
+    from hw.engine.top import engine_timing
+
+    req = P.frame_bytes(prog.input_size)
+    rep = P.frame_bytes(4 * prog.classes + 1)
+    return {"request_bytes": req, "reply_bytes": rep, "line_ms": round((req + rep) * 10e3 / baud, 3),
+            "compute_cycles": compute_cycles(prog, engine_timing(prog))}
 
 
 def parse_yosys_log(text: str) -> dict:
@@ -239,6 +250,17 @@ def report_markdown(r: dict) -> str:
               markdown_table(["memory", "mapped to"], sorted(r["yosys"]["memories"].items())), "",
               "Engine memory bits: " + ", ".join(f"{k} {v}" for k, v in r["memory_bits"].items())
               + ".", ""]
+    ln = r["link"]
+    f_mhz = r["clock_mhz"]
+    fmax = next(iter(clocks.values()))["fmax_mhz"] if clocks else None
+    lines += ["## One inference (computed from the protocol and the engine's cycle count)", "",
+              f"The host sends {ln['request_bytes']} bytes and receives {ln['reply_bytes']}: "
+              f"{ln['line_ms']} ms on the line at {r['baud']} baud, so at most "
+              f"{1e3 / ln['line_ms']:.0f} images/s over the UART. The engine itself takes "
+              f"{ln['compute_cycles']} cycles from the last pixel to the first logit: "
+              f"{ln['compute_cycles'] / f_mhz:.0f} us at {f_mhz:g} MHz"
+              + (f", {ln['compute_cycles'] / fmax:.0f} us at the {fmax} MHz fmax" if fmax else "")
+              + ". Not measured on a board (none is attached here).", ""]
     return "\n".join(lines)
 
 

@@ -174,8 +174,13 @@ def _load_image(path: str, size: int):
 
 
 def run_run(args) -> int:
-    import numpy as np
+    try:
+        return _run(args)
+    except P.BoardError as exc:          # an error reply: one line, like every other error
+        raise ValueError(str(exc)) from None
 
+
+def _run(args) -> int:
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images!r}")
     ser = open_port(args.port, args.baud)
