@@ -279,3 +279,38 @@ def test_run_reports_an_error_reply(synthetic, tmp_path, capsys):
             P.encode_frame(P.CMD_ERROR, bytes([5, data[1]]))
         assert main(["run", "--port", board.port, "--image", str(f)]) == 2
     assert capsys.readouterr().err == "qsq: error: the board rejected request 0x03: BAD_CRC\n"
+
+
+def test_log_parsers():
+    from hw.boards.build import parse_nextpnr_log, parse_yosys_log
+
+    yosys = """2.25. Executing MEMORY_LIBMAP pass (mapping memories to cells).
+using FF mapping for memory top.core.engine.scale_mem
+mapping memory top.core.engine.weight_mem via $__ICE40_RAM4K_
+Printing statistics.
+=== top ===
+       59 cells
+     3819   SB_LUT4
+=== design hierarchy ===
+        +----------Count including submodules.
+       59 qsq_board
+     4466 wires
+       16   SB_RAM40_4K
+     1227   SB_CARRY
+     3819   SB_LUT4
+"""
+    got = parse_yosys_log(yosys)
+    assert got["cells"] == {"SB_RAM40_4K": 16, "SB_CARRY": 1227, "SB_LUT4": 3819}
+    assert got["memories"] == {"top.core.engine.scale_mem": "logic",
+                               "top.core.engine.weight_mem": "$__ICE40_RAM4K_"}
+    nextpnr = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    5334/   5280   101%
+Info: Max frequency for clock 'cd_sync.clk': 20.00 MHz (PASS at 12.00 MHz)
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:    3994/   5280    75%
+Info: \t        ICESTORM_RAM:      16/     30    53%
+Info: Max frequency for clock 'cd_sync.clk': 31.66 MHz (PASS at 12.00 MHz)
+"""
+    got = parse_nextpnr_log(nextpnr)
+    assert got["utilisation"] == {"ICESTORM_LC": [3994, 5280], "ICESTORM_RAM": [16, 30]}
+    assert got["clocks"] == {"cd_sync.clk": {"fmax_mhz": 31.66, "target_mhz": 12.0, "pass": True}}

