@@ -15,7 +15,9 @@ of :mod:`hw.boards.protocol` and, for each, the reply the board must send
   equal to that class; ``failed`` set exactly after error replies; ``active`` low between
   requests.
 
-Simulators: Verilator by default (``$QSQ_ENGINE_SIM``, or ``--sim``), Icarus works. Run on its own:
+Simulator: Verilator (``$QSQ_ENGINE_SIM`` or ``--sim`` name another). Under Icarus the engine's
+state-machine outputs read X until they first change (``always @*`` blocks that Icarus does not run
+at time 0), so the engine does not answer a TRUNC before its first image there. Run on its own:
 ``python -m sim.tb_board --help``.
 """
 

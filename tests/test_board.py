@@ -182,12 +182,14 @@ def test_core_and_bridge_parameters(synthetic):
         UARTBridge("x", 100)
 
 
-def test_bitstream_rejects_bad_parameters(capsys):
+def test_bitstream_rejects_bad_parameters(capsys, tmp_path):
+    out = tmp_path / "out"
     assert main(["bitstream", "--board", "icebreaker", "--baud", "2600000", "--top-only",
-                 "-o", "unused"]) == 2
+                 "-o", str(out)]) == 2
     assert "baud must be within 2%" in capsys.readouterr().err
-    assert main(["bitstream", "--lanes", "0", "--top-only", "-o", "unused"]) == 2
+    assert main(["bitstream", "--lanes", "0", "--top-only", "-o", str(out)]) == 2
     assert "lanes must be an integer in [1, 64], not 0" in capsys.readouterr().err
+    assert not out.exists()
 
 
 # ----------------------------------------------------------------------------- qsq run

