@@ -100,7 +100,8 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     """
     from golden_model.config import check_int
 
-    from .top import TOP_NAME, BoardTop, board_spec
+    from .spec import board_spec
+    from .top import TOP_NAME, BoardTop
 
     spec = board_spec(board)
     lanes = spec.default_lanes if lanes is None else lanes

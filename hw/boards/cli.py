@@ -31,7 +31,7 @@ def _levels(text: str):
 def add_bitstream_args(p) -> None:
     from hw.engine.config import PE_STYLES
 
-    from .top import BOARDS
+    from .spec import BOARDS
 
     p.add_argument("--board", default="icebreaker", choices=tuple(BOARDS),
                    help="target board (default icebreaker; ulx3s = ulx3s-85f)")

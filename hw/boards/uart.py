@@ -16,22 +16,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from golden_model.config import check_int
-
 from .._component import checking_parameters
+from .spec import MAX_DIVISOR, MIN_DIVISOR, check_divisor
 
-__all__ = ["UARTRx", "UARTTx", "MIN_DIVISOR", "MAX_DIVISOR", "check_divisor"]
-
-#: Fewest clock cycles per bit: the receiver needs a middle to sample in.
-MIN_DIVISOR = 4
-#: Most clock cycles per bit (a 16-bit counter).
-MAX_DIVISOR = 1 << 16
-
-
-def check_divisor(divisor) -> int:
-    """Return ``divisor`` if it is a valid clock cycles per bit count."""
-    return check_int("divisor", divisor, MIN_DIVISOR, MAX_DIVISOR)
-
+__all__ = ["UARTRx", "UARTTx", "MIN_DIVISOR", "MAX_DIVISOR"]
 
 class UARTRx(wiring.Component):
     """8N1 receiver.
