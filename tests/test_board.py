@@ -316,3 +316,19 @@ Info: Max frequency for clock 'cd_sync.clk': 31.66 MHz (PASS at 12.00 MHz)
     got = parse_nextpnr_log(nextpnr)
     assert got["utilisation"] == {"ICESTORM_LC": [3994, 5280], "ICESTORM_RAM": [16, 30]}
     assert got["clocks"] == {"cd_sync.clk": {"fmax_mhz": 31.66, "target_mhz": 12.0, "pass": True}}
+
+
+@pytest.mark.slow
+def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
+    prog = compile_program(workload("digits").model("bucket"), EngineConfig(lanes=8))
+    with FakeBoard(prog) as board:
+        assert main(["run", "--port", board.port, "--images", "3", "--check",
+                     "--trunc", "3,2,4,1"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("logits match the golden model") == 3 and "3 images in" in out
+        assert main(["run", "--port", board.port, "--image", "x.npy", "--check"]) == 2
+        assert "it does not apply to --image" in capsys.readouterr().err
+    wl = workload("digits")
+    gold = golden_logits(wl, "bucket", [3, 2, 4, 1], np.arange(3))
+    for i in range(3):
+        assert f"image {i}: class {int(np.argmax(gold[i]))} (label {int(wl.labels[i])})" in out

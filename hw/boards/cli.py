@@ -183,6 +183,9 @@ def run_run(args) -> int:
 def _run(args) -> int:
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images!r}")
+    if args.check and args.image is not None:
+        raise ValueError("--check compares the digits test images (--images) with the golden "
+                         "model; it does not apply to --image")
     ser = open_port(args.port, args.baud)
     with ser:
         client = Client(ser, args.baud)
@@ -245,14 +248,14 @@ def _golden(info: P.BoardInfo, wl, levels, n: int):
     committed model (its program id says so); ``ValueError`` otherwise."""
     import numpy as np
 
-    from hw.engine.compile import default_model
     from hw.engine.config import EngineConfig
     from hw.engine.program import compile_program
     from hw.engine.workloads import golden_logits
 
     from .model import program_id
 
-    prog = compile_program(default_model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe),
+    # The digits workload's network is the committed model quantized as `qsq compile` does it.
+    prog = compile_program(wl.model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe),
                            list(info.reset_levels) if info.pe != "int8" else 0)
     if program_id(prog) != info.program_id:
         raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is not the "
