@@ -135,3 +135,26 @@ def test_check_output_path(tmp_path):
         ro.mkdir(mode=0o500)
         with pytest.raises(ValueError, match=rf"^-o: cannot write {ro}/f: folder {ro} is not writable$"):
             check_output_path(ro / "f", "-o")
+
+
+def test_report_figure_on_a_full_disk_keeps_the_previous_png(tmp_path, monkeypatch):
+    """The report's figures are written safely too (``hw.flow.plots._save``)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hw.flow.plots import _save
+
+    p = tmp_path / "pareto.png"
+    p.write_bytes(OLD)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    _disk_fills_half_way(monkeypatch)
+    with pytest.raises(OSError):
+        _save(fig, p)
+    assert p.read_bytes() == OLD
+    assert _leftovers(tmp_path) == []
+    monkeypatch.undo()
+    fig, ax = plt.subplots()
+    _save(fig, p)
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from golden_model.fileio import atomic_write_text
+
 from . import protocol as P
 
 __all__ = ["TOOLS", "tool_env", "build_bitstream", "parse_yosys_log", "parse_nextpnr_log",
@@ -169,8 +171,8 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(".weight_mem")]
     report["weights_in_block_ram"] = bool(weight) and all(
         any(b in v for b in BLOCK_RAM_CELLS) for v in weight)
-    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "report.md").write_text(report_markdown(report))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(out / "report.md", report_markdown(report))
     if not report["weights_in_block_ram"]:
         raise RuntimeError(f"the weight memory was not mapped to block RAM ({weight or 'not found'}"
                            f" in {out}/{TOP_NAME}.rpt)")

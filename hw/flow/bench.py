@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from golden_model.fileio import atomic_write_text
+
 __all__ = ["bench_designs", "time_sweep", "main"]
 
 #: The tables that must be identical between a serial and a cluster run.
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
           f"({res['serial_s'] / res['cluster_s']:.2f}x speed-up on {os.cpu_count()} cores)")
     print(f"  result tables identical: {'yes' if res['identical'] else 'NO'}")
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "bench.json").write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write_text(Path(args.out) / "bench.json", json.dumps(res, indent=1) + "\n")
     return 0 if res["identical"] else 1
 
 

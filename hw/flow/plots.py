@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from golden_model.fileio import atomic_open
+
 from .designs import variant_of, variants
 from .text import ALWAYS_ZERO
 
@@ -156,8 +158,11 @@ def _save(fig, path: Path) -> Path:
     """Write a figure as PNG, release it, return the path."""
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_open(path, "wb") as f:    # a stopped run never leaves half a PNG
+            fig.savefig(f, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

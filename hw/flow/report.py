@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from golden_model.config import MultiplierConfig, check_int
+from golden_model.fileio import atomic_write_text
 
 from .designs import DEFAULT_VARIANTS, VARIANTS, Design, default_designs
 from .options import FLOW_VERSION, MIN_PNR_SEEDS, FlowOptions, parse_config_tag
@@ -284,7 +285,7 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
     per, failures = _assemble(designs, jobs, results)
     if failures:
         listing = out / "failures.txt"
-        listing.write_text("\n".join(failures) + "\n")
+        atomic_write_text(listing, "\n".join(failures) + "\n")
         raise RuntimeError(f"{len(failures)} of {len(jobs)} job(s) failed, the first: "
                            f"{failures[0].splitlines()[0]} (all of them: {listing})")
     vcd = compare_vcd_readers(_median_waves(work_dir, designs)) if opts.activity else None

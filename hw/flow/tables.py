@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from golden_model.fileio import atomic_write_text
 from golden_model.tables import markdown_table, write_table
 
 from .designs import Design, variant_of
@@ -438,11 +439,11 @@ def write_outputs(data: ReportData, out: Path, plots: list[Path]) -> Path:
                "pareto": [{"config": t, "stimulus": s, "rows": [p.id for p in f]}
                           for t, s, f in data.pareto()],
                "points": [dict(zip(data.point_headers, data.point_row(p))) for p in data.points]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     data.info["plots"] = list(plots)
     lines = []
     for section in SECTIONS:
         lines += section(data)
     index = out / "index.md"
-    index.write_text("\n".join(lines))
+    atomic_write_text(index, "\n".join(lines))
     return index
