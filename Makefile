@@ -103,7 +103,7 @@ report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on 
 
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)
-	$(VPY) -m pytest -m "not slow" -q
+	$(VPY) -m pytest -m "not slow" -q --durations=10
 
 test-all: $(STAMP)  ## every test, including the slow regressions
 	$(VPY) -m pytest -q
