@@ -276,23 +276,3 @@ def report_markdown(r: dict) -> str:
               + ". Not measured on a board (none is attached here).", ""]
     return "\n".join(lines)
 
-
-def main(argv=None) -> int:
-    """``python -m hw.boards.build``: the same options as ``qsq bitstream``."""
-    import argparse
-
-    from .cli import add_bitstream_args, run_bitstream
-
-    p = argparse.ArgumentParser(prog="python -m hw.boards.build", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_bitstream_args(p)
-    args = p.parse_args(argv)
-    try:
-        return run_bitstream(args)
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
-        print(f"{p.prog}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
