@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 
+from hw.engine.cli import parse_levels
+
 from . import protocol as P
 
 #: Serial read time beyond the line's own (USB latency, the engine's compute), in seconds.
 LINK_SLACK_S = 1.0
-
-
-def _levels(text: str):
-    try:
-        vals = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"an integer level or a comma-separated list of levels, not {text!r}") from None
-    return vals[0] if len(vals) == 1 else vals
 
 
 def add_bitstream_args(p) -> None:
@@ -41,7 +34,7 @@ def add_bitstream_args(p) -> None:
     p.add_argument("--pe", default="bucket", choices=PE_STYLES, help="processing element (default bucket)")
     p.add_argument("--model", default=None,
                    help="a .qsq or checkpoint .npz (default: the committed digits LeNet)")
-    p.add_argument("--trunc", type=_levels, default=0,
+    p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) after reset: T or T1,T2,... (default 0)")
     p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
                    help=f"UART line rate (default {P.DEFAULT_BAUD})")
@@ -94,7 +87,7 @@ def register(sub) -> None:
                      help="the first N images of the digits test split (default 10)")
     src.add_argument("--image", default=None, metavar="FILE",
                      help="one image: .npy of C*H*W pixels 0..255, or a raw file of C*H*W bytes")
-    r.add_argument("--trunc", type=_levels, default=None,
+    r.add_argument("--trunc", type=parse_levels, default=None,
                    help="set the truncation level(s) first: T or T1,T2,... per compute layer")
     r.add_argument("--logits", action="store_true", help="print the logits too")
     r.add_argument("--check", action="store_true",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 
 
-def _levels(text: str):
-    """``T`` (every layer) or ``T1,T2,...`` (one per compute layer)."""
+def parse_levels(text: str):
+    """argparse type of a ``--trunc`` option: ``T`` (every layer) or ``T1,T2,...`` (one per compute
+    layer)."""
     try:
         vals = [int(v) for v in text.split(",")]
     except ValueError:
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--products", default=d.products, choices=PRODUCT_STYLES,
                    help=f"bucket PE: the M bucket products per output in parallel multipliers or "
                         f"in one multiplier, M cycles per lane (default {d.products})")
-    p.add_argument("--trunc", type=_levels, default=0,
+    p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
                         "(default 0, exact; the host can change them at run time)")
     p.add_argument("--data", default=None,
