@@ -213,3 +213,25 @@ def test_engine_verilog_lints_clean_and_two_engines_coexist(tmp_path, pe, extra)
     assert lint(files[:1], "eng_a", tmp_path) == ""
     log = yosys(" ".join(f"read_verilog -sv {f.name};" for f in files) + " hierarchy -check", tmp_path)
     assert "Warning" not in log and "ERROR" not in log, log[-2000:]
+
+
+def test_bench_page_from_measured_rows(tmp_path):
+    """``python -m sim.bench_engine --render``: the page's ratios come from the rows."""
+    import json
+
+    from sim import bench_engine
+
+    rows = [{"pe": pe, "lanes": 16, "compute_cycles": c, "inference_cycles": c + 74, "macs": 91776,
+             "mac_utilisation": 91776 / (16 * c), "conv_issue_utilisation": 0.857,
+             "multiplies": m, "weight_bits": w, "weight_vs_int8": w / 111744,
+             "sim_inferences_per_s": 1.0}
+            for pe, c, m, w in [("bucket", 4930, 4830, 41904),
+                                ("multiplier (filter)", 5058, 67776, 41904)]]
+    src = tmp_path / "bench.json"
+    src.write_text(json.dumps(rows))
+    assert bench_engine.main(["--render", str(src), "--out", str(tmp_path / "page")]) == 0
+    page = (tmp_path / "page.md").read_text()
+    bucket = next(line for line in page.splitlines() if line.startswith("|") and "bucket" in line)
+    cells = [c.strip() for c in bucket.strip("|").split("|")]
+    assert cells[4] == f"{5004 / (1.15 * 91776 / 16):.3f}" and cells[8] == "0.071"
+    assert cells[10] == "0.375"
