@@ -235,3 +235,45 @@ def test_bench_page_from_measured_rows(tmp_path):
     cells = [c.strip() for c in bucket.strip("|").split("|")]
     assert cells[4] == f"{5004 / (1.15 * 91776 / 16):.3f}" and cells[8] == "0.071"
     assert cells[10] == "0.375"
+
+
+@pytest.mark.parametrize("lo,hi", [(3, 3), (1, 4)])
+def test_round_shift_with_one_amount_is_lint_clean_and_exact(tmp_path, lo, hi):
+    """``post._round_shift`` when every layer shifts alike (``lo == hi``; the INT8 LeNet-5 of MNIST):
+    no zero-width amount signal (Verilator: ASCRANGE), and the rounding of the golden model."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from amaranth.sim import Simulator
+
+    from hw.engine.post import _round_shift
+    from hw.verilog import convert
+    from tests.test_verilog_output import lint
+
+    class Shift(wiring.Component):
+        def __init__(self):
+            super().__init__({"value": In(signed(10)), "amount": In(range(hi + 1)),
+                              "out": Out(signed(10))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += self.out.eq(_round_shift(m, self.value, self.amount, lo, hi, "t"))
+            return m
+
+    f = tmp_path / "shift.v"
+    f.write_text(convert(Shift(), "shift"))
+    assert "[-1:0]" not in f.read_text()
+    assert lint([f], "shift", tmp_path) == ""
+
+    dut = Shift()
+    sim = Simulator(dut)
+
+    async def bench(ctx):
+        for a in range(lo, hi + 1):
+            for v in range(-512, 512, 7):
+                ctx.set(dut.value, v)
+                ctx.set(dut.amount, a)
+                assert ctx.get(dut.out) == (v + (1 << (a - 1))) >> a, (v, a)
+
+    sim.add_testbench(bench)
+    sim.run()

@@ -275,10 +275,13 @@ def _round_shift(m, value, amount, lo: int, hi: int, prefix):
     """
     pre = value >> (lo - 1)                           # the constant part of the shift: wiring
     span = hi - lo
-    var = Signal(range(span + 1), name=f"{prefix}_amount")
-    m.d.comb += var.eq(amount - lo)
     part = Signal(signed(len(value) + 1), name=f"{prefix}_partial")
-    m.d.comb += part.eq((pre >> var) + 1)
+    if span:
+        var = Signal(range(span + 1), name=f"{prefix}_amount")
+        m.d.comb += var.eq(amount - lo)
+        m.d.comb += part.eq((pre >> var) + 1)
+    else:   # one amount only (every layer shifts alike): no shifter, and no zero-width signal
+        m.d.comb += part.eq(pre + 1)
     out = Signal(signed(len(value)), name=f"{prefix}_rounded")
     m.d.comb += out.eq(part >> 1)
     return out
