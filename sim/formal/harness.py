@@ -95,10 +95,14 @@ def _tw(cfg: MultiplierConfig) -> int:
     return max(1, cfg.ndigits.bit_length())
 
 
-def cut_signals(d: Design) -> list[str]:
-    """Names of the signals that the ``acc`` part cuts free: the row registers (and their
-    contributes bits) of ``csd_multiplier``; the row words, the registers they are formed from and
-    the zero flag of ``csd_compact_multiplier``."""
+def cut_signals(d: Design, part: str = "acc") -> list[str]:
+    """Names of the signals that proof part ``part`` cuts free. ``rows``: the recoder's digits.
+    ``acc``: the row registers (and their contributes bits) of ``csd_multiplier``; the row
+    words, the registers they are formed from and the zero flag of ``csd_compact_multiplier``."""
+    if part == "rows":
+        return ["digit_pos", "digit_neg"]
+    if part != "acc":
+        return []
     nd = d.config.ndigits
     if d.module == "csd_multiplier":
         rows = range(d.first, nd)
@@ -194,13 +198,23 @@ def _glue(d: Design) -> str:
     return "".join(s)
 
 
+def _naf_shape(pos: str, neg: str) -> str:
+    """Verilog: the digits ``pos``/``neg`` form a non-adjacent form (no digit both +1 and -1, no
+    two neighbouring nonzero digits)."""
+    return f"(({pos} & {neg}) == 0 && ((({pos} | {neg}) >> 1) & ({pos} | {neg})) == 0)"
+
+
 def _recoder(d: Design) -> str:
     cfg = d.config
     nd, bw = cfg.ndigits, cfg.b_width
-    return f"""  // recoder: the digits of the current b equal the specification's non-adjacent form
-  wire [{nd - 1}:0] f_dpos, f_dneg;
-  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
-  always @* f_recoder: assert (digit_pos == f_dpos && digit_neg == f_dneg);
+    return f"""  // recoder: the digits of the current b equal the specification's non-adjacent form, and
+  // (what part `rows` assumes of its free digits) they have the shape of a non-adjacent form
+  wire [{nd - 1}:0] f_naf_pos, f_naf_neg;
+  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_naf_pos), .dneg(f_naf_neg));
+  always @* begin
+    f_recoder: assert (digit_pos == f_naf_pos && digit_neg == f_naf_neg);
+    f_naf_shape: assert {_naf_shape("digit_pos", "digit_neg")};
+  end
 """
 
 
@@ -208,14 +222,17 @@ def _rows(d: Design) -> str:
     cfg = d.config
     aw, nd, pw, tw = cfg.a_width, cfg.ndigits, cfg.p_width, _tw(cfg)
     bw = cfg.b_width
-    s = [_history(d), _glue(d), f"""  // the specification's terms of the operation in the row/operand registers (entered one
-  // cycle ago), and the specification's digits of the current b (for the load conditions)
-  wire [{nd - 1}:0] f_dpos1, f_dneg1, f_dpos, f_dneg;
+    s = [_history(d), _glue(d), f"""  // the recoder's digits are cut free (part `acc` proves them equal to the specification's
+  // non-adjacent form of b, and of its shape): any digits of that shape in every cycle
+  always @* f_digits: assume {_naf_shape("digit_pos", "digit_neg")};
+  wire [{nd - 1}:0] f_dpos = digit_pos, f_dneg = digit_neg;
+  reg [{nd - 1}:0] f_dpos1, f_dneg1;
+  always @(posedge clk) begin f_dpos1 <= f_dpos; f_dneg1 <= f_dneg; end
+  // the specification's terms of the operation in the row/operand registers (entered one cycle
+  // ago, with the digits of that cycle)
   wire [{nd * pw - 1}:0] f_spec_terms;
-  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf1 (.b(f_b1), .dpos(f_dpos1), .dneg(f_dneg1));
   qsq_spec_terms #(.AW({aw}), .AS({int(cfg.a_signed)}), .ND({nd}), .PW({pw}), .TW({tw})) f_terms (
     .a(f_a1), .dpos(f_dpos1), .dneg(f_dneg1), .t(f_t1), .terms(f_spec_terms));
-  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
   always @* begin
     // control: out_valid is in_valid two cycles late; reset clears p and out_valid
     f_valid: assert (valid1 == f_v1 && out_valid == f_v2);
@@ -283,6 +300,7 @@ def _acc(d: Design) -> str:
     s = ["""  reg f_init = 1'b1, f_ld = 1'b0;
   always @(posedge clk) begin f_init <= 1'b0; f_ld <= valid1 && !rst; end
 """]
+    s.append(_recoder(d))
     if d.module == "csd_multiplier":
         words = [f"f_glue[{i * pw} +: {pw}]" for i in range(d.first, cfg.ndigits)]
         s.append(_glue(d) + f"""  // accumulation: with the row registers free, p loads the sum of the glue words (the

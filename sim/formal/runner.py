@@ -157,8 +157,9 @@ def _input_ports(d: Design) -> dict:
 def sby_text(proof: Proof, names: list[str]) -> str:
     script = ["read_verilog -sv csd_spec.v decoder_spec.v", "read_verilog -sv -formal dut.v",
               "prep -top qsq_formal_top"]
-    if proof.part == "acc":
-        cuts = [f"{name}/w:{n}" for d, name in zip(proof.designs, names) for n in cut_signals(d)]
+    if proof.part in ("acc", "rows"):
+        cuts = [f"{name}/w:{n}" for d, name in zip(proof.designs, names)
+                for n in cut_signals(d, proof.part)]
         if cuts:
             script.append("cutpoint " + " ".join(cuts))
     script += list(proof.passes)
