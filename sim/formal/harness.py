@@ -7,26 +7,51 @@ names (``row{i}``, ``row{i}_load``, ``digit_pos``, ...; see ``hw/csd_multiplier.
 states the lemmas of one proof *part*:
 
 ``recoder``
-    The recoder's digits (a function of ``b`` alone) equal the specification's non-adjacent form.
+    The recoder's digits ``digit_pos``/``digit_neg`` (a function of ``b`` alone) equal the
+    specification's non-adjacent form of ``b``, and have the shape of one (no digit both +1 and
+    -1, no two neighbouring nonzero digits). Combinational. Also part of ``acc``.
 ``rows``
-    The whole design, nothing cut. Each row's load/activity signal is exactly "valid, digit nonzero, at or above the truncation
-    level"; in the cycle an operation sits in the row registers (``valid1``), every row's
-    contribution ``glue_i`` (a ``p_width``-bit word formed from the row registers) equals the
-    specification's ``term_i = a * d_i * 2**i`` of the operands that entered one cycle earlier;
-    gated registers hold their value when not loaded; ``p`` holds between results; reset clears
-    ``p`` and ``out_valid``; ``out_valid`` is ``in_valid`` two cycles late.
+    The recoder's digits are cut free (Yosys ``cutpoint``): any digits of NAF shape in every cycle
+    (an assumption, discharged by the recoder lemma). Each row's load/activity signal is exactly
+    "valid, digit nonzero, at or above the truncation level" (compact: and ``a != 0``); in the
+    cycle an operation sits in the row registers (``valid1``), every digit position's
+    contribution ``glue_i`` (a ``p_width``-bit word formed from the row/operand registers)
+    equals the specification's ``term_i = a * d_i * 2**i`` (``qsq_spec_terms``) of the operands
+    and digits of one cycle earlier; compact: the value each row adds to the sum, ``w_k`` (the
+    XOR-inverted row plus its carry-in, or the positive minus the negative copy), equals the sum
+    of its digit pair's contributions before the zero flag, ``v_2k + v_2k+1``; gated registers
+    hold their value when not loaded; ``p`` holds between results; reset clears ``p`` and
+    ``out_valid``; ``out_valid`` is ``in_valid`` two cycles late.
 ``acc``
-    The datapath registers are cut free (Yosys ``cutpoint``: any value in every cycle). The
-    product register then loads exactly ``qsq_spec_sum`` of the glue words: the accumulation is
-    correct for every row value, not only for reachable ones. For the compact design this is split
-    in three lemmas (tree of rows = chain of row values, each row value = its digit pair's
-    contributions, pairs = the specification's sum) so that no single query re-associates a sum
-    and undoes an XOR negation at the same time.
+    The recoder lemma, and: with the row registers (``csd_multiplier``: ``row{i}``,
+    ``row{i}_contrib``) or the row words and the registers they are formed from
+    (``csd_compact_multiplier``: ``row{k}``/``row{k}_neg``, ``row{k}_p``/``row{k}_n``, the
+    zero flag, ...) cut free (any value in every cycle), the product register loads
+    ``S``, their sum modulo ``2**p_width`` written in the RTL's association (``_tree``), or 0
+    when the compact design's zero flag is set. No sum is re-associated inside a query: that
+    was what made the accumulation slow (minutes at 8x8, no verdict at 16x16).
 
-Composition (documented in the README's *Formal verification* section): for an operation with
-operands ``(a, b, t)`` entering in cycle ``n``, ``acc`` gives ``p(n+2) = spec_sum(glue(n+1))``,
-``rows`` gives ``glue(n+1) = spec_terms(a, naf(b), t)``, and ``qsq_csd_spec`` is by definition
-``spec_sum(spec_terms(a, naf(b), t))``: so ``p(n+2) = spec(a, b, t)``.
+Composition, for an operation with operands ``(a, b, t)`` entering in cycle ``n`` (all sums
+modulo ``2**p_width``):
+
+1. ``recoder``: the digits of cycle ``n`` are ``naf(b)`` and have NAF shape in every cycle, so the
+   assumption of ``rows`` holds on every run of the real design and its lemmas hold for the
+   real digits.
+2. ``rows``: ``glue_i(n+1) = term_i(a, naf(b), t)`` for every ``i`` (positions without a row: both
+   0); compact: ``w_k(n+1) = v_2k + v_2k+1`` and ``glue_q = Z ? 0 : v_q``.
+3. ``acc``: ``p(n+2) = S(n+1)`` for any contents of the cut registers, so in particular for
+   the reachable ones.
+4. ``S`` is a sum of the glue words in another order: addition modulo ``2**p_width`` is
+   associative and commutative (the one arithmetic identity used outside the solver).
+   ``csd_multiplier``: ``S = sum_i glue_i``. Compact, XOR: ``S = Z ? 0 : sum_k row_k +
+   sum_k neg_k = Z ? 0 : sum_k w_k = Z ? 0 : sum_q v_q = sum_q glue_q``; split: ``S = Z ? 0 :
+   sum_k p_k - sum_k n_k = Z ? 0 : sum_k w_k``, and the same.
+5. ``sum_i term_i(a, naf(b), t)`` is by definition ``qsq_spec_sum(qsq_spec_terms(a,
+   qsq_spec_naf(b), t)) = qsq_csd_spec(a, b, t)``: so ``p(n+2) = spec(a, b, t)``, which
+   ``spec_check`` compares with the golden model.
+
+Each part is a k-induction proof (SBY ``mode prove``), so every lemma holds in every reachable
+cycle, for all inputs.
 
 The decoder has a single part, ``dec``: every lane equals ``qsq_decode_spec`` (combinational), or
 for the registered variant, loads it when ``in_valid`` and holds otherwise.

