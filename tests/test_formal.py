@@ -180,7 +180,7 @@ def test_summary_table_from_results(tmp_path, capsys):
     assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
                         "proof time [s]"]
     assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "yices", "7.5"]
-    assert "2/3 SBY runs passed; proof time summed over runs 8 s." in out
+    assert "2/3 SBY runs passed; proof time summed over runs 8 s; unfinished run" in out
 
 
 @pytest.mark.parametrize("argv, message", [

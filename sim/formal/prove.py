@@ -204,6 +204,10 @@ def main(argv=None) -> int:
     start = time.monotonic()
     log = args.out / "results.jsonl"          # one line per finished proof, written as they end
     log.write_text("")
+    (args.out / "summary.json").unlink(missing_ok=True)      # written again when the run ends
+    command = "python -m sim.formal.prove " + " ".join(argv if argv is not None else sys.argv[1:])
+    (args.out / "run.json").write_text(json.dumps(
+        {"proofs": len(selected), "jobs": args.jobs, "command": command.strip()}) + "\n")
     n_total, done, lock = len(selected), [0], threading.Lock()
     print(f"formal: {n_total} proofs, {args.jobs} at a time, in {args.out} "
           f"(per-proof results: {log})", flush=True)
@@ -306,9 +310,15 @@ def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
     out = markdown_table(head, rows)
     out += (f"\n{passed}/{len(records)} SBY runs passed; proof time summed over runs "
             f"{total:.0f} s")
-    if meta and "wall_seconds" in meta:
+    meta = meta or {}
+    if "wall_seconds" in meta:
         out += (f", wall time {_clock(meta['wall_seconds'])} with {meta['jobs']} at a time "
                 f"(`{meta['command'].strip()}`)")
+    elif "proofs" in meta:
+        out += (f"; unfinished run: {len(records)} of the {meta['proofs']} runs of "
+                f"`{meta['command']}` ({meta['jobs']} at a time) have ended")
+    else:
+        out += "; unfinished run (no summary.json)"
     return out + ".\n"
 
 
@@ -325,6 +335,8 @@ def print_summary(out: Path, readme: Path | None = None) -> int:
         records = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
     if (out / "summary.json").exists():
         meta = json.loads((out / "summary.json").read_text()).get("meta", {})
+    elif (out / "run.json").exists():
+        meta = json.loads((out / "run.json").read_text())
     if not records:
         print(f"formal: error: no results in {out} (run python -m sim.formal.prove first)",
               file=sys.stderr)
