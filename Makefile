@@ -65,7 +65,7 @@ sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary 
 	$(MAKE) formal
 
 FORMAL_ARGS ?= -j 2
-formal: $(STAMP)  ## formal equivalence (SBY + Boolector): spec vs golden model, then RTL vs spec -> build/formal/summary.md
+formal: $(STAMP)  ## formal equivalence (SBY + Yices): spec vs golden model, then RTL vs spec, with progress -> build/formal/summary.md, coverage.md
 	$(VPY) -m sim.formal.spec_check
 	$(VPY) -m sim.formal.prove --out $(BUILD)/formal $(FORMAL_ARGS)
 

@@ -4,6 +4,7 @@ mutations of the RTL and of the specification that the proofs must reject.
 The full proof matrix runs in ``make formal`` (part of ``make sim``).
 """
 
+import json
 import re
 import shutil
 
@@ -124,31 +125,62 @@ def test_an_ungated_icg_fails_the_hold_property(tmp_path):
     assert "f_hold" in r.detail
 
 
-def test_a_wrong_spec_fails_the_proof(tmp_path):
+def _bad_spec(tmp_path, old, new):
     spec = tmp_path / "spec"
     spec.mkdir()
     shutil.copy(SPEC_DIR / "decoder_spec.v", spec)
     text = (SPEC_DIR / "csd_spec.v").read_text()
-    bad = text.replace("dneg[i] = x[0] & x[1];", "dneg[i] = x[0] & x[1] & x[2];")
+    bad = text.replace(old, new)
     assert bad != text
     (spec / "csd_spec.v").write_text(bad)
+    return spec
+
+
+def test_a_wrong_spec_recoding_fails_the_recoder_lemma(tmp_path):
+    spec = _bad_spec(tmp_path, "dneg[i] = x[0] & x[1];", "dneg[i] = x[0] & x[1] & x[2];")
+    r = run(_proof("spec", _mul(4), "acc"), tmp_path, spec_dir=spec)
+    assert r.status == "FAIL"
+    assert "f_recoder" in r.detail
+
+
+def test_a_wrong_spec_term_fails_the_row_lemmas(tmp_path):
+    spec = _bad_spec(tmp_path, "(dneg[i] ? -av :", "(dneg[i] ? av :")
     r = run(_proof("spec", _mul(4), "rows"), tmp_path, spec_dir=spec)
     assert r.status == "FAIL"
+    assert "f_term" in r.detail
 
 
-# ------------------------------------------------------------------ command line
+def test_a_lost_carry_in_of_a_compact_row_fails_the_accumulation(tmp_path):
+    """An XOR-negated compact row without its carry-in adds -a - 1, not -a."""
+    d = Design("csd_compact_multiplier", dict(a_width=4, a_signed=True, b_width=4, b_signed=True,
+                                              truncation=0, gating="enable", sign="xor"))
 
-def test_matrix_and_filter(capsys):
-    assert prove.main(["--widths", "8", "-k", "csd-icg-s8xs8", "--list"]) == 0
+    def drop_carry(text):
+        new, n = re.subn(r"= row0_neg \+ row1_neg;", "= row1_neg;", text)
+        assert n == 1, "mutation pattern not found in the generated Verilog"
+        return new
+    r = run(_proof("carry", d, "acc"), tmp_path, mutate=drop_carry)
+    assert r.status == "FAIL"
+    assert "f_acc_eq" in r.detail
+
+
+def test_summary_table_from_results(tmp_path, capsys):
+    assert prove.main(["--out", str(tmp_path), "--summary"]) == 2
+    assert f"no results in {tmp_path}" in capsys.readouterr().err
+    recs = [{"proof": f"csd-none-s8xs8-{part}", "part": part, "engine": "smtbmc yices",
+             "status": "PASS", "seconds": 2.5, "module": "csd_multiplier", "width": 8,
+             "gating": "none", "sign": None, "operands": "s8xs8",
+             "levels": list(range(9)) + ["runtime"]} for part in ("rows", "acc")]
+    recs.append(dict(recs[0], status="FAIL", operands="u8xu8", levels=[0, 1]))
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert prove.main(["--out", str(tmp_path), "--summary"]) == 0
     out = capsys.readouterr().out
-    assert "csd-icg-s8xs8-rows\trows\t10 design(s)\t0,1,2,3,4,5,6,7,8,runtime" in out
-    assert out.strip().endswith("2 proofs")
-    names = {p.name for p in prove.proofs()}
-    # at 16x16: every variant and operand format, levels 0, 1, mid and runtime
-    assert {f"csdc-icg-split-u16xs16-{lv}-{part}" for part in ("rows", "acc")
-            for lv in ("t0", "t1", "t8", "rt")} <= names
-    p16 = [p for p in prove.proofs((16,)) if p.name == "csd-none-s16xs16-rt-rows"][0]
-    assert [d.params["truncation"] for d in p16.designs] == ["runtime"]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+             if line.startswith("|")]
+    assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
+                        "proof time [s]"]
+    assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "yices", "7.5"]
+    assert "2/3 SBY runs passed; proof time summed over runs 8 s; unfinished run" in out
 
 
 @pytest.mark.parametrize("argv, message", [

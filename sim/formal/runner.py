@@ -12,13 +12,14 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .harness import Design, cut_signals, harness, insert_harness
-from .tools import SOLVER, sby_command, solver_path
+from .tools import sby_command, solver_path
 
 __all__ = ["SPEC_DIR", "Proof", "Result", "run", "sby_text", "dut_text"]
 
@@ -62,10 +63,12 @@ class Proof:
     mode: str = "prove"
     depth: int = 2
     multiclock: bool = False
+    solver: str = "yices"
+    passes: tuple = ()
 
     @property
     def engine(self) -> str:
-        return f"smtbmc {SOLVER}"
+        return f"smtbmc {self.solver}"
 
 
 @dataclass
@@ -88,11 +91,11 @@ def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None) -> tuple[
 
     Returns the text and the renamed module names, in the order of ``proof.designs``.
     """
-    from hw.verilog import cell_source, generate
+    from hw.verilog import cell_source
 
     parts, names, uses_icg = [], [], False
     for k, d in enumerate(proof.designs):
-        text = generate(d.module, include_cells=False, **d.params)
+        text = generated(d)
         uses_icg |= "qsq_icg " in text
         if mutate is not None:
             text = mutate(text)
@@ -105,6 +108,23 @@ def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None) -> tuple[
         parts.append(cell_source("qsq_icg"))
     parts.append(_top(proof, names))
     return "\n".join(parts), names
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def generated(d: Design) -> str:
+    """``hw.verilog.generate`` of ``d`` (without the ``qsq_icg`` model), generated once per
+    process: the parts of one design prove the same text."""
+    from hw.verilog import generate
+
+    with _CACHE_LOCK:
+        entry = _CACHE.setdefault(d.key, [threading.Lock(), None])
+    with entry[0]:
+        if entry[1] is None:
+            entry[1] = generate(d.module, include_cells=False, **d.params)
+        return entry[1]
 
 
 def _top(proof: Proof, names: list[str]) -> str:
@@ -137,11 +157,12 @@ def _input_ports(d: Design) -> dict:
 def sby_text(proof: Proof, names: list[str]) -> str:
     script = ["read_verilog -sv csd_spec.v decoder_spec.v", "read_verilog -sv -formal dut.v",
               "prep -top qsq_formal_top"]
-    if proof.part == "acc":
-        cuts = [f"{name}/w:{n}" for d, name in zip(proof.designs, names) for n in cut_signals(d)]
+    if proof.part in ("acc", "rows"):
+        cuts = [f"{name}/w:{n}" for d, name in zip(proof.designs, names)
+                for n in cut_signals(d, proof.part)]
         if cuts:
             script.append("cutpoint " + " ".join(cuts))
-        script += list(NORMALIZE)
+    script += list(proof.passes)
     options = [f"mode {proof.mode}", f"depth {proof.depth}"]
     if proof.multiclock:
         options.append("multiclock on")
