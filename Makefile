@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog engine bench-engine sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
+.PHONY: all help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
 
 all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -49,6 +49,13 @@ verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest 
 
 engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 16 lanes): Verilog, memory images, manifest -> build/engine/
 	$(QSQ) compile --out $(BUILD)/engine
+
+BOARD ?= icebreaker
+PE    ?= bucket
+LANES ?=
+BAUD  ?=
+bitstream: $(STAMP)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=) -> build/boards/BOARD/
+	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) -o $(BUILD)/boards/$(BOARD)
 
 bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies, weight bits per PE style and lane count (measured in simulation)
 	$(VPY) -m sim.bench_engine

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "golden_model.nn.cli",
     "hw.flow.cli",
     "hw.engine.cli",
+    "hw.boards.cli",
 ]
 
 

@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from .fileio import atomic_open, atomic_write_text
+
 
 def fmt(value, digits: int = 4) -> str:
     """Format a number for a table: ints as they are, floats with ``digits`` significant digits,
@@ -39,10 +41,11 @@ def write_table(prefix: str | Path, headers: list[str], rows: list[list], title:
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     md, cs, js = (prefix.with_suffix(s) for s in (".md", ".csv", ".json"))
-    md.write_text((f"# {title}\n\n" if title else "") + markdown_table(headers, rows))
-    with cs.open("w", newline="") as f:
+    atomic_write_text(md, (f"# {title}\n\n" if title else "") + markdown_table(headers, rows))
+    with atomic_open(cs, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(headers)
         w.writerows(rows)
-    js.write_text(json.dumps({"meta": meta or {}, "columns": headers, "rows": rows}, indent=1) + "\n")
+    atomic_write_text(js, json.dumps({"meta": meta or {}, "columns": headers, "rows": rows},
+                                     indent=1) + "\n")
     return [md, cs, js]

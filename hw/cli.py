@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from golden_model.fileio import atomic_write_text
+
 #: Pseudo-module name that writes every default configuration.
 ALL = "all"
 
@@ -120,13 +122,13 @@ def run(args) -> int:
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        atomic_write_text(out, text)
         print(f"wrote {out} (top module {top_name}, {text.count(chr(10))} lines)")
         if args.core:
             from .fusesoc import core_text
 
             core = out.with_suffix(".core")
-            core.write_text(core_text(
+            atomic_write_text(core, core_text(
                 top_name, [out.name], MODULES[args.module].description, package_version(),
                 command_line(args.module, name, not args.no_cells, **params)
                 + (" --timing-harness" if args.timing_harness else "")
@@ -161,7 +163,7 @@ def run_all(args) -> int:
             # of them can be compiled into one design.
             text = generate(name, include_cells=not args.no_cells, name=stem, **params)
             path = out_dir / f"{stem}.v"
-            path.write_text(text)
+            atomic_write_text(path, text)
             top = build(name, **params)
             not_elaborated(top)
             head = re.search(rf"^module {stem}\((.*?)\);", text, re.S | re.M)
@@ -173,7 +175,7 @@ def run_all(args) -> int:
             print(f"wrote {path}")
             if not args.no_core:
                 cmd = command_line(name, stem, not args.no_cells, **params)
-                path.with_suffix(".core").write_text(core_text(
+                atomic_write_text(path.with_suffix(".core"), core_text(
                     stem, [path.name], f"{spec.description}; {pstr}", package_version(),
                     f"{cmd} -o {path.name} --core"))
     title = "Generated Verilog (default configurations)"

@@ -7,7 +7,8 @@ comes from a run whose logits were bit-exact and whose cycles equalled the predi
 * compute cycles per inference (measured in simulation), cycles per inference with loading the
   pixels and reading the logits, and MAC utilisation ``MACs / (lanes x compute cycles)`` where MACs
   are the network's im2col multiply-accumulates (the engine skips padding taps, so it can exceed 1);
-  conv-layer issue utilisation (issued non-padding taps per lane-cycle) from the cycle model;
+  conv-layer utilisation: the multiply-accumulates the conv layers really need (filters x
+  non-padding taps) per lane-cycle of those layers, from the cycle model (at most 1);
 * multiplies per inference (bucket: ``M`` per output; others: one per issued MAC) and the ratio to
   the multiplier engine's;
 * weight-memory bits of the compiled engine and their ratio to the INT8 engine's, from the
@@ -30,6 +31,7 @@ from pathlib import Path
 from golden_model.tables import markdown_table
 
 from .common import REPO
+from golden_model.fileio import atomic_write_text
 
 
 def _list(kind):
@@ -48,7 +50,7 @@ def measure(pe: str, lanes: int, images: int, recode: str = "filter") -> dict:
     """Compile, simulate and measure one engine configuration (see the module notes)."""
     from hw.engine.compile import manifest
     from hw.engine.config import EngineConfig
-    from hw.engine.program import compile_program
+    from hw.engine.program import compile_program, positions, taps
     from hw.engine.schedule import cycle_table
     from hw.engine.top import engine_timing
     from hw.engine.workloads import workload
@@ -71,7 +73,8 @@ def measure(pe: str, lanes: int, images: int, recode: str = "filter") -> dict:
     compute = measured[0]
     rows = cycle_table(prog, timing)
     conv = [(r, p) for r, p in zip(rows, prog.layers) if p.kind == "conv"]
-    issued = sum(r["taps"] * p.F for r, p in conv)
+    # lane-MACs a conv layer really needs: its filters x the non-padding taps of every output
+    issued = sum(p.F * sum(taps(p, y, x) for y, x, *_ in positions(p)) for _, p in conv)
     conv_cycles = sum(r["cycles"] for r, _ in conv)
     return {
         "pe": pe if pe != "multiplier" else f"multiplier ({recode})", "lanes": lanes,
@@ -130,9 +133,9 @@ def main(argv=None) -> int:
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(
+    atomic_write_text(out.with_suffix(".md"), 
         "# Engine benchmark (digits LeNet, measured in simulation)\n\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=1) + "\n")
     print(f"bench-engine: wrote {out.with_suffix('.md')} and .json")
     return 0
 

@@ -27,6 +27,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from golden_model.fileio import atomic_write_text
 
 __all__ = ["SIMULATORS", "REPO", "sim_name", "setup_simulator", "build_root", "run_bench",
            "bench_config", "write_json"]
@@ -105,6 +106,34 @@ def from_hw_verilog(text: str) -> bool:
         and "/* verilator lint_off" in text
 
 
+#: Icarus options of a bench build. The generated files are Verilog-2005, and the language
+#: generation matters: Yosys makes every ``always @*`` block sensitive to a register declared as
+#: ``reg x = 0``, whose initialisation is an event at time 0 in Verilog-2005 but not under
+#: cocotb's default ``-g2012`` -- there a combinational output that depends only on a state
+#: register that never changes (an idle state machine right after reset) stays X. ``-g2005``
+#: after cocotb's ``-g2012`` wins.
+ICARUS_BUILD_ARGS = ["-g2005"]
+
+#: Name of the Verilog-2005 module that writes an Icarus bench's FST wave (``--waves``).
+ICARUS_DUMP_MODULE = "qsq_iverilog_dump"
+
+
+def _icarus_dump_module(build_dir: Path, top: str) -> Path:
+    """Write the wave-dump module of an Icarus build of ``top`` into ``build_dir``; its path.
+
+    The wave file is ``<top>.fst`` in ``build_dir``, where cocotb's runner and
+    :func:`run_bench`'s summary expect it (``vvp -fst`` selects the FST format)."""
+    wave = str(build_dir / f"{top}.fst").replace("\\", "\\\\").replace('"', '\\"')
+    path = build_dir / f"{ICARUS_DUMP_MODULE}.v"
+    path.write_text(f"module {ICARUS_DUMP_MODULE};\n"
+                    f"initial begin\n"
+                    f"    $dumpfile(\"{wave}\");\n"
+                    f"    $dumpvars(0, {top});\n"
+                    f"end\n"
+                    f"endmodule\n")
+    return path
+
+
 def verilator_build_args(text: str | None = None, opt: str | None = None) -> list[str]:
     """Verilator options of a bench build of the Verilog ``text``.
 
@@ -121,15 +150,19 @@ def verilator_build_args(text: str | None = None, opt: str | None = None) -> lis
     if text is not None and not from_hw_verilog(text):
         raise ValueError("the Verilog was not written by hw.verilog (generate or convert); "
                          "convert the design with hw.verilog.convert so that it lints clean")
-    opt = os.environ.get("QSQ_VERILATOR_OPT", opt or "-O0")
-    if opt:
-        args += ["-CFLAGS", opt]
+    env = os.environ.get("QSQ_VERILATOR_OPT")
+    if opt and not env:
+        # Optimise only the model's per-cycle code; the constructors (every signal registered for
+        # VPI: one huge file) and the runtime stay at -O0, where they compile in seconds.
+        args += ["-MAKEFLAGS", f"OPT_FAST={opt} OPT_SLOW=-O0 OPT_GLOBAL=-O0"]
+    elif env or opt is None:
+        args += ["-CFLAGS", env or "-O0"]
     return args
 
 
 def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def bench_config() -> dict:
@@ -159,8 +192,9 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
         Verilog text of the design (its top module ``module_name``) instead of generating it from
         the registry (the inference engine, whose program is data).
     opt : str, optional
-        C++ optimisation of a Verilator build (default ``-O0``; ``$QSQ_VERILATOR_OPT`` overrides):
-        ``-O2`` pays for a large design simulated for many cycles (the inference engine).
+        C++ optimisation of a Verilator model's per-cycle code (default: everything at ``-O0``;
+        ``$QSQ_VERILATOR_OPT`` overrides, for everything): ``-O2`` pays for a large design simulated
+        for many cycles (the inference engine).
 
     Raises
     ------
@@ -186,19 +220,28 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     src.write_text(verilog if verilog is not None else generate(module_name, **params))
 
     args = list(build_args or []) + (verilator_build_args(src.read_text(), opt)
-                                     if sim == "verilator" else [])
+                                     if sim == "verilator" else ICARUS_BUILD_ARGS)
+    sources = [src]
+    build_waves = waves
+    if sim == "icarus" and waves:
+        # cocotb's own dump module declares a SystemVerilog ``string``, which -g2005 rejects:
+        # build with a Verilog-2005 dump module of ours instead (same FST file name).
+        sources.append(_icarus_dump_module(build_dir, module_name))
+        args += ["-s", ICARUS_DUMP_MODULE]
+        build_waves = False
     runner = get_runner(sim)
     log = build_dir / "build.log"
     # cocotb's runner lets $WAVES override its waves= argument (so `make`, which exports WAVES=0,
     # silently dropped a bench's --waves); pin $WAVES to this run's choice while it runs.
     saved_waves = os.environ.get("WAVES")
-    os.environ["WAVES"] = "1" if waves else "0"
+    os.environ["WAVES"] = "1" if build_waves else "0"
     try:
-        runner.build(sources=[src], hdl_toplevel=module_name, build_dir=build_dir, always=True,
-                     timescale=("1ns", "1ps"), waves=waves, build_args=args, log_file=log)
+        runner.build(sources=sources, hdl_toplevel=module_name, build_dir=build_dir, always=True,
+                     timescale=("1ns", "1ps"), waves=build_waves, build_args=args, log_file=log)
     except BaseException:
         _restore_env("WAVES", saved_waves)
         raise
+    os.environ["WAVES"] = "1" if waves else "0"
     built = time.perf_counter()
     env = {"QSQ_TB": json.dumps({**bench, "out_dir": str(build_dir)}),
            # Apply writes directly and run the clock in C++ (cocotb's fast path). Safe here: the

@@ -2,8 +2,9 @@
 
 Runs the cocotb cases of ``tests/test_hw_sim.py`` (CSD multiplier, core, decoder) and
 ``tests/test_flow_baselines_sim.py`` (compact CSD multiplier, baselines) and
-``tests/test_engine_sim.py`` (inference engine; on Verilator unless ``$QSQ_ENGINE_SIM`` says
-otherwise), including the ``slow`` ones, on ``$SIM`` (or ``--sim``),
+``tests/test_engine_sim.py`` (inference engine) and ``tests/test_board_sim.py`` (the host protocol
+against the UART-bridged engine) -- these two on Verilator unless ``$QSQ_ENGINE_SIM`` says
+otherwise --, including the ``slow`` ones, on ``$SIM`` (or ``--sim``),
 then prints the configuration, vectors, result, time and throughput of every case that ran and
 writes ``build/sim/<SIM>/summary.md/.csv/.json``. Exit status is non-zero if any case failed.
 
@@ -30,7 +31,8 @@ HEADERS = ["configuration", "simulator", "vectors", "result", "time (s)", "sim (
 
 
 #: pytest files whose cocotb runs make up the regression (each run writes a summary.json).
-BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py", "test_engine_sim.py")
+BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py", "test_engine_sim.py",
+               "test_board_sim.py")
 
 
 def main(argv=None) -> int:

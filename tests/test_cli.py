@@ -134,4 +134,4 @@ def test_readme_tour_qsq_steps_work_verbatim(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for argv in qsq_lines:
         assert main(argv) == 0, argv
-    assert (tmp_path / "build" / "mul.v").read_text().count("module csd_multiplier") == 1
+    assert (tmp_path / "build" / "mul.v").read_text().count("\nmodule my_mul(") == 1

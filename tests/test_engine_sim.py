@@ -83,3 +83,28 @@ def test_engine_lenet5(pe):
 @pytest.mark.parametrize("lanes", [1, 5, 32])
 def test_engine_lane_counts(lanes):
     tb_engine.run(workload="digits", pe="bucket", lanes=lanes, truncs=(0, 3), images=3)
+
+
+def _mnist_available() -> bool:
+    from golden_model.nn.data import resolve_mnist
+    try:
+        resolve_mnist(None)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _mnist_available(), reason="MNIST absent (run `make mnist`)")
+@pytest.mark.parametrize("pe", ["bucket", "multiplier", "int8"])
+def test_engine_lenet5_mnist(pe):
+    """The committed LeNet-5 on real MNIST test images, 28 x 28, through the RTL."""
+    tb_engine.run(workload="mnist", pe=pe, lanes=16, truncs=(0, 3), images=20, ready=0.8)
+
+
+def test_engine_on_icarus():
+    """The same bench on Icarus Verilog (the engine benches default to Verilator for speed)."""
+    setup_simulator("icarus")
+    out = tb_engine.run(workload="synthetic", pe="bucket", lanes=3, truncs=(0, (2, 0, 4, 1)), images=2,
+                        ready=0.5, resets=((1, "compute"),), sim="icarus")
+    assert out["result"] == "pass" and out["sim"] == "icarus"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import Sequential, build_model
+from ..fileio import atomic_open
 
 __all__ = ["DEFAULT_CHECKPOINT", "save_checkpoint", "load_checkpoint", "Checkpoint"]
 
@@ -38,7 +39,7 @@ def save_checkpoint(path, meta: dict, float_model: Sequential, qat_model: Sequen
         arrays["qat/exponents"] = np.asarray(qat_exponents, np.int64)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
     return path
 

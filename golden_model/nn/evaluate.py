@@ -35,6 +35,7 @@ from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
 from .stats import fmt_ci, paired, wilson
 from .traces import DEFAULT_CAP, write_traces
 from .train import blas_threads
+from ..fileio import atomic_open, atomic_write_bytes, atomic_write_text
 
 __all__ = ["EvalOptions", "evaluate", "operand_histograms", "choose_per_layer_t", "acceptable",
            "PAPER"]
@@ -363,7 +364,7 @@ def _evaluate(opts: EvalOptions) -> dict:
 
     # ---------------------------------------------------------------- packed file
     packed = pack_model(qm)
-    (out / "model.qsq").write_bytes(packed)
+    atomic_write_bytes(out / "model.qsq", packed)
     all_codes = np.concatenate([q.encoded.codes.reshape(-1) for q in qm.layers])
     h = code_entropy(all_codes, codec.code_bits)
     bias_bytes = 4 * tot["f"]
@@ -485,10 +486,10 @@ def _evaluate(opts: EvalOptions) -> dict:
         "seconds_per_integer_config": {"mean": float(np.mean(int_times)), "max": float(np.max(int_times))}
         if int_times else None,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     report = _report_md(data, meta, acc_headers, acc_rows, mem_headers, mem_rows, err_headers,
                         err_rows, file_info, targets, summary, plots, macs, mult, paper_rows, opts)
-    (out / "report.md").write_text(report)
+    atomic_write_text(out / "report.md", report)
     if not opts.quiet:
         print(report)
         print(f"wrote {out}/report.md, accuracy/memory/product_error/file/paper .md/.csv/.json, "
@@ -549,7 +550,8 @@ def _plots(out: Path, sweep, acc_float, per_layer_res, base_rows) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_t.png", dpi=120)
+    with atomic_open(out / "accuracy_vs_t.png", "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
     plt.close(fig)
     names.append("accuracy_vs_t.png")
 
@@ -569,7 +571,8 @@ def _plots(out: Path, sweep, acc_float, per_layer_res, base_rows) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_rows.png", dpi=120)
+    with atomic_open(out / "accuracy_vs_rows.png", "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
     plt.close(fig)
     names.append("accuracy_vs_rows.png")
     return names

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..codec import int8_baseline
 from .model import Conv2D, Sequential, build_model
-from .quant import ACT_BITS, _ops_of, calibrate_exponents, quantize_input, run_ops
+from .quant import ACT_BITS, _ops_of, layer_exponents, quantize_input, run_ops
 
 __all__ = ["REQ_MULT_BITS", "Int8Layer", "Int8Model", "quantize_int8", "int8_forward", "int8_predict",
            "requantize_fixed", "fixed_point"]
@@ -135,12 +135,8 @@ def quantize_int8(model: Sequential, calib_x: np.ndarray, exponents: list[int] |
         lay.w = (w8 * sigma).astype(np.float32)
         q8.append(w8)
         sigmas.append(sigma)
-    if exponents is None:
-        exponents = calibrate_exponents(wq, calib_x)
+    exponents = layer_exponents(wq, calib_x, exponents)
     comp = wq.compute_layers
-    if len(exponents) != len(comp):
-        raise ValueError(f"exponents must have one entry per compute layer ({len(comp)}), "
-                         f"not {len(exponents)}")
     layers = []
     for i, (lay, w8, sigma) in enumerate(zip(comp, q8, sigmas)):
         e_in = int(exponents[i])

@@ -52,7 +52,8 @@ from .model import Conv2D, Dense, Flatten, MaxPool2, ReLU, Sequential, im2col
 __all__ = ["ACT_BITS", "QLayer", "QuantizedModel", "quantize_model", "calibrate_exponents",
            "integer_forward", "integer_predict", "weight_quantized_model", "requantize",
            "quantize_input", "check_truncations", "multiplier_config", "encode_output_aware",
-           "post_training_quantize", "PTQ_METHODS", "CALIB_IMAGES", "ENGINES", "run_ops"]
+           "post_training_quantize", "PTQ_METHODS", "CALIB_IMAGES", "ENGINES", "run_ops",
+           "layer_exponents"]
 
 #: Activation width (unsigned).
 ACT_BITS = 8
@@ -336,12 +337,8 @@ def quantize_model(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = 
     if ptq is None:
         ptq = post_training_quantize(model, calib_x, codec, method, bias_correction)
     wq, encoded = ptq
-    if exponents is None:
-        exponents = calibrate_exponents(wq, calib_x)
+    exponents = layer_exponents(wq, calib_x, exponents)
     comp = wq.compute_layers
-    if len(exponents) != len(comp):
-        raise ValueError(f"exponents must have one entry per compute layer ({len(comp)}), "
-                         f"not {len(exponents)}")
     mult = multiplier_config(codec)
     layers = []
     for i, (lay, enc) in enumerate(zip(comp, encoded)):
@@ -356,6 +353,16 @@ def quantize_model(model: Sequential, calib_x: np.ndarray, codec: CodecConfig = 
         layers.append(QLayer(lay.name, kind, enc, bias_q, int(exponents[i]), e_out,
                              lay.k if kind == "conv" else 0, lay.pad if kind == "conv" else 0))
     return QuantizedModel(model.arch, model.input_shape, ops, layers, codec)
+
+
+def layer_exponents(wq: Sequential, calib_x: np.ndarray, exponents=None) -> list:
+    """``exponents`` checked against ``wq``'s compute layers, or calibrated on ``calib_x``."""
+    if exponents is None:
+        exponents = calibrate_exponents(wq, calib_x)
+    n = len(wq.compute_layers)
+    if len(exponents) != n:
+        raise ValueError(f"exponents must have one entry per compute layer ({n}), not {len(exponents)}")
+    return list(exponents)
 
 
 def quantize_input(x: np.ndarray, e_in: int) -> np.ndarray:

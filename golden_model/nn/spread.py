@@ -29,6 +29,7 @@ from .quant import CALIB_IMAGES, calibrate_exponents, integer_predict, quantize_
 from .quant import weight_quantized_model
 from .stats import paired, wilson
 from .train import TrainConfig, blas_threads, finetune_qat, train
+from ..fileio import atomic_write_text
 
 __all__ = ["run_spread"]
 
@@ -110,9 +111,9 @@ def run_spread(out, folds=DIGITS_FOLDS, epochs: int = 60, qat_epochs: int = 8, l
         "correction, as `qsq evaluate`) and QAT at each truncation level t.", "",
         markdown_table(headers, rows), "## Folds", "", markdown_table(fold_headers, fold_rows),
         f"Total {elapsed:.1f} s.", ""])
-    (out / "report.md").write_text(report)
+    atomic_write_text(out / "report.md", report)
     summary = {"folds": folds, "images": n, "rows": rows, "seconds": elapsed}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     if not quiet:
         print(report)
         print(f"wrote {out}/report.md, spread.md/.csv/.json, folds.md/.csv/.json, summary.json")

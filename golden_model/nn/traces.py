@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import check_int
+from ..fileio import atomic_open
 
 __all__ = ["DEFAULT_CAP", "trace_pairs", "write_traces", "load_traces"]
 
@@ -65,7 +66,7 @@ def write_traces(path, record: dict, meta: dict, cap: int = DEFAULT_CAP) -> Path
             arrays[f"{name}/{order}/a"], arrays[f"{name}/{order}/b"] = a, b
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
+    with atomic_open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return path
 

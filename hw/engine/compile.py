@@ -23,6 +23,7 @@ from .config import EngineConfig
 from .descriptor import FIELDS, descriptor_layout, descriptor_values
 from .program import EngineProgram, compile_program, positions
 from .schedule import compute_cycles, cycle_table
+from golden_model.fileio import atomic_write_text
 
 __all__ = ["load_model", "default_model", "engine_verilog", "write_engine", "manifest", "TOP_NAME"]
 
@@ -221,11 +222,11 @@ def write_engine(prog: EngineProgram, out_dir, verilog: bool = True) -> dict:
     timing = engine_timing(prog)
     man = manifest(prog, timing)
     if verilog:
-        (out / f"{TOP_NAME}.v").write_text(engine_verilog(prog))
-    (out / "weights.hex").write_text(_hex(prog.weight_words, prog.weight_bits))
+        atomic_write_text(out / f"{TOP_NAME}.v", engine_verilog(prog))
+    atomic_write_text(out / "weights.hex", _hex(prog.weight_words, prog.weight_bits))
     if prog.codec is not None:
-        (out / "scales.hex").write_text(_hex(prog.scales, prog.codec.scale_bits))
-    (out / "biases.hex").write_text(_hex(prog.biases, prog.widths["bias"]))
+        atomic_write_text(out / "scales.hex", _hex(prog.scales, prog.codec.scale_bits))
+    atomic_write_text(out / "biases.hex", _hex(prog.biases, prog.widths["bias"]))
     layout = descriptor_layout(prog)
     words = []
     for vals in descriptor_values(prog):
@@ -234,9 +235,9 @@ def write_engine(prog: EngineProgram, out_dir, verilog: bool = True) -> dict:
             field = layout[name]
             word |= (vals[name] & ((1 << field.width) - 1)) << field.offset
         words.append(word)
-    (out / "descriptors.hex").write_text(_hex(words, layout.size))
-    (out / "manifest.json").write_text(json.dumps(man, indent=1) + "\n")
-    (out / "manifest.md").write_text(_manifest_md(man))
+    atomic_write_text(out / "descriptors.hex", _hex(words, layout.size))
+    atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
+    atomic_write_text(out / "manifest.md", _manifest_md(man))
     return man
 
 

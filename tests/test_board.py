@@ -1,0 +1,334 @@
+"""The board package without a simulator: the protocol (frames, CRC, decoder), the reply model
+against the golden model, parameter checks, and ``qsq run`` against a board model on a
+pseudo-terminal (no board is attached here)."""
+
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from golden_model.cli import main
+from hw.boards import protocol as P
+from hw.boards.model import BoardModel, board_info, program_id
+from hw.engine.config import EngineConfig
+from hw.engine.program import compile_program
+from hw.engine.workloads import golden_logits, workload
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    wl = workload("synthetic")
+    return wl, compile_program(wl.model("bucket"), EngineConfig(lanes=3))
+
+
+# ----------------------------------------------------------------------------- protocol
+def test_crc8_is_the_catalogue_crc8():
+    assert P.crc8(b"123456789") == 0xF4     # CRC-8 (poly 0x07) check value
+    assert P.crc8(b"") == 0
+
+
+def test_frame_layout():
+    f = P.encode_frame(0x03, b"\x01\x02\x03")
+    assert f[:4] == bytes([0xA5, 0x03, 3, 0]) and f[4:7] == b"\x01\x02\x03"
+    assert f[-1] == P.crc8(f[1:-1]) and len(f) == P.frame_bytes(3)
+    assert P.encode_info() == bytes([0xA5, 0x01, 0, 0, P.crc8(b"\x01\x00\x00")])
+
+
+def test_decoder_skips_noise_and_takes_bytes_one_at_a_time():
+    frames = P.encode_frame(0x83, bytes(range(41))) + P.encode_frame(0xFF, b"\x05\x03")
+    dec = P.FrameDecoder()
+    got = []
+    for b in b"\x00\x11" + frames:
+        got += dec.feed(bytes([b]))
+    assert [(f.cmd, len(f.payload)) for f in got] == [(0x83, 41), (0xFF, 2)]
+    assert dec.skipped == 2 and dec.pending == 0
+
+
+def test_decoder_rejects_a_bad_crc():
+    f = bytearray(P.encode_frame(0x81, b"abc"))
+    f[-1] ^= 1
+    with pytest.raises(P.ProtocolError, match="bad CRC"):
+        P.FrameDecoder().feed(bytes(f))
+
+
+def test_replies_decode():
+    frame = P.FrameDecoder().feed(P.encode_frame(0x83, struct.pack("<3i", -5, 7, 2) + b"\x01"))[0]
+    assert P.decode_infer(frame, 3) == ([-5, 7, 2], 1)
+    with pytest.raises(P.ProtocolError, match="not 17"):
+        P.decode_infer(frame, 4)
+    err = P.FrameDecoder().feed(P.encode_frame(P.CMD_ERROR, bytes([5, 3])))[0]
+    with pytest.raises(P.BoardError, match="rejected request 0x03: BAD_CRC"):
+        P.decode_infer(err, 3)
+    with pytest.raises(P.ProtocolError, match="reply 0x81 to request 0x03"):
+        P.decode_infer(P.Frame(0x81, b""), 3)
+
+
+def test_encoders_check_values():
+    with pytest.raises(ValueError, match=r"^truncation level must be an integer in \[0, 8\], not 9$"):
+        P.encode_trunc([1, 9], ndigits=8)
+    with pytest.raises(ValueError, match=r"^truncation level must be an integer in \[0, 255\], "
+                                         r"not True$"):
+        P.encode_trunc([True])
+    with pytest.raises(ValueError, match=r"^pixels must be integers in \[0, 255\], not 256$"):
+        P.encode_infer([0, 256])
+    with pytest.raises(ValueError, match=r"^cmd must be an integer in \[0, 255\], not 300$"):
+        P.encode_frame(300)
+
+
+def test_info_round_trip(synthetic):
+    _, prog = synthetic
+    info = board_info(prog)
+    frame = P.FrameDecoder().feed(P.encode_frame(0x81, info.encode()))[0]
+    assert P.decode_info(frame) == info
+    assert info.input_size == 84 and info.classes == 4 and info.layers == 4
+    assert info.program_id == program_id(prog)
+    other = compile_program(workload("synthetic").model("bucket"), EngineConfig(lanes=4))
+    assert program_id(other) != info.program_id
+
+
+def test_protocol_imports_without_amaranth_or_numpy():
+    code = ("import sys; import hw.boards.protocol; "
+            "bad = [m for m in ('amaranth', 'numpy') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+# ----------------------------------------------------------------------------- reply model
+def test_model_logits_are_the_golden_logits(synthetic):
+    wl, prog = synthetic
+    board = BoardModel(prog)
+    px = wl.quantized_images("bucket")
+    for levels in ([0, 0, 0, 0], [2, 1, 3, 0]):
+        assert board.request(P.encode_trunc(levels, prog.ndigits)) == P.encode_frame(0x82)
+        for i in range(3):
+            frame = P.FrameDecoder().feed(board.request(P.encode_infer(px[i])))[0]
+            logits, cls = P.decode_infer(frame, 4)
+            gold = golden_logits(wl, "bucket", levels, np.array([i]))[0]
+            assert logits == [int(v) for v in gold] and cls == int(np.argmax(gold))
+
+
+@pytest.mark.parametrize("request_bytes, error", [
+    (P.encode_frame(0x42), "BAD_COMMAND"),
+    (P.encode_frame(P.CMD_INFO, b"\x00"), "BAD_LENGTH"),
+    (P.encode_frame(P.CMD_TRUNC, b"\x00\x00"), "BAD_LENGTH"),
+    (P.encode_frame(P.CMD_TRUNC, bytes([0, 0, 0, 9])), "BAD_VALUE"),
+    (P.encode_info()[:-1] + b"\x00", "BAD_CRC"),
+])
+def test_model_error_replies(synthetic, request_bytes, error):
+    board = BoardModel(synthetic[1])
+    reply = P.FrameDecoder().feed(board.request(request_bytes))[0]
+    assert reply == P.Frame(P.CMD_ERROR, bytes([P.ERROR_NAMES[error], request_bytes[1]]))
+    assert board.levels == list(board.info.reset_levels)
+
+
+def test_model_timeout(synthetic):
+    board = BoardModel(synthetic[1])
+    half = P.encode_infer(bytes(84))[:40]
+    assert board.request(half) == b""
+    assert board.request(half, timed_out=True) == P.encode_frame(P.CMD_ERROR, bytes([4, 3]))
+
+
+def test_int8_board_refuses_trunc():
+    wl = workload("synthetic")
+    board = BoardModel(compile_program(wl.model("int8"), EngineConfig(lanes=2, pe="int8")))
+    assert board.request(P.encode_trunc([0, 0, 0, 0])) == P.encode_frame(P.CMD_ERROR,
+                                                                         bytes([2, 2]))
+
+
+# ----------------------------------------------------------------------------- parameters
+def test_uart_divisor():
+    from hw.boards.top import uart_divisor
+
+    assert uart_divisor(12e6, 115200) == 104 and uart_divisor(25e6, 115200) == 217
+    with pytest.raises(ValueError, match=r"^baud must be within 2% of f_clk / n for an integer n "
+                                         r"\(f_clk 12 MHz gives 2400000\), not 2600000$"):
+        uart_divisor(12e6, 2_600_000)
+    with pytest.raises(ValueError, match=r"^divisor must be an integer in \[4, 65536\], not 3$"):
+        uart_divisor(12e6, 4_000_000)
+    with pytest.raises(TypeError, match=r"^baud must be an integer in \[300, 10000000\], not '9600'$"):
+        uart_divisor(12e6, "9600")
+
+
+def test_board_names():
+    from hw.boards.top import BOARDS, board_spec
+
+    assert board_spec("ulx3s") is BOARDS["ulx3s-85f"]
+    with pytest.raises(ValueError, match=r"^board must be one of \('icebreaker', 'ulx3s-12f', "
+                                         r"'ulx3s-25f', 'ulx3s-45f', 'ulx3s-85f', 'ulx3s'\), "
+                                         r"not 'arty'$"):
+        board_spec("arty")
+
+
+def test_core_and_bridge_parameters(synthetic):
+    from hw.boards.bridge import MAX_TIMEOUT, UARTBridge
+    from hw.boards.top import BoardCore
+
+    _, prog = synthetic
+    with pytest.raises(ValueError, match=r"^divisor must be an integer in \[4, 65536\], not 3$"):
+        BoardCore(prog, 3)
+    with pytest.raises(ValueError, match=r"^timeout_bits must be an integer in \[20, 16777216\], "
+                                         r"not 10$"):
+        BoardCore(prog, 8, 10)
+    with pytest.raises(ValueError, match=rf"^timeout must be an integer in \[1, {MAX_TIMEOUT}\], "
+                                         r"not 0$"):
+        UARTBridge(prog, 0)
+    with pytest.raises(TypeError, match=r"^program must be an EngineProgram, not 'x'$"):
+        UARTBridge("x", 100)
+
+
+def test_bitstream_rejects_bad_parameters(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["bitstream", "--board", "icebreaker", "--baud", "2600000", "--top-only",
+                 "-o", str(out)]) == 2
+    assert "baud must be within 2%" in capsys.readouterr().err
+    assert main(["bitstream", "--lanes", "0", "--top-only", "-o", str(out)]) == 2
+    assert "lanes must be an integer in [1, 64], not 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- qsq run
+def test_run_names_a_missing_port(capsys, tmp_path):
+    port = str(tmp_path / "ttyNOPE")
+    assert main(["run", "--port", port, "--images", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"qsq: error: --port {port}: cannot open the serial port") and \
+        "is the board connected?" in err
+
+
+class FakeBoard:
+    """A :class:`BoardModel` answering on the master side of a pseudo-terminal."""
+
+    def __init__(self, prog):
+        self.model = BoardModel(prog)
+        self.master, slave = os.openpty()
+        self.port = os.ttyname(slave)
+        self._slave = slave
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        buf = b""
+        while not self._stop.is_set():
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                buf += os.read(self.master, 4096)
+            except OSError:
+                return
+            while True:
+                start = buf.find(bytes([P.SYNC]))
+                if start < 0 or len(buf) - start < P.HEADER_BYTES:
+                    break
+                n = buf[start + 2] | buf[start + 3] << 8
+                end = start + P.frame_bytes(n)
+                if len(buf) < end:
+                    break
+                os.write(self.master, self.model.request(buf[start:end]))
+                buf = buf[end:]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join()
+        os.close(self.master)
+        os.close(self._slave)
+
+
+def test_run_classifies_an_image_file(synthetic, tmp_path, capsys):
+    wl, prog = synthetic
+    px = wl.quantized_images("bucket")[1]
+    f = tmp_path / "img.npy"
+    np.save(f, px.astype(np.uint8))
+    gold = golden_logits(wl, "bucket", [2, 1, 3, 0], np.array([1]))[0]
+    with FakeBoard(prog) as board:
+        assert main(["run", "--port", board.port, "--image", str(f), "--trunc", "2,1,3,0",
+                     "--logits"]) == 0
+    out = capsys.readouterr().out
+    assert "board: bucket PE, 3 lanes, 4 layers, 4 classes, 84 pixels per image" in out
+    assert "truncation levels set to [2, 1, 3, 0]" in out
+    assert f"image 0: class {int(np.argmax(gold))}" in out
+    assert f"  logits {[int(v) for v in gold]}" in out
+
+
+def test_run_reports_board_errors(synthetic, tmp_path, capsys):
+    wl, prog = synthetic
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(prog) as board:
+        assert main(["run", "--port", board.port, "--image", str(f), "--trunc", "9"]) == 2
+        assert "truncation level must be an integer in [0, 8], not 9" in capsys.readouterr().err
+        f.write_bytes(bytes(80))
+        assert main(["run", "--port", board.port, "--image", str(f)]) == 2
+        assert "the board's network takes 84 pixels, not 80" in capsys.readouterr().err
+
+
+def test_run_reports_an_error_reply(synthetic, tmp_path, capsys):
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(synthetic[1]) as board:
+        real = board.model.request
+        board.model.request = lambda data: real(data) if data[1] == P.CMD_INFO else \
+            P.encode_frame(P.CMD_ERROR, bytes([5, data[1]]))
+        assert main(["run", "--port", board.port, "--image", str(f)]) == 2
+    assert capsys.readouterr().err == "qsq: error: the board rejected request 0x03: BAD_CRC\n"
+
+
+def test_log_parsers():
+    from hw.boards.build import parse_nextpnr_log, parse_yosys_log
+
+    yosys = """2.25. Executing MEMORY_LIBMAP pass (mapping memories to cells).
+using FF mapping for memory top.core.engine.scale_mem
+mapping memory top.core.engine.weight_mem via $__ICE40_RAM4K_
+Printing statistics.
+=== top ===
+       59 cells
+     3819   SB_LUT4
+=== design hierarchy ===
+        +----------Count including submodules.
+       59 qsq_board
+     4466 wires
+       16   SB_RAM40_4K
+     1227   SB_CARRY
+     3819   SB_LUT4
+"""
+    got = parse_yosys_log(yosys)
+    assert got["cells"] == {"SB_RAM40_4K": 16, "SB_CARRY": 1227, "SB_LUT4": 3819}
+    assert got["memories"] == {"top.core.engine.scale_mem": "logic",
+                               "top.core.engine.weight_mem": "$__ICE40_RAM4K_"}
+    nextpnr = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    5334/   5280   101%
+Info: Max frequency for clock 'cd_sync.clk': 20.00 MHz (PASS at 12.00 MHz)
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:    3994/   5280    75%
+Info: \t        ICESTORM_RAM:      16/     30    53%
+Info: Max frequency for clock 'cd_sync.clk': 31.66 MHz (PASS at 12.00 MHz)
+"""
+    got = parse_nextpnr_log(nextpnr)
+    assert got["utilisation"] == {"ICESTORM_LC": [3994, 5280], "ICESTORM_RAM": [16, 30]}
+    assert got["clocks"] == {"cd_sync.clk": {"fmax_mhz": 31.66, "target_mhz": 12.0, "pass": True}}
+
+
+@pytest.mark.slow
+def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
+    prog = compile_program(workload("digits").model("bucket"), EngineConfig(lanes=8))
+    with FakeBoard(prog) as board:
+        assert main(["run", "--port", board.port, "--images", "3", "--check",
+                     "--trunc", "3,2,4,1"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("logits match the golden model") == 3 and "3 images in" in out
+        assert main(["run", "--port", board.port, "--image", "x.npy", "--check"]) == 2
+        assert "it does not apply to --image" in capsys.readouterr().err
+    wl = workload("digits")
+    gold = golden_logits(wl, "bucket", [3, 2, 4, 1], np.arange(3))
+    for i in range(3):
+        assert f"image {i}: class {int(np.argmax(gold[i]))} (label {int(wl.labels[i])})" in out

@@ -1,0 +1,52 @@
+"""The host protocol against the RTL of the UART-bridged engine, through ``sim/tb_board.py``.
+
+The unmarked case is the ``make test`` one: the small synthetic network behind the UART at 4 clock
+cycles per bit, every request and every error reply once. The ``slow`` cases (``make sim``)
+classify digits test images on the default 16-lane bucket engine at the reset levels and at the
+evaluation's recommended levels, and run the other PE styles (INT8: TRUNC is refused).
+"""
+
+import pytest
+
+from sim import tb_board, tb_engine
+from sim.common import setup_simulator
+
+SIM = tb_engine.engine_sim()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def simulator():
+    try:
+        setup_simulator(SIM)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def test_board_protocol_synthetic():
+    out = tb_board.run(workload="synthetic", pe="bucket", lanes=3, truncs=((2, 1, 3, 0),),
+                       images=3, divisor=4, errors=True)
+    assert out["result"] == "pass" and out["vectors"] >= 15
+
+
+@pytest.mark.slow
+def test_bench_detects_a_wrong_engine_reply():
+    with pytest.raises(AssertionError, match="simulation failed"):
+        tb_board.run(workload="synthetic", lanes=3, images=1, errors=False, fault="reply")
+
+
+@pytest.mark.slow
+def test_board_protocol_digits():
+    from hw.engine.workloads import recommended_trunc, workload
+
+    rec = tuple(recommended_trunc(workload("digits")))
+    out = tb_board.run(workload="digits", pe="bucket", lanes=16, truncs=(0, rec),
+                       images=(0, 1, 2, 3, 4, 5), divisor=8, errors=True)
+    assert out["result"] == "pass"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pe", ["multiplier", "int8"])
+def test_board_protocol_other_pe(pe):
+    out = tb_board.run(workload="synthetic", pe=pe, lanes=2, truncs=((3, 0, 5, 1),), images=2,
+                       divisor=5, errors=True)
+    assert out["result"] == "pass"
