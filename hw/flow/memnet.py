@@ -48,7 +48,7 @@ __all__ = ["Memory", "MemNetlist", "load_mem_netlist", "COUNTER_BITS"]
 #: Width of the activity counters.
 COUNTER_BITS = 64
 #: Nets per sampled vector of the activity counters (keeps Verilog lines and vectors short).
-_CHUNK = 1024
+_CHUNK = 64
 
 
 def _int(v) -> int:
@@ -211,6 +211,8 @@ class MemNetlist(Netlist):
         return "\n".join(out) + "\n"
 
     def _counter_lines(self, clk: str, clock: str) -> list[str]:
+        # Each chunk's count of changed nets is a continuous 32-bit $countones (short chunks keep
+        # its re-evaluation at every net change cheap); the 64-bit sums are taken at the edge.
         w = COUNTER_BITS
         fo = self.fanout()
         groups: dict[int, list[int]] = defaultdict(list)
@@ -230,11 +232,11 @@ class MemNetlist(Netlist):
                     lines.append("    " + ", ".join(f"n{n}" for n in part[j:j + 16]) + sep)
                 lines.append("  };")
                 lines.append(f"  reg [{len(part) - 1}:0] {g}_was = 0;")
-                lines.append(f"  wire [{w - 1}:0] {g}_n = {w}'d0 + $countones({g}_now ^ {g}_was);")
+                lines.append(f"  wire [31:0] {g}_c = $countones({g}_now ^ {g}_was);")
                 lines.append(f"  always @(posedge {clk}) {g}_was <= {g}_now;")
-                tog_terms.append(f"{g}_n")
+                tog_terms.append(f"{g}_c")
                 if f:
-                    w_terms.append(f"{g}_n * {w}'d{f}" if f != 1 else f"{g}_n")
+                    w_terms.append(f"{g}_c * {f}" if f != 1 else f"{g}_c")
         lines.append(f"  always @(posedge {clk}) begin")
         lines.append("    qsq_act_toggles <= qsq_act_toggles")
         lines += [f"      + {t}" for t in tog_terms]
@@ -248,8 +250,12 @@ class MemNetlist(Netlist):
             lines.append(f"  reg [{w - 1}:0] {r} = 0;")
             lines.append(f"  reg [{w - 1}:0] {wr} = 0;")
             reads = [f"({ref_(p['en'])} ? {w}'d{m.width} : {w}'d0)" for p in m.rd]
-            writes = [f"{w}'d0 + $countones({{{', '.join(ref_(e) for e in p['en'])}}})"
-                      for p in m.wr]
+            writes = []
+            for k, p in enumerate(m.wr):
+                c = f"qsq_wc_{m.ident}_{k}"
+                en = ", ".join(ref_(e) for e in p["en"])
+                lines.append(f"  wire [31:0] {c} = $countones({{{en}}});")
+                writes.append(c)
             lines.append(f"  always @(posedge {clk}) begin")
             lines.append(f"    {r} <= {r} + {' + '.join(reads) or '0'};")
             lines.append(f"    {wr} <= {wr} + {' + '.join(writes) or '0'};")
