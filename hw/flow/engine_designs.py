@@ -209,7 +209,7 @@ class EngineOptions:
     workload: str = "digits"
     lanes: int = 16
     images: int = 4
-    levels: tuple = (0, 1, 2, 3, 4, 6, 8)
+    levels: tuple = (0, 2, 4)
     boards: tuple = ("up5k", "ecp5")
     ecp5_device: str = "85k"
     energy: bool = True
