@@ -177,3 +177,26 @@ def test_trunc_text_and_options():
     with pytest.raises(ValueError, match=r"--ecp5-device must be one of 12k, 25k, 45k, 85k, "
                                          r"not '5k'"):
         EngineOptions(ecp5_device="5k")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["bucket", "int8"])
+def test_synthetic_engine_gate_level_bit_exact(style, tmp_path):
+    """The synthetic engine through the whole energy flow: logits equal the golden model's and
+    every inference takes the scheduled cycles (simulate_engine raises otherwise)."""
+    from hw.engine.workloads import golden_logits, workload
+    from hw.flow.engine_designs import EngineDesign
+    from hw.flow.engine_energy import simulate_engine
+
+    d = EngineDesign("synthetic", style, 4)
+    wl = workload("synthetic")
+    generic_engine_synth(d.verilog(), "qsq_engine", tmp_path)
+    nl = load_mem_netlist(json.loads((tmp_path / "netlist.json").read_text()), "qsq_engine")
+    n_layers = len(wl.model(d.pe).layers)
+    settings = [[0] * n_layers] if style == "int8" else [[0] * n_layers, [3] * n_layers]
+    exp = np.stack([golden_logits(wl, d.pe, s, np.arange(2)) for s in settings])
+    rows = simulate_engine(nl, wl.quantized_images(d.pe)[:2], settings, exp, tmp_path / "sim",
+                           layer_bits=d.program().widths["layer"], cycles=d.inference_cycles)
+    assert [r["cycles"] for r in rows] == [d.inference_cycles] * len(settings)
+    assert all(r["weighted_toggles"] > r["net_toggles"] > 0 for r in rows)
+    assert rows[0]["mem_write_bits"]["logit_mem"] == 32 * exp.shape[-1]

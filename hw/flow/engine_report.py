@@ -183,7 +183,7 @@ def energy_job(workload: str, style: str, lanes: int, setting: list, images: int
         nl = _netlist(d, work, cache, use_cache)
         rows = simulate_engine(nl, wl.quantized_images(d.pe)[:images], [setting], exp,
                                work / f"energy-{tag}", layer_bits=d.program().widths["layer"],
-                               cycles=d.inference_cycles, simulator="icarus")
+                               cycles=d.inference_cycles)
         return {"row": rows[0], "clock_pins": nl.clock_pin_count(),
                 "memories": {m.name: [m.size, m.width] for m in nl.memories}}
 
@@ -330,13 +330,18 @@ def energy_rows(results: dict, mul8: float, opts: EngineOptions, accuracy: dict)
 
 def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, style: str,
                  dsp: bool, use_cache: bool) -> dict:
-    """Largest useful lane count whose packed design fits ``board`` (bisection, assuming that a
-    design with more lanes never needs fewer cells)."""
-    cands = useful_lanes(opts.workload, style)
-    probes = {}
+    """Largest useful lane count whose packed design fits ``board``.
 
-    def fits(i):
-        lanes = cands[i]
+    Powers of two first (from ``opts.lanes`` up while they fit, down while they do not), then a
+    bisection over the useful lane counts between the largest power of two that fits and the
+    next one; assumes a design with more lanes never needs fewer cells. Useful counts
+    (:func:`~hw.flow.engine_designs.useful_lanes`) are those that save cycles; the cap is
+    :data:`hw.engine.config.MAX_LANES`.
+    """
+    cands = useful_lanes(opts.workload, style)
+    probes: dict = {}
+
+    def fits(lanes: int) -> bool:
         if lanes not in probes:
             r = runner.map(f"lane search {board} {style} lanes={lanes}",
                            [(fpga_job, (opts.workload, style, lanes, board, dsp, opts.ecp5_device,
@@ -346,24 +351,30 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
                                     or r.get("packed", {}).get("TRELLIS_COMB"))}
         return probes[lanes]["fits"]
 
-    start = cands.index(opts.lanes) if opts.lanes in cands else len(cands) // 2
-    lo, hi = -1, len(cands)                # cands[lo] fits, cands[hi] does not
-    i, step = start, 1
-    if fits(i):
-        lo = i
-        while lo + step < len(cands) and fits(lo + step):
-            lo, step = lo + step, step * 2
-        hi = min(len(cands), lo + step)
+    pow2 = [c for c in cands if c & (c - 1) == 0]
+    start = opts.lanes if opts.lanes in pow2 else pow2[len(pow2) // 2]
+    i = pow2.index(start)
+    if fits(pow2[i]):
+        while i + 1 < len(pow2) and fits(pow2[i + 1]):
+            i += 1
+        lo, hi = pow2[i], pow2[i + 1] if i + 1 < len(pow2) else None
     else:
-        hi = i
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
+        while i > 0 and not fits(pow2[i - 1]):
+            i -= 1
+        lo, hi = (pow2[i - 1] if i > 0 else None), pow2[i]
+    if lo is not None and hi is not None:          # bisection between the two powers of two
+        between = [c for c in cands if lo < c < hi]
+        a, b = -1, len(between)                    # between[a] fits, between[b] does not
+        while b - a > 1:
+            mid = (a + b) // 2
+            if fits(between[mid]):
+                a = mid
+            else:
+                b = mid
+        if a >= 0:
+            lo = between[a]
     return {"board": board, "style": style, "dsp": dsp, "candidates": cands,
-            "largest": cands[lo] if lo >= 0 else None, "probes": probes}
+            "largest": lo, "probes": probes}
 
 
 def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int = 1,

@@ -19,8 +19,18 @@ TARGET_IMAGES_PER_S = 5000
 TARGET_ENERGY_RATIO = 0.3
 
 
-def trunc_text(t) -> str:
-    """``[0, 0, 0, 0]`` -> ``t=0``; a per-layer list -> ``t=1/1/0/2``."""
+def _n(x) -> str:
+    """A measured number: thousands as grouped integers, smaller ones with 3 digits."""
+    if x is None:
+        return NA
+    return f"{x:,.0f}" if abs(x) >= 1000 else num(x)
+
+
+def trunc_text(t, style: str | None = None) -> str:
+    """``[0, 0, 0, 0]`` -> ``t=0``; a per-layer list -> ``t=1/1/0/2``; the INT8 engine (no
+    truncation) -> ``exact``."""
+    if style == "int8":
+        return "exact"
     t = list(t)
     if t and all(v == t[0] for v in t):
         return f"t={t[0]}"
@@ -65,7 +75,7 @@ def resource_table(rows: list[dict]) -> list[str]:
                  str(r.get("carry", 0)), _bram(r), str(_dsp(r)),
                  f"{lc[0]} / {lc[1]}" if lc else NA,
                  "yes" if r["fits"] else f"no ({r['why']})", _fmax(r), str(r["cycles"]),
-                 num(r["images_per_s"]) if r.get("images_per_s") else NA,
+                 _n(r["images_per_s"]) if r.get("images_per_s") else NA,
                  str(r["weight_bits"]), f"{r['weight_ratio']:.3f}"]
         out.append("| " + " | ".join(cells) + " |")
     return out
@@ -96,9 +106,9 @@ def energy_table(rows: list[dict]) -> list[str]:
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for r in rows:
         out.append("| " + " | ".join([
-            r["style"], trunc_text(r["trunc"]), f"{100 * r['accuracy']:.2f} %", str(r["images"]),
-            num(r["logic_proxy"]), num(r["mem_read_bits"]), num(r["mem_write_bits"]),
-            num(r["mem_proxy"]), num(r["total_proxy"]),
+            r["style"], trunc_text(r["trunc"], r["style"]), f"{100 * r['accuracy']:.2f} %", str(r["images"]),
+            _n(r["logic_proxy"]), _n(r["mem_read_bits"]), _n(r["mem_write_bits"]),
+            _n(r["mem_proxy"]), _n(r["total_proxy"]),
             f"{r['rel_int8']:.3f}" if r.get("rel_int8") else NA,
             f"{r['rel_int8_logic']:.3f}" if r.get("rel_int8_logic") else NA]) + " |")
     return out
@@ -109,9 +119,9 @@ def _memory_table(rows: list[dict]) -> list[str]:
     cols = ["Engine", "truncation"] + [f"{m} read / written" for m in names]
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for r in rows:
-        cells = [r["style"], trunc_text(r["trunc"])]
+        cells = [r["style"], trunc_text(r["trunc"], r["style"])]
         for m in names:
-            cells.append(f"{num(r['mem_reads'].get(m, 0))} / {num(r['mem_writes'].get(m, 0))}")
+            cells.append(f"{_n(r['mem_reads'].get(m, 0))} / {_n(r['mem_writes'].get(m, 0))}")
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -126,18 +136,18 @@ def headline(resources: list[dict], energy: list[dict], info: dict) -> list[str]
         if ok:
             b = min(ok, key=lambda r: r["total_proxy"])
             out.append(f"- **Lowest energy at float accuracy** ({100 * fa:.2f} % on the test "
-                       f"split): the **{b['style']}** engine at **{trunc_text(b['trunc'])}**, "
-                       f"{num(b['total_proxy'])} proxy units per inference, "
+                       f"split): the **{b['style']}** engine at **{trunc_text(b['trunc'], b['style'])}**, "
+                       f"{_n(b['total_proxy'])} proxy units per inference, "
                        f"{b['rel_int8']:.3f} of the INT8 engine, {100 * b['accuracy']:.2f} % "
-                       f"(energy table, row {b['style']} {trunc_text(b['trunc'])}).")
+                       f"(energy table, row {b['style']} {trunc_text(b['trunc'], b['style'])}).")
         else:
             best = max(r["accuracy"] for r in energy)
             b = min((r for r in energy if r["accuracy"] == best), key=lambda r: r["total_proxy"])
             out.append(f"- **Lowest energy at float accuracy**: no measured engine setting reaches "
                        f"the float model's {100 * fa:.2f} %; the most accurate "
                        f"({100 * best:.2f} %) at the least energy is **{b['style']}** at "
-                       f"**{trunc_text(b['trunc'])}**, {b['rel_int8']:.3f} of INT8 (energy "
-                       f"table, row {b['style']} {trunc_text(b['trunc'])}).")
+                       f"**{trunc_text(b['trunc'], b['style'])}**, {b['rel_int8']:.3f} of INT8 (energy "
+                       f"table, row {b['style']} {trunc_text(b['trunc'], b['style'])}).")
     digits = [r for r in resources if r["workload"] == "digits" and r["fits"]]
     for board in dict.fromkeys(r["board"] for r in digits):
         on = [r for r in digits if r["board"] == board]
@@ -149,7 +159,7 @@ def headline(resources: list[dict], energy: list[dict], info: dict) -> list[str]
     for board in dict.fromkeys(r["board"] for r in timed):
         on = [r for r in timed if r["board"] == board]
         f = max(on, key=lambda r: r["images_per_s"])
-        out.append(f"- **Fastest on {board}**: **{f['style']}**, {num(f['images_per_s'])} "
+        out.append(f"- **Fastest on {board}**: **{f['style']}**, {_n(f['images_per_s'])} "
                    f"images/s at the median fmax {f['fmax_mhz']:.1f} MHz, {f['cycles']} cycles "
                    f"per inference (resource table, row {_row_id(f)}).")
     return out
@@ -168,7 +178,7 @@ def targets(resources: list[dict], energy: list[dict], searches: list[dict]) -> 
         ok = bool(ips and ips >= TARGET_IMAGES_PER_S and r.get("LUT4", 0) <= 2500 and in_ebr)
         out.append(f"- Bucket engine on the UP5K: ≥ {TARGET_IMAGES_PER_S} images/s in ≤ 2500 "
                    f"LUT4 with weights in EBR — **{'met' if ok else 'missed'}**: "
-                   f"{num(ips) if ips else NA} images/s, {r.get('LUT4', 0)} LUT4, weight memory "
+                   f"{_n(ips) if ips else NA} images/s, {r.get('LUT4', 0)} LUT4, weight memory "
                    f"mapped to {wmem} ({r['lanes']} lanes).")
     le = [r for r in resources if r["board"] == "up5k" and r["workload"] != "digits"]
     if le:
@@ -176,7 +186,7 @@ def targets(resources: list[dict], energy: list[dict], searches: list[dict]) -> 
         lc = r.get("packed_lc")
         out.append(f"- A LeNet-5 (28 × 28, workload `{r['workload']}`) bucket engine fits the UP5K "
                    f"— **{'met' if r['fits'] else 'missed'}**: {r.get('LUT4', 0)} LUT4, "
-                   f"{_bram(r)}, packed {lc[0]} / {lc[1]} logic cells" if lc else
+                   f"{_bram(r)}, packed {lc[0]} / {lc[1]} logic cells." if lc else
                    f"- A LeNet-5 bucket engine fits the UP5K — **missed**: {r['why']}")
     bucket = [r for r in energy if r["style"] == "bucket"]
     exact = [r for r in bucket if not any(r["trunc"])]
@@ -187,16 +197,17 @@ def targets(resources: list[dict], energy: list[dict], searches: list[dict]) -> 
         out.append(f"- Bucket energy ≤ {TARGET_ENERGY_RATIO} of INT8 at no loss versus exact "
                    f"integer ({100 * ea:.2f} %) — **"
                    f"{'met' if best['rel_int8'] <= TARGET_ENERGY_RATIO else 'missed'}**: "
-                   f"{best['rel_int8']:.3f} at {trunc_text(best['trunc'])} "
+                   f"{best['rel_int8']:.3f} at {trunc_text(best['trunc'], 'bucket')} "
                    f"({100 * best['accuracy']:.2f} %); logic alone {best['rel_int8_logic']:.3f}.")
     for s in searches:
         lanes = s["largest"]
         probes = ", ".join(f"{k}: {'fits' if v['fits'] else 'does not fit'}"
                            + (f" ({v['lc'][0]}/{v['lc'][1]} LC)" if v.get("lc") else "")
                            for k, v in sorted(s["probes"].items()))
-        out.append(f"- Largest lane count of the {s['style']} engine on {s['board']} (flow "
-                   f"search over the useful counts {s['candidates']}): **{lanes}** "
-                   f"(probes: {probes}).")
+        out.append(f"- Largest lane count of the {s['style']} engine that fits {s['board']} "
+                   f"(flow search: powers of two, then bisection over the lane counts that save "
+                   f"cycles, up to {max(s['candidates'])}): **{lanes}** (packed probes: "
+                   f"{probes}).")
     return out
 
 
@@ -214,7 +225,7 @@ def _plot(energy: list[dict], info: dict, path: Path) -> Path | None:
         ax.plot([r["rel_int8"] for r in pts], [100 * r["accuracy"] for r in pts], "o-",
                 label=style)
         for r in pts:
-            ax.annotate(trunc_text(r["trunc"]), (r["rel_int8"], 100 * r["accuracy"]),
+            ax.annotate(trunc_text(r["trunc"], r["style"]), (r["rel_int8"], 100 * r["accuracy"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
     if info.get("float_accuracy") is not None:
         ax.axhline(100 * info["float_accuracy"], color="grey", ls="--", lw=0.8,
