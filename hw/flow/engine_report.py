@@ -236,19 +236,26 @@ class _Runner:
             self.client = Client(LocalCluster(n_workers=jobs, threads_per_worker=1,
                                               processes=True, dashboard_address=None))
 
-    def map(self, what: str, calls: list) -> list:
-        """Run ``calls`` (``(fn, args)`` pairs, independent of each other); results in order."""
+    def map(self, what: str, calls: list, tolerate: bool = False) -> list:
+        """Run ``calls`` (``(fn, args)`` pairs, independent of each other); results in order.
+
+        ``tolerate``: a job that raises gives ``{"error": message}`` (a tool failure, e.g. a
+        design nextpnr cannot route, is a table entry); otherwise the exception propagates (a
+        gate-level logit mismatch stops the report).
+        """
         t0 = time.perf_counter()
         self.log(f"qsq report-engine: {what}: {len(calls)} job(s)")
+        call = _tolerant if tolerate else _plain
         if self.client is None:
             out = []
             for k, (fn, args) in enumerate(calls, 1):
-                r = fn(*args)
+                r = call(fn, *args)
                 out.append(r)
-                took = "cached" if r.get("cached") else f"{r.get('seconds', 0):.0f} s"
+                took = ("cached" if r.get("cached") else
+                        f"failed: {r['error']}" if "error" in r else f"{r.get('seconds', 0):.0f} s")
                 self.log(f"  [{k}/{len(calls)}] {fn.__name__}{tuple(args[:6])}: {took}")
         else:
-            futs = [self.client.submit(fn, *args, pure=False) for fn, args in calls]
+            futs = [self.client.submit(call, fn, *args, pure=False) for fn, args in calls]
             out = self.client.gather(futs)
         self.log(f"qsq report-engine: {what} done in {time.perf_counter() - t0:.0f} s")
         return out
@@ -258,6 +265,17 @@ class _Runner:
             cluster = self.client.cluster
             self.client.close()
             cluster.close()
+
+
+def _plain(fn, *args) -> dict:
+    return fn(*args)
+
+
+def _tolerant(fn, *args) -> dict:
+    try:
+        return fn(*args)
+    except Exception as exc:        # reported in the table, with the job's name
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _settings(opts: EngineOptions, n_layers: int, rec: list[int], levels_max: int) -> list:
@@ -345,7 +363,7 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
         if lanes not in probes:
             r = runner.map(f"lane search {board} {style} lanes={lanes}",
                            [(fpga_job, (opts.workload, style, lanes, board, dsp, opts.ecp5_device,
-                                        out, use_cache))])[0]
+                                        out, use_cache))], tolerate=True)[0]
             probes[lanes] = {"fits": bool(r.get("fits")), "why": r.get("why", ""),
                              "lc": (r.get("packed", {}).get("ICESTORM_LC")
                                     or r.get("packed", {}).get("TRELLIS_COMB"))}
@@ -411,8 +429,11 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int
             builds.append(("up5k", "lenet5-random", "bucket", opts.lanes, True, "bucket (LeNet-5)"))
         fres = runner.map("FPGA synthesis + packing", [
             (fpga_job, (w, s, ln, b, dsp, opts.ecp5_device, wdir, use_cache))
-            for b, w, s, ln, dsp, _ in builds])
-        fpga = dict(zip(builds, fres))
+            for b, w, s, ln, dsp, _ in builds], tolerate=True)
+        fpga = {}
+        for b, r in zip(builds, fres):
+            fpga[b] = r if "error" not in r else {"cells": {}, "memories": {}, "fits": False,
+                                                 "why": r["error"].splitlines()[0][:200]}
         pcalls, pkeys = [], []
         for (b, w, s, ln, dsp, label), r in fpga.items():
             if not r.get("fits") or w != opts.workload:
@@ -422,8 +443,10 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int
                                          use_cache)))
                 pkeys.append((b, w, s, ln, dsp))
         pnr: dict = {}
-        for key, r in zip(pkeys, runner.map(f"place and route ({pnr_seeds} seed(s))", pcalls)):
-            pnr.setdefault(key, []).append(r)
+        for key, r in zip(pkeys, runner.map(f"place and route ({pnr_seeds} seed(s))", pcalls,
+                                            tolerate=True)):
+            if "error" not in r:
+                pnr.setdefault(key, []).append(r)
         resources = resource_rows(fpga, pnr, opts)
 
         # 2. energy per inference
