@@ -6,7 +6,7 @@ parameter. :class:`EngineOptions` holds what the engine part of ``qsq report`` m
 
 PE styles (:data:`STYLES`): ``bucket`` (parallel products), ``bucket-serial``,
 ``multiplier-filter``, ``multiplier-operation`` and ``int8``; on the FPGAs the INT8 engine is
-built twice, with the hard multipliers and LUT-only (:data:`FPGA_VARIANTS`).
+built twice, with the hard multipliers and LUT-only (:data:`hw.flow.engine_report.FPGA_STYLES`).
 
 Boards (:data:`BOARDS`): ``up5k`` -- iCE40 UP5K (iCEBreaker), SG48 package, 5,280 logic cells,
 30 EBR (4 kbit), 4 SPRAM (256 kbit), 8 DSP (SB_MAC16); ``ecp5`` -- the ULX3S's ECP5 (LFE5U-85F by
@@ -20,8 +20,8 @@ from functools import lru_cache
 
 from golden_model.config import check_int
 
-__all__ = ["STYLES", "FPGA_VARIANTS", "BOARDS", "ECP5_DEVICES", "EngineDesign", "EngineOptions",
-           "style_config", "useful_lanes", "engine_levels", "TARGET_LUT4"]
+__all__ = ["STYLES", "BOARDS", "ECP5_DEVICES", "EngineDesign", "EngineOptions",
+           "style_config", "useful_lanes", "TARGET_LUT4"]
 
 #: PE style -> EngineConfig fields (``lanes`` apart).
 STYLES = {
@@ -31,10 +31,6 @@ STYLES = {
     "multiplier-operation": {"pe": "multiplier", "recode": "operation"},
     "int8": {"pe": "int8"},
 }
-
-#: FPGA builds: (style, hard multipliers allowed). The INT8 engine twice.
-FPGA_VARIANTS = (("bucket", True), ("bucket-serial", True), ("multiplier-filter", True),
-                 ("multiplier-operation", True), ("int8", True), ("int8", False))
 
 #: Board -> device facts used by the fit search and the tables.
 BOARDS = {
@@ -161,17 +157,6 @@ def useful_lanes(workload: str, style: str, cap: int | None = None) -> list[int]
     return out
 
 
-def engine_levels(ndigits: int, levels) -> list:
-    """The truncation settings of the energy runs: uniform levels (ints) and per-layer lists."""
-    out = []
-    for t in levels:
-        if isinstance(t, (list, tuple)):
-            out.append(tuple(int(v) for v in t))
-        else:
-            out.append(int(t))
-    return out
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     """What the engine part of ``qsq report`` measures.
@@ -202,7 +187,7 @@ class EngineOptions:
         Energy per bit read from a small SRAM and per 8-bit multiply (45 nm figures of
         M. Horowitz, ISSCC 2014: 10 pJ per 64-bit read of an 8 KB SRAM, 0.2 pJ per 8-bit integer
         multiply); their ratio, times the measured power proxy of an exact 8 x 8 multiplier, is
-        the memory term's weight per bit (see :func:`hw.flow.engine_tables.mem_bit_weight`).
+        the memory term's weight per bit (see :func:`hw.flow.engine_report.mem_bit_weight`).
     """
 
     enabled: bool = True
