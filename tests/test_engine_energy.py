@@ -200,3 +200,17 @@ def test_synthetic_engine_gate_level_bit_exact(style, tmp_path):
     assert [r["cycles"] for r in rows] == [d.inference_cycles] * len(settings)
     assert all(r["weighted_toggles"] > r["net_toggles"] > 0 for r in rows)
     assert rows[0]["mem_write_bits"]["logit_mem"] == 32 * exp.shape[-1]
+
+
+def test_pnr_seeds_option():
+    from hw.flow.cli import _seeds
+
+    boards = ("up5k", "ecp5")
+    assert _seeds("3", boards) == {"up5k": 3, "ecp5": 3}
+    assert _seeds("up5k=3,ecp5=1", boards) == {"up5k": 3, "ecp5": 1}
+    with pytest.raises(ValueError, match=r"^--pnr-seeds must give every board a count, not "
+                                         r"'up5k=3' \(missing ecp5\)$"):
+        _seeds("up5k=3", boards)
+    with pytest.raises(ValueError, match=r"^--pnr-seeds must name boards among up5k, ecp5, "
+                                         r"not 'foo'$"):
+        _seeds("foo=2", boards)

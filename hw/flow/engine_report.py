@@ -395,12 +395,13 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
             "largest": lo, "probes": probes}
 
 
-def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int = 1,
+def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
                       jobs: int = 1, use_cache: bool = True, lane_search: bool = True,
                       log=print) -> Path:
     """Measure the engines and write ``out/engine/``; put the headline into ``out/index.md``.
 
-    Returns the path of ``out/engine/engine.md``.
+    Returns the path of ``out/engine/engine.md``. ``pnr_seeds``: nextpnr placement seeds per
+    build (an int, or a dict board -> int).
 
     Raises
     ------
@@ -412,8 +413,11 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int
 
     from .engine_tables import write_engine_outputs
 
-    if pnr_seeds < 1:
-        raise ValueError(f"pnr_seeds must be at least 1, not {pnr_seeds!r}")
+    seeds_of = (dict(pnr_seeds) if isinstance(pnr_seeds, dict)
+                else {b: pnr_seeds for b in opts.boards})
+    for b in opts.boards:
+        if not isinstance(seeds_of.get(b), int) or seeds_of[b] < 1:
+            raise ValueError(f"pnr_seeds must give every board at least 1 seed, not {pnr_seeds!r}")
     out = Path(out)
     eout = out / "engine"
     eout.mkdir(parents=True, exist_ok=True)
@@ -438,12 +442,12 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int
         for (b, w, s, ln, dsp, label), r in fpga.items():
             if not r.get("fits") or w != opts.workload:
                 continue
-            for k in range(pnr_seeds):
+            for k in range(seeds_of[b]):
                 pcalls.append((pnr_job, (w, s, ln, b, dsp, opts.ecp5_device, seed + k, wdir,
                                          use_cache)))
                 pkeys.append((b, w, s, ln, dsp))
         pnr: dict = {}
-        for key, r in zip(pkeys, runner.map(f"place and route ({pnr_seeds} seed(s))", pcalls,
+        for key, r in zip(pkeys, runner.map(f"place and route (seeds per board {seeds_of})", pcalls,
                                             tolerate=True)):
             if "error" not in r:
                 pnr.setdefault(key, []).append(r)
@@ -482,7 +486,7 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds: int = 3, seed: int
                 searches.append(_lane_search(runner, opts, wdir, b, "bucket", True, use_cache))
     finally:
         runner.close()
-    info = {"elapsed": time.perf_counter() - t_start, "pnr_seeds": pnr_seeds, "seed": seed,
+    info = {"elapsed": time.perf_counter() - t_start, "pnr_seeds": seeds_of, "seed": seed,
             "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
             "recommended": rec, "settings": settings, "float_accuracy": float_acc,
             "target_lut4": TARGET_LUT4, "jobs": jobs}

@@ -267,7 +267,7 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
         indent=1, default=str) + "\n")
     head = headline(resources, energy, info)
     tg = targets(resources, energy, searches)
-    seeds = info["pnr_seeds"]
+    seeds_text = ", ".join(f"{b}: {n}" for b, n in info["pnr_seeds"].items())
     section = ["## Inference engine: which configuration to pick", "",
                f"Committed `{opts.workload}` model, {opts.lanes} lanes unless stated; details, "
                f"method and every row in [engine/engine.md](engine/engine.md).", "", *head, "",
@@ -283,8 +283,8 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
              f"engine, and `synth_ice40` without `-dsp`) of the engine inside the flow's "
              f"timing harness (inputs from a shift register, outputs captured), counted for the "
              f"engine module alone; `packed logic cells` and `fits` from nextpnr's packer on the "
-             f"whole harness. fmax: median over {seeds} nextpnr placement seed(s) "
-             f"({info['seed']}..{info['seed'] + seeds - 1}), min–max in brackets. images/s = "
+             f"whole harness. fmax: median over the nextpnr placement seeds "
+             f"{info['seed']}, {info['seed'] + 1}, ... ({seeds_text}), min–max in brackets. images/s = "
              f"median fmax / cycles per inference (`hw.engine.schedule.inference_cycles`: pixels "
              f"+ compute + logits, streams never stalled). Weight-RAM bits: the weight memory of "
              f"the compiled program, against the INT8 engine's with the same lanes.", "",
