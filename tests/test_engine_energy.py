@@ -214,3 +214,26 @@ def test_pnr_seeds_option():
     with pytest.raises(ValueError, match=r"^--pnr-seeds must name boards among up5k, ecp5, "
                                          r"not 'foo'$"):
         _seeds("foo=2", boards)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 5, 16, 17, 23, 31, 40, 64])
+def test_lane_search_finds_largest_fit(monkeypatch, limit):
+    """Powers of two, then bisection: the largest candidate <= limit, probing few counts."""
+    import hw.flow.engine_report as er
+
+    cands = [1, 2, 3, 4, 5, 6, 8, 11, 13, 16] + list(range(17, 65))
+    monkeypatch.setattr(er, "useful_lanes", lambda workload, style: cands)
+
+    class Fake:
+        calls = []
+
+        def map(self, what, calls, tolerate=False):
+            lanes = calls[0][1][2]
+            self.calls.append(lanes)
+            return [{"fits": lanes <= limit, "packed": {"ICESTORM_LC": [lanes, 5280]}}]
+
+    fake = Fake()
+    res = er._lane_search(fake, EngineOptions(), "unused", "up5k", "bucket", True, True)
+    want = max((c for c in cands if c <= limit), default=None)
+    assert res["largest"] == want
+    assert len(fake.calls) == len(set(fake.calls)) <= 10
