@@ -277,7 +277,8 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
     (eout / "section.md").write_text("\n".join(section) + "\n")
     wb = info.get("mem_bit_weight")
     lines = ["# Inference engine: FPGA resources, timing and energy per inference", "",
-             *section[2:], "## Resources and timing per board", "",
+             *[ln.replace("](engine/", "](") for ln in section[2:]],
+             "## Resources and timing per board", "",
              f"Yosys `synth_ice40 -dsp` (iCE40 UP5K, SG48) and `synth_ecp5` (ULX3S "
              f"LFE5U-{opts.ecp5_device.upper()}, CABGA381; `-nodsp` for the LUT-only INT8 "
              f"engine, and `synth_ice40` without `-dsp`) of the engine inside the flow's "
