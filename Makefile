@@ -92,11 +92,16 @@ bench-train: $(STAMP)  ## time one float and one QAT epoch of LeNet-5 on 60k MNI
 	$(VPY) -m golden_model.nn.bench_train
 
 # ---------------------------------------------------------------- reports
-.PHONY: report report-bench
+.PHONY: report report-bench report-engine
 REPORT_ARGS ?=
-report: $(STAMP)  ## synthesis/timing/activity report of every design (build/report/index.md; work files in build/report/work); REPORT_ARGS="--config s12xs12 ..." for others
+ENGINE_REPORT_ARGS ?=
+report: $(STAMP)  ## synthesis/timing/activity report of every design and of the inference engine (build/report/index.md; work files in build/report/work); REPORT_ARGS="--config s12xs12 ..." for others
 	$(QSQ) report --out $(BUILD)/report $(REPORT_ARGS)
+	$(QSQ) report-engine --out $(BUILD)/report $(ENGINE_REPORT_ARGS)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
+
+report-engine: $(STAMP)  ## engine only: UP5K/ECP5 resources, fmax, lane search, gate-level energy per inference, headline (build/report/engine/; long: ~1-2 h uncached)
+	$(QSQ) report-engine --out $(BUILD)/report $(ENGINE_REPORT_ARGS)
 
 report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on a Dask LocalCluster (prints both)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench

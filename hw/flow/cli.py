@@ -56,6 +56,97 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dsp", action="store_true", help="let synth_ice40 use the UP5K DSP blocks")
     p.add_argument("--no-cache", action="store_true", help="recompute every design")
     p.set_defaults(func=run)
+    _register_engine(sub)
+
+
+def _register_engine(sub: argparse._SubParsersAction) -> None:
+    from .engine_designs import BOARDS, ECP5_DEVICES
+
+    p = sub.add_parser(
+        "report-engine", help="inference engine on the FPGAs and energy per inference "
+                              "(build/report/engine/)",
+        description="Synthesize the inference engine for the iCE40 UP5K and the ULX3S ECP5 in "
+                    "every PE style (INT8 with hard multipliers and LUT-only), place and route "
+                    "it with several seeds, search the largest lane count that fits each board, "
+                    "simulate the generic-gate netlist over test images at several truncation "
+                    "levels for the energy per inference, and write build/report/engine/ plus "
+                    "the headline section of build/report/index.md. Results are cached per job.")
+    p.add_argument("--out", default="build/report", help="report folder (default build/report)")
+    p.add_argument("--workload", default="digits", help="network and images (default digits)")
+    p.add_argument("--lanes", type=int, default=16, help="engine lanes (default 16)")
+    p.add_argument("--images", type=int, default=4,
+                   help="test images per truncation setting in the energy runs (default 4)")
+    p.add_argument("--levels", default="0,2,4",
+                   help="uniform truncation levels of the energy runs, comma-separated "
+                        "(default 0,2,4; the recommended per-layer levels are added)")
+    p.add_argument("--boards", default=",".join(BOARDS),
+                   help=f"boards, comma-separated (default {','.join(BOARDS)})")
+    p.add_argument("--ecp5-device", default="85k", choices=sorted(ECP5_DEVICES),
+                   help="ULX3S ECP5 part (default 85k)")
+    p.add_argument("--pnr-seeds", default="3",
+                   help="nextpnr placement seeds per build, fmax is their median: N, or per "
+                        "board BOARD=N,... (default 3)")
+    p.add_argument("--seed", type=int, default=1, help="first placement seed (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="Dask LocalCluster worker processes (default 1: serially in this "
+                        "process)")
+    p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
+    p.add_argument("--no-lane-search", action="store_true", help="skip the lane searches")
+    p.add_argument("--no-lenet5", action="store_true", help="skip the LeNet-5 fit check")
+    p.add_argument("--no-cache", action="store_true", help="recompute every job")
+    p.set_defaults(func=run_engine)
+
+
+def _int_list(name: str, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, not {text!r}") from None
+
+
+def _seeds(text: str, boards: tuple) -> dict:
+    """``3`` -> every board 3 seeds; ``up5k=3,ecp5=1`` -> per board (each named board)."""
+    from golden_model.config import check_int
+
+    if "=" not in text:
+        n = _int_list("--pnr-seeds", text)
+        if len(n) != 1:
+            raise ValueError(f"--pnr-seeds must be N or BOARD=N,..., not {text!r}")
+        check_int("--pnr-seeds", n[0], 1, 64)
+        return {b: n[0] for b in boards}
+    out = {}
+    for part in text.split(","):
+        b, _, n = part.partition("=")
+        if b not in boards:
+            raise ValueError(f"--pnr-seeds must name boards among {', '.join(boards)}, "
+                             f"not {b!r}")
+        out[b] = _int_list("--pnr-seeds", n)[0] if n.strip() else None
+        check_int("--pnr-seeds", out[b], 1, 64)
+    missing = [b for b in boards if b not in out]
+    if missing:
+        raise ValueError(f"--pnr-seeds must give every board a count, not {text!r} "
+                         f"(missing {', '.join(missing)})")
+    return out
+
+
+def run_engine(args) -> int:
+    from golden_model.config import check_int
+
+    from .engine_designs import EngineOptions
+    from .engine_report import run_engine_report
+
+    boards = tuple(b for b in args.boards.split(",") if b)
+    seeds = _seeds(args.pnr_seeds, boards)
+    check_int("--jobs", args.jobs, 1, 256)
+    check_int("--seed", args.seed, 0, 2**31 - 1)
+    opts = EngineOptions(workload=args.workload, lanes=args.lanes, images=args.images,
+                         levels=_int_list("--levels", args.levels),
+                         boards=boards,
+                         ecp5_device=args.ecp5_device, energy=not args.no_energy,
+                         lenet5=not args.no_lenet5)
+    run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
+                      use_cache=not args.no_cache, lane_search=not args.no_lane_search)
+    return 0
 
 
 def _budgets(text: str) -> tuple[float, ...]:

@@ -446,4 +446,9 @@ def write_outputs(data: ReportData, out: Path, plots: list[Path]) -> Path:
         lines += section(data)
     index = out / "index.md"
     atomic_write_text(index, "\n".join(lines))
+    engine = out / "engine" / "section.md"          # written by `qsq report-engine`
+    if engine.is_file():
+        from .engine_report import insert_section
+
+        insert_section(index, engine.read_text())
     return index

@@ -1,0 +1,522 @@
+"""The engine part of the report: resources and timing per board, energy per inference, headline.
+
+``qsq report-engine --out build/report`` (``make report-engine``; ``make report`` runs it too)
+writes ``build/report/engine/`` (``engine.md``, CSV/JSON tables, the accuracy-energy plot) and puts
+its headline section at the top of ``build/report/index.md``.
+
+Jobs, each a plain function of picklable arguments whose result is cached (JSON, keyed by the
+engine's Verilog, the job's parameters and the source of the flow modules that decide the
+numbers):
+
+``generic``
+    Generic-gate synthesis with the memories kept (:func:`hw.flow.engine_synth.generic_engine_synth`).
+``fpga``
+    iCE40 UP5K or ECP5 synthesis in the timing harness, packed by nextpnr: resources and whether
+    the design fits (:func:`hw.flow.engine_synth.fpga_synth`).
+``pnr``
+    nextpnr with one placement seed: fmax (median and range over the seeds in the table).
+``energy``
+    Gate-level simulation over test images at every truncation setting
+    (:func:`hw.flow.engine_energy.simulate_engine`), logits checked bit-exact.
+``mul8``
+    The multiplier report's power proxy of the exact 8 x 8 multiplier (uniform operands): the
+    unit that converts a memory bit access into the proxy (:func:`mem_bit_weight`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from golden_model.fileio import atomic_write_text
+
+from .engine_designs import BOARDS, TARGET_LUT4, EngineDesign, EngineOptions, useful_lanes
+
+__all__ = ["run_engine_report", "mem_bit_weight", "resource_rows", "energy_rows",
+           "ENGINE_FLOW_VERSION", "FPGA_STYLES", "ENERGY_STYLES", "insert_section"]
+
+#: Bumped when a change to the engine flow changes its numbers (invalidates the cache).
+ENGINE_FLOW_VERSION = 1
+
+#: FPGA builds of the resource table: (style, hard multipliers allowed, label).
+FPGA_STYLES = (("bucket", True, "bucket"), ("multiplier-filter", True, "multiplier"),
+               ("int8", True, "int8 (hard multipliers)"), ("int8", False, "int8 (LUT only)"))
+#: PE styles of the energy runs.
+ENERGY_STYLES = ("bucket", "multiplier-filter", "int8")
+
+_TOP = "qsq_engine"
+_SECTION_BEGIN = "<!-- engine-report:begin -->"
+_SECTION_END = "<!-- engine-report:end -->"
+
+
+# ---------------------------------------------------------------- caching
+@lru_cache(maxsize=1)
+def _flow_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256(str(ENGINE_FLOW_VERSION).encode())
+    for name in ("engine_synth.py", "memnet.py", "engine_energy.py", "yosys.py", "netlist.py",
+                 "tools.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _verilog_digest(workload: str, style: str, lanes: int) -> str:
+    return hashlib.sha256(EngineDesign(workload, style, lanes).verilog().encode()).hexdigest()
+
+
+def _key(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _cached(cache: Path, name: str, key: str, fn, use_cache: bool = True) -> dict:
+    path = cache / f"{name}-{key}.json"
+    if use_cache and path.exists():
+        try:
+            res = json.loads(path.read_text())
+            res["cached"] = True
+            return res
+        except json.JSONDecodeError:
+            pass                                    # a corrupt entry is recomputed
+    t0 = time.perf_counter()
+    res = fn()
+    res["seconds"] = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(res) + "\n")
+    os.replace(tmp, path)
+    res["cached"] = False
+    return res
+
+
+# ---------------------------------------------------------------- jobs (any process)
+def _generic_job(d: EngineDesign, work: Path) -> dict:
+    from .engine_synth import generic_engine_synth
+
+    area = generic_engine_synth(d.verilog(), _TOP, work / "generic")
+    return {"area": area}
+
+
+def _netlist(d: EngineDesign, work: Path, cache: Path, use_cache: bool):
+    from .memnet import load_mem_netlist
+
+    path = work / "generic" / "netlist.json"
+    if not path.exists():
+        _generic(d, work, cache, use_cache=False)
+    return load_mem_netlist(json.loads(path.read_text()), _TOP)
+
+
+def _generic(d, work, cache, use_cache=True) -> dict:
+    key = _key(_verilog_digest(d.workload, d.style, d.lanes), _flow_digest(), "generic")
+    res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), use_cache)
+    if not (work / "generic" / "netlist.json").exists():
+        res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), False)
+    return res
+
+
+def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
+             out: str, use_cache: bool = True) -> dict:
+    """Synthesize and pack one engine for ``board``; cached."""
+    from .engine_synth import fpga_synth
+
+    d = EngineDesign(workload, style, lanes)
+    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
+    tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
+    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "fpga", tag)
+
+    def run():
+        nl = _netlist(d, work, cache, use_cache)
+        return fpga_synth(d.verilog(), _TOP, nl.ports, BOARDS[board]["arch"], work / tag,
+                          dsp=dsp, device=device)
+
+    res = _cached(cache, f"{d.key}-{tag}", key, run, use_cache)
+    if not (work / tag / "harness.json").exists() and res.get("fits"):
+        res = _cached(cache, f"{d.key}-{tag}", key, run, False)     # pnr needs the netlist
+    return res
+
+
+def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
+            seed: int, out: str, use_cache: bool = True) -> dict:
+    """Place and route a packed engine with one seed; cached."""
+    from .engine_synth import fpga_pnr
+
+    d = EngineDesign(workload, style, lanes)
+    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
+    tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
+    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "pnr", tag, seed)
+
+    def run():
+        fpga_job(workload, style, lanes, board, dsp, device, out, use_cache)
+        return fpga_pnr(BOARDS[board]["arch"], work / tag, seed=seed, device=device)
+
+    return _cached(cache, f"{d.key}-{tag}-pnr{seed}", key, run, use_cache)
+
+
+def energy_job(workload: str, style: str, lanes: int, setting: list, images: int, out: str,
+               use_cache: bool = True) -> dict:
+    """Gate-level energy run of one engine at one truncation setting over the first ``images``
+    test images; cached."""
+    from hw.engine.workloads import golden_logits
+    from hw.engine.workloads import workload as get_workload
+
+    from .engine_energy import simulate_engine
+
+    d = EngineDesign(workload, style, lanes)
+    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
+    setting = [int(v) for v in setting]
+    tag = "t" + "-".join(map(str, setting))
+    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "energy", setting,
+               images)
+
+    def run():
+        wl = get_workload(workload)
+        idx = np.arange(images)
+        exp = golden_logits(wl, d.pe, setting, idx)[None]
+        nl = _netlist(d, work, cache, use_cache)
+        rows = simulate_engine(nl, wl.quantized_images(d.pe)[:images], [setting], exp,
+                               work / f"energy-{tag}", layer_bits=d.program().widths["layer"],
+                               cycles=d.inference_cycles)
+        return {"row": rows[0], "clock_pins": nl.clock_pin_count(),
+                "memories": {m.name: [m.size, m.width] for m in nl.memories}}
+
+    return _cached(cache, f"{d.key}-energy-{tag}-n{images}", key, run, use_cache)
+
+
+def mul8_job(out: str, use_cache: bool = True) -> dict:
+    """Power proxy per operation of the exact signed 8 x 8 multiplier (uniform operands)."""
+    from golden_model.config import MultiplierConfig
+
+    from .designs import Design, csd_latency
+    from .jobs import Job, execute_job
+    from .options import FlowOptions
+
+    cfg = MultiplierConfig(8, True, 8, True)
+    d = Design("exact", cfg, (), csd_latency(cfg))
+    opts = FlowOptions(stimuli=("uniform",), ops=1000, ice40=False, pnr=False, out=out)
+    cache, work = Path(out) / "cache" / "mul8", Path(out) / "work" / "mul8"
+    g = execute_job(Job("generic", d, opts), str(cache), str(work))
+    if "error" in g:
+        raise RuntimeError(f"exact 8 x 8 multiplier: {g['error']}")
+    a = execute_job(Job("activity", d, opts), str(cache), str(work), g)
+    if "error" in a:
+        raise RuntimeError(f"exact 8 x 8 multiplier: {a['error']}")
+    seg = a["activity"][0]
+    return {"proxy": seg["weighted_toggles"] / 2 + seg["clock_pin_events"],
+            "design": d.key, "ops": seg["ops"]}
+
+
+def mem_bit_weight(mul8_proxy: float, opts: EngineOptions) -> float:
+    """Power-proxy units per memory bit read or written.
+
+    An access to one bit of a small on-chip SRAM costs ``opts.mem_pj_per_bit`` and an 8-bit
+    multiply ``opts.mul8_pj`` (M. Horowitz, ISSCC 2014, 45 nm: 10 pJ per 64-bit read of an 8 KB
+    SRAM, 0.2 pJ per 8-bit multiply); the flow measures the exact 8 x 8 multiplier's proxy per
+    operation, so one bit costs ``mul8_proxy * mem_pj_per_bit / mul8_pj`` proxy units.
+    """
+    return mul8_proxy * opts.mem_pj_per_bit / opts.mul8_pj
+
+
+# ---------------------------------------------------------------- running
+class _Runner:
+    """Runs job calls serially, or on a Dask LocalCluster (``jobs`` > 1), printing progress."""
+
+    def __init__(self, jobs: int, log):
+        self.jobs, self.log, self.client, self.done = jobs, log, None, 0
+        if jobs > 1:
+            from distributed import Client, LocalCluster
+
+            self.client = Client(LocalCluster(n_workers=jobs, threads_per_worker=1,
+                                              processes=True, dashboard_address=None))
+
+    def map(self, what: str, calls: list, tolerate: bool = False) -> list:
+        """Run ``calls`` (``(fn, args)`` pairs, independent of each other); results in order.
+
+        ``tolerate``: a job that raises gives ``{"error": message}`` (a tool failure, e.g. a
+        design nextpnr cannot route, is a table entry); otherwise the exception propagates (a
+        gate-level logit mismatch stops the report).
+        """
+        t0 = time.perf_counter()
+        self.log(f"qsq report-engine: {what}: {len(calls)} job(s)")
+        call = _tolerant if tolerate else _plain
+        if self.client is None:
+            out = []
+            for k, (fn, args) in enumerate(calls, 1):
+                r = call(fn, *args)
+                out.append(r)
+                took = ("cached" if r.get("cached") else
+                        f"failed: {r['error']}" if "error" in r else f"{r.get('seconds', 0):.0f} s")
+                self.log(f"  [{k}/{len(calls)}] {fn.__name__}{tuple(args[:6])}: {took}")
+        else:
+            futs = [self.client.submit(call, fn, *args, pure=False) for fn, args in calls]
+            out = self.client.gather(futs)
+        self.log(f"qsq report-engine: {what} done in {time.perf_counter() - t0:.0f} s")
+        return out
+
+    def close(self):
+        if self.client is not None:
+            cluster = self.client.cluster
+            self.client.close()
+            cluster.close()
+
+
+def _plain(fn, *args) -> dict:
+    return fn(*args)
+
+
+def _tolerant(fn, *args) -> dict:
+    try:
+        return fn(*args)
+    except Exception as exc:        # reported in the table, with the job's name
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _settings(opts: EngineOptions, n_layers: int, rec: list[int], levels_max: int) -> list:
+    out = []
+    for t in opts.levels:
+        if t <= levels_max:
+            s = [int(t)] * n_layers
+            if s not in out:
+                out.append(s)
+    if rec not in out:
+        out.append(list(rec))
+    return out
+
+
+def _accuracy(wl, pe: str, setting) -> float:
+    from hw.engine.workloads import golden_logits
+
+    pred = np.argmax(golden_logits(wl, pe, setting), axis=1)
+    return float(np.mean(pred == wl.labels))
+
+
+def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions) -> list[dict]:
+    """Rows of the resource and timing table from the job results (see :func:`run_engine_report`)."""
+    rows = []
+    for (board, workload, style, lanes, dsp, label), res in fpga.items():
+        d = EngineDesign(workload, style, lanes)
+        seeds = pnr.get((board, workload, style, lanes, dsp), [])
+        f = [r["fmax_mhz"] for r in seeds]
+        cells = res["cells"]
+        row = {"board": board, "workload": workload, "style": label, "pe_style": style,
+               "lanes": lanes, "dsp": dsp, **cells,
+               "fits": bool(res.get("fits")), "why": res.get("why", ""),
+               "packed_lc": (res.get("packed", {}).get("ICESTORM_LC")
+                             or res.get("packed", {}).get("TRELLIS_COMB")),
+               "memories": res.get("memories", {}), "cycles": d.inference_cycles,
+               "weight_bits": d.memory_bits()["weights"], "int8_weight_bits": d.int8_weight_bits(),
+               "fmax_mhz": statistics.median(f) if f else None,
+               "fmax_min": min(f) if f else None, "fmax_max": max(f) if f else None,
+               "seeds": len(f)}
+        row["images_per_s"] = (row["fmax_mhz"] * 1e6 / row["cycles"]) if f else None
+        row["weight_ratio"] = row["weight_bits"] / row["int8_weight_bits"]
+        rows.append(row)
+    return rows
+
+
+def energy_rows(results: dict, mul8: float, opts: EngineOptions, accuracy: dict) -> list[dict]:
+    """Rows of the energy table (proxy units per inference), relative to the INT8 engine."""
+    w = mem_bit_weight(mul8, opts)
+    rows = []
+    for style, res in results:
+        for r in [res["row"]]:
+            logic = r["weighted_toggles"] / 2 + r["clock_pin_events"]
+            rd = sum(r["mem_read_bits"].values())
+            wr = sum(r["mem_write_bits"].values())
+            mem = w * (rd + wr)
+            rows.append({"style": style, "trunc": r["trunc"], "images": r["images"],
+                         "cycles": r["cycles"], "logic_proxy": logic,
+                         "mem_read_bits": rd, "mem_write_bits": wr,
+                         "mem_reads": r["mem_read_bits"], "mem_writes": r["mem_write_bits"],
+                         "mem_proxy": mem, "total_proxy": logic + mem,
+                         "accuracy": accuracy[(style, tuple(r["trunc"]))]})
+    ref = [r for r in rows if r["style"] == "int8"]
+    base = ref[0]["total_proxy"] if ref else None
+    base_logic = ref[0]["logic_proxy"] if ref else None
+    for r in rows:
+        r["rel_int8"] = r["total_proxy"] / base if base else None
+        r["rel_int8_logic"] = r["logic_proxy"] / base_logic if base_logic else None
+    return rows
+
+
+def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, style: str,
+                 dsp: bool, use_cache: bool) -> dict:
+    """Largest useful lane count whose packed design fits ``board``.
+
+    Powers of two first (from ``opts.lanes`` up while they fit, down while they do not), then a
+    bisection over the useful lane counts between the largest power of two that fits and the
+    next one; assumes a design with more lanes never needs fewer cells. Useful counts
+    (:func:`~hw.flow.engine_designs.useful_lanes`) are those that save cycles; the cap is
+    :data:`hw.engine.config.MAX_LANES`.
+    """
+    cands = useful_lanes(opts.workload, style)
+    probes: dict = {}
+
+    def fits(lanes: int) -> bool:
+        if lanes not in probes:
+            r = runner.map(f"lane search {board} {style} lanes={lanes}",
+                           [(fpga_job, (opts.workload, style, lanes, board, dsp, opts.ecp5_device,
+                                        out, use_cache))], tolerate=True)[0]
+            probes[lanes] = {"fits": bool(r.get("fits")), "why": r.get("why", ""),
+                             "lc": (r.get("packed", {}).get("ICESTORM_LC")
+                                    or r.get("packed", {}).get("TRELLIS_COMB"))}
+        return probes[lanes]["fits"]
+
+    pow2 = [c for c in cands if c & (c - 1) == 0]
+    start = opts.lanes if opts.lanes in pow2 else pow2[len(pow2) // 2]
+    i = pow2.index(start)
+    if fits(pow2[i]):
+        while i + 1 < len(pow2) and fits(pow2[i + 1]):
+            i += 1
+        lo, hi = pow2[i], pow2[i + 1] if i + 1 < len(pow2) else None
+    else:
+        while i > 0 and not fits(pow2[i - 1]):
+            i -= 1
+        lo, hi = (pow2[i - 1] if i > 0 else None), pow2[i]
+    if lo is not None and hi is not None:          # bisection between the two powers of two
+        between = [c for c in cands if lo < c < hi]
+        a, b = -1, len(between)                    # between[a] fits, between[b] does not
+        while b - a > 1:
+            mid = (a + b) // 2
+            if fits(between[mid]):
+                a = mid
+            else:
+                b = mid
+        if a >= 0:
+            lo = between[a]
+    return {"board": board, "style": style, "dsp": dsp, "candidates": cands,
+            "largest": lo, "probes": probes}
+
+
+def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
+                      jobs: int = 1, use_cache: bool = True, lane_search: bool = True,
+                      log=print) -> Path:
+    """Measure the engines and write ``out/engine/``; put the headline into ``out/index.md``.
+
+    Returns the path of ``out/engine/engine.md``. ``pnr_seeds``: nextpnr placement seeds per
+    build (an int, or a dict board -> int).
+
+    Raises
+    ------
+    hw.flow.engine_energy.EngineEnergyError
+        If a gate-level engine differs from the golden model on any image.
+    """
+    from hw.engine.workloads import recommended_trunc
+    from hw.engine.workloads import workload as get_workload
+
+    from .engine_tables import write_engine_outputs
+
+    seeds_of = (dict(pnr_seeds) if isinstance(pnr_seeds, dict)
+                else {b: pnr_seeds for b in opts.boards})
+    for b in opts.boards:
+        if not isinstance(seeds_of.get(b), int) or seeds_of[b] < 1:
+            raise ValueError(f"pnr_seeds must give every board at least 1 seed, not {pnr_seeds!r}")
+    out = Path(out)
+    eout = out / "engine"
+    eout.mkdir(parents=True, exist_ok=True)
+    wdir = str(eout)
+    t_start = time.perf_counter()
+    runner = _Runner(jobs, log)
+    try:
+        wl = get_workload(opts.workload)
+        # 1. resources and timing per board and PE style
+        builds = [(b, opts.workload, s, opts.lanes, dsp, label) for b in opts.boards
+                  for s, dsp, label in FPGA_STYLES]
+        if opts.lenet5 and "up5k" in opts.boards:
+            builds.append(("up5k", "lenet5-random", "bucket", opts.lanes, True, "bucket (LeNet-5)"))
+        fres = runner.map("FPGA synthesis + packing", [
+            (fpga_job, (w, s, ln, b, dsp, opts.ecp5_device, wdir, use_cache))
+            for b, w, s, ln, dsp, _ in builds], tolerate=True)
+        fpga = {}
+        for b, r in zip(builds, fres):
+            fpga[b] = r if "error" not in r else {"cells": {}, "memories": {}, "fits": False,
+                                                 "why": r["error"].splitlines()[0][:200]}
+        pcalls, pkeys = [], []
+        for (b, w, s, ln, dsp, label), r in fpga.items():
+            if not r.get("fits") or w != opts.workload:
+                continue
+            for k in range(seeds_of[b]):
+                pcalls.append((pnr_job, (w, s, ln, b, dsp, opts.ecp5_device, seed + k, wdir,
+                                         use_cache)))
+                pkeys.append((b, w, s, ln, dsp))
+        pnr: dict = {}
+        for key, r in zip(pkeys, runner.map(f"place and route (seeds per board {seeds_of})", pcalls,
+                                            tolerate=True)):
+            if "error" not in r:
+                pnr.setdefault(key, []).append(r)
+        resources = resource_rows(fpga, pnr, opts)
+
+        # 2. energy per inference
+        energy, mul8, acc = [], None, {}
+        if opts.energy:
+            rec = [int(v) for v in recommended_trunc(wl)]
+            coded = wl.model("bucket")
+            settings = _settings(opts, len(coded.layers), rec, coded.mult.ndigits)
+            n_int8 = len(wl.model("int8").layers)
+            calls, styles = [], []
+            for s in ENERGY_STYLES:
+                for st in ([[0] * n_int8] if s == "int8" else settings):
+                    calls.append((energy_job, (opts.workload, s, opts.lanes, st, opts.images,
+                                               wdir, use_cache)))
+                    styles.append(s)
+            calls.append((mul8_job, (wdir, use_cache)))
+            res = runner.map(f"gate-level energy ({opts.images} images, settings {settings})",
+                             calls)
+            mul8 = res[-1]["proxy"]
+            eres = list(zip(styles, res[:-1]))
+            for s, r in eres:
+                pe = EngineDesign(opts.workload, s, opts.lanes).pe
+                acc[(s, tuple(r["row"]["trunc"]))] = _accuracy(wl, pe, r["row"]["trunc"])
+            energy = energy_rows(eres, mul8, opts, acc)
+            float_acc = float(np.mean(_float_model(opts.workload).predict(wl.images) == wl.labels))
+        else:
+            rec, settings, float_acc = [], [], None
+
+        # 3. the largest lane count per board (bucket engine)
+        searches = []
+        if lane_search:
+            for b in opts.boards:
+                searches.append(_lane_search(runner, opts, wdir, b, "bucket", True, use_cache))
+    finally:
+        runner.close()
+    info = {"elapsed": time.perf_counter() - t_start, "pnr_seeds": seeds_of, "seed": seed,
+            "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
+            "recommended": rec, "settings": settings, "float_accuracy": float_acc,
+            "target_lut4": TARGET_LUT4, "jobs": jobs}
+    path = write_engine_outputs(eout, opts, resources, energy, searches, info)
+    insert_section(out / "index.md", (eout / "section.md").read_text())
+    log(f"qsq report-engine: wrote {path} in {info['elapsed']:.0f} s")
+    return path
+
+
+def _float_model(workload: str):
+    from golden_model.nn.checkpoint import load_checkpoint
+
+    if workload != "digits":
+        raise ValueError(f"float accuracy is known for the digits workload only, not {workload!r}")
+    return load_checkpoint().float_model
+
+
+def insert_section(index: Path, section: str) -> None:
+    """Put ``section`` at the top of ``index`` (after its title), replacing an earlier one."""
+    block = f"{_SECTION_BEGIN}\n{section.rstrip()}\n{_SECTION_END}\n"
+    index = Path(index)
+    text = index.read_text() if index.exists() else "# qsq report\n"
+    if _SECTION_BEGIN in text and _SECTION_END in text:
+        a = text.index(_SECTION_BEGIN)
+        b = text.index(_SECTION_END) + len(_SECTION_END)
+        text = text[:a] + block.rstrip("\n") + text[b:]
+    else:
+        lines = text.split("\n")
+        at = 1 if lines and lines[0].startswith("# ") else 0
+        text = "\n".join(lines[:at] + ["", block] + lines[at:])
+    atomic_write_text(index, text)

