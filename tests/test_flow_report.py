@@ -143,17 +143,17 @@ def test_vcd_timing_in_method(small):
 
 def test_no_empty_plot_panels(tmp_path, monkeypatch):
     """Traces that fit one of two configurations and no iCE40 run: every panel drawn has data."""
-    from matplotlib.figure import Figure
+    from hw.flow import plots
 
     seen = []
-    real = Figure.savefig
+    real = plots._save
 
-    def spy(fig, path, *a, **k):
+    def spy(fig, path):
         axes = [ax for ax in fig.axes if ax.get_visible()]
         seen.append((Path(path).name, [ax.get_title() for ax in axes if not ax.has_data()]))
-        return real(fig, path, *a, **k)
+        return real(fig, path)
 
-    monkeypatch.setattr(Figure, "savefig", spy)
+    monkeypatch.setattr(plots, "_save", spy)
     p = tmp_path / "traces.npz"
     np.savez(p, layers=np.array(["L"]), **{"L/stream/a": np.arange(8) * 2,
                                           "L/stream/b": np.arange(8) - 4,
