@@ -30,9 +30,12 @@ def _id(p):
 
 FAST = [
     dict(workload="synthetic", pe="bucket", lanes=3, truncs=(0, (1, 4, 2, 7)), images=3),
-    dict(workload="synthetic", pe="bucket", products="serial", lanes=4, truncs=((5, 2, 0, 3),), images=3),
+    # variants of a PE style run in the slow suite (make sim): make test keeps one per style
+    pytest.param(dict(workload="synthetic", pe="bucket", products="serial", lanes=4,
+                      truncs=((5, 2, 0, 3),), images=3), marks=pytest.mark.slow),
     dict(workload="synthetic", pe="multiplier", recode="filter", lanes=2, truncs=((3, 0, 5, 1),), images=4),
-    dict(workload="synthetic", pe="multiplier", recode="operation", lanes=4, truncs=((2, 6, 0, 3),), images=4),
+    pytest.param(dict(workload="synthetic", pe="multiplier", recode="operation", lanes=4,
+                      truncs=((2, 6, 0, 3),), images=4), marks=pytest.mark.slow),
     dict(workload="synthetic", pe="int8", lanes=3, images=5),
     dict(workload="digits", pe="bucket", lanes=16, truncs=(0, (3, 2, 4, 1)), images=3),
 ]
@@ -44,7 +47,7 @@ def test_engine(params):
     assert out["result"] == "pass" and out["vectors"] >= params["images"]
 
 
-@pytest.mark.parametrize("fault", ["bias", "cycles"])
+@pytest.mark.parametrize("fault", ["bias", pytest.param("cycles", marks=pytest.mark.slow)])
 def test_bench_detects_a_wrong_engine(fault):
     with pytest.raises(AssertionError, match="simulation failed"):
         tb_engine.run(workload="synthetic", pe="bucket", lanes=3, images=2, fault=fault)
