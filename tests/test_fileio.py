@@ -138,12 +138,12 @@ def test_check_output_path(tmp_path):
 
 
 def test_report_figure_on_a_full_disk_keeps_the_previous_png(tmp_path, monkeypatch):
-    """The report's figures are written safely too (``hw.flow.plots._save``)."""
+    """The report's figures are written safely too (``hw.flow.plots.save_figure``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hw.flow.plots import _save
+    from hw.flow.plots import save_figure
 
     p = tmp_path / "pareto.png"
     p.write_bytes(OLD)
@@ -151,10 +151,10 @@ def test_report_figure_on_a_full_disk_keeps_the_previous_png(tmp_path, monkeypat
     ax.plot([0, 1], [1, 0])
     _disk_fills_half_way(monkeypatch)
     with pytest.raises(OSError):
-        _save(fig, p)
+        save_figure(fig, p)
     assert p.read_bytes() == OLD
     assert _leftovers(tmp_path) == []
     monkeypatch.undo()
     fig, ax = plt.subplots()
-    _save(fig, p)
+    save_figure(fig, p)
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

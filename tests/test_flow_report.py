@@ -146,14 +146,14 @@ def test_no_empty_plot_panels(tmp_path, monkeypatch):
     from hw.flow import plots
 
     seen = []
-    real = plots._save
+    real = plots.save_figure
 
     def spy(fig, path):
         axes = [ax for ax in fig.axes if ax.get_visible()]
         seen.append((Path(path).name, [ax.get_title() for ax in axes if not ax.has_data()]))
         return real(fig, path)
 
-    monkeypatch.setattr(plots, "_save", spy)
+    monkeypatch.setattr(plots, "save_figure", spy)
     p = tmp_path / "traces.npz"
     np.savez(p, layers=np.array(["L"]), **{"L/stream/a": np.arange(8) * 2,
                                           "L/stream/b": np.arange(8) - 4,

@@ -10,7 +10,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 from hw.engine.cli import parse_levels
@@ -62,7 +61,7 @@ def run_bitstream(args) -> int:
     if clk:
         print(f"  fmax {clk['fmax_mhz']} MHz at a {clk['target_mhz']} MHz clock "
               f"({'PASS' if clk['pass'] else 'FAIL'})")
-    print(f"  memories: " + ", ".join(f"{k.split('.')[-1]} -> {v}"
+    print("  memories: " + ", ".join(f"{k.split('.')[-1]} -> {v}"
                                       for k, v in sorted(r["yosys"]["memories"].items())))
     print(f"  see {r['out']}/report.md; program with `{r['programmer']}` (not run here)")
     return 0

@@ -59,9 +59,14 @@ def _hex(v: int, width: int) -> str:
     return format(v & ((1 << width) - 1), f"0{-(-width // 4)}x")
 
 
-def _testbench(nl: Netlist, module: str, n_total: int, word: int, fields: list, latency: int) -> str:
+def port_wiring(ports: dict) -> tuple[list[str], list[str]]:
+    """Testbench declarations and instance connections for a netlist's ``ports``.
+
+    Inputs become registers (``clk`` starting at 0, ``rst`` at 1, the others at 0), outputs
+    wires of the same names; returns ``(declarations, ".name(name)" connections)``.
+    """
     decl, conn = [], []
-    for name, (direction, bits, _) in nl.ports.items():
+    for name, (direction, bits, _) in ports.items():
         w = len(bits)
         rng = f"[{w - 1}:0] " if w > 1 else ""
         if name == "clk":
@@ -73,6 +78,11 @@ def _testbench(nl: Netlist, module: str, n_total: int, word: int, fields: list, 
         else:
             decl.append(f"  wire {rng}{name};")
         conn.append(f".{name}({name})")
+    return decl, conn
+
+
+def _testbench(nl: Netlist, module: str, n_total: int, word: int, fields: list, latency: int) -> str:
+    decl, conn = port_wiring(nl.ports)
     assign = "{" + ", ".join(f for f in fields) + "}"
     return f"""`timescale 1ns/1ns
 module qsq_activity_tb;

