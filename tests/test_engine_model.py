@@ -277,3 +277,18 @@ def test_round_shift_with_one_amount_is_lint_clean_and_exact(tmp_path, lo, hi):
 
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_bench_page_refuses_a_missing_or_corrupt_file(tmp_path, capsys):
+    from sim import bench_engine
+
+    missing = tmp_path / "nope.json"
+    with pytest.raises(SystemExit) as info:
+        bench_engine.main(["--render", str(missing)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"error: --render: {missing}: does not exist")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit):
+        bench_engine.main(["--render", str(bad)])
+    assert f"error: --render {bad}: not a bench.json" in capsys.readouterr().err
