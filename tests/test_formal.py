@@ -25,7 +25,8 @@ def _mul(w=4, **kw):
 
 def _proof(name, design, part, depth=None):
     icg = design.params.get("gating") == "icg" and part == "rows"
-    return Proof(name, (design,), part, depth=depth or prove.depth(part, icg), multiclock=icg)
+    return Proof(name, (design,), part, depth=depth or prove.depth(part, icg),
+                 cex_depth=prove.cex_depth(part, icg), multiclock=icg)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +114,8 @@ def test_an_ungated_icg_fails_the_hold_property(tmp_path):
     import sim.formal.runner as runner
     real = runner.dut_text
 
-    def broken(proof, mutate=None):
-        text, names = real(proof, mutate)
+    def broken(proof, mutate=None, split=False):
+        text, names = real(proof, mutate, split)
         return text.replace("assign GCLK = CLK & en_latched;", "assign GCLK = CLK;"), names
     runner.dut_text = broken
     try:

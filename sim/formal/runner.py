@@ -52,6 +52,13 @@ class Proof:
         SBY ``mode`` and ``depth``. ``prove`` is k-induction: the base case checks ``depth``
         cycles from the initial state, the induction step ``depth`` consecutive cycles from any
         state.
+    cex_depth : int
+        If a ``prove`` run does not pass, a second SBY run in ``bmc`` mode over this many steps
+        from the initial state looks for a reachable counterexample (``cex.sby`` on
+        ``dut_cex.v``, whose harness states each lemma as its own assertion so that the failing
+        one is named; trace under ``cex/engine_0/``): the result is ``FAIL`` with the failing assertions if it finds one,
+        ``UNKNOWN`` (the lemmas are not ``depth``-inductive, but nothing fails within
+        ``cex_depth`` steps) if not. 0: no second run.
     multiclock : bool
         Model every clock (SBY ``multiclock on``): needed for the ICG designs, whose gated
         registers are clocked through ``qsq_icg``'s latch.
@@ -61,7 +68,8 @@ class Proof:
     designs: tuple
     part: str
     mode: str = "prove"
-    depth: int = 2
+    depth: int = 1
+    cex_depth: int = 0
     multiclock: bool = False
     solver: str = "yices"
     passes: tuple = ()
@@ -86,8 +94,10 @@ class Result:
 _PORTS_IN = ("clk", "rst", "in_valid", "a", "b", "trunc", "codes", "scale")
 
 
-def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None) -> tuple[str, list[str]]:
+def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None,
+             split: bool = False) -> tuple[str, list[str]]:
     """Verilog of every design of ``proof`` (renamed, harness inserted) plus the top module.
+    ``split``: the harness with one assertion per lemma (:func:`~sim.formal.harness.harness`).
 
     Returns the text and the renamed module names, in the order of ``proof.designs``.
     """
@@ -99,7 +109,7 @@ def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None) -> tuple[
         uses_icg |= "qsq_icg " in text
         if mutate is not None:
             text = mutate(text)
-        text = insert_harness(text, d.module, harness(d, proof.part))
+        text = insert_harness(text, d.module, harness(d, proof.part, split))
         name = f"{d.module}__{k}"
         text = text.replace(f"module {d.module}(", f"module {name}(", 1)
         parts.append(text)
@@ -154,7 +164,10 @@ def _input_ports(d: Design) -> dict:
     return ports
 
 
-def sby_text(proof: Proof, names: list[str]) -> str:
+def sby_text(proof: Proof, names: list[str], *, mode: str | None = None,
+             depth: int | None = None, dut: str = "dut.v") -> str:
+    """The ``.sby`` file of ``proof`` (``mode``/``depth`` override the proof's own; ``dut``:
+    the file with the designs and harnesses, read as ``dut.v``)."""
     script = ["read_verilog -sv csd_spec.v decoder_spec.v", "read_verilog -sv -formal dut.v",
               "prep -top qsq_formal_top"]
     if proof.part in ("acc", "rows"):
@@ -163,14 +176,15 @@ def sby_text(proof: Proof, names: list[str]) -> str:
         if cuts:
             script.append("cutpoint " + " ".join(cuts))
     script += list(proof.passes)
-    options = [f"mode {proof.mode}", f"depth {proof.depth}"]
+    options = [f"mode {mode or proof.mode}", f"depth {depth or proof.depth}"]
     if proof.multiclock:
         options.append("multiclock on")
     return "\n".join([
         "[options]", *options, "",
         "[engines]", proof.engine, "",
         "[script]", *script, "",
-        "[files]", "dut.v", "csd_spec.v", "decoder_spec.v", ""])
+        "[files]", "dut.v" if dut == "dut.v" else f"dut.v {dut}", "csd_spec.v", "decoder_spec.v",
+        ""])
 
 
 def run(proof: Proof, build: Path, *, timeout: float | None = None,
@@ -192,34 +206,60 @@ def run(proof: Proof, build: Path, *, timeout: float | None = None,
     start = time.monotonic()
     try:
         text, names = dut_text(proof, mutate)
+        cex_text = dut_text(proof, mutate, split=True)[0] if proof.cex_depth else ""
     except Exception as exc:  # generation or harness error: the proof's result, not a crash
         return Result(proof, "ERROR", time.monotonic() - start, f"{type(exc).__name__}: {exc}")
     (work / "dut.v").write_text(text)
     for f in ("csd_spec.v", "decoder_spec.v"):
         (work / f).write_text((spec_dir / f).read_text())
     (work / "proof.sby").write_text(sby_text(proof, names))
-    env = {**os.environ, "PATH": solver_path(build)}
-    cmd = sby_command() + ["-f", "proof.sby"]
+    if proof.cex_depth:
+        (work / "dut_cex.v").write_text(cex_text)
+        (work / "cex.sby").write_text(sby_text(proof, names, mode="bmc", depth=proof.cex_depth,
+                                               dut="dut_cex.v"))
+    status, out = _sby(work, "proof.sby", timeout)
+    detail = ""
+    if status == "TIMEOUT":
+        detail = f"no verdict within {timeout:.0f} s"
+    elif status != "PASS":
+        detail = _detail(out)
+        if proof.mode == "prove" and proof.cex_depth and status in ("FAIL", "UNKNOWN"):
+            left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))
+            cex_status, cex_out = _sby(work, "cex.sby", left)
+            if cex_status == "FAIL":
+                status, detail = "FAIL", _detail(cex_out)
+            else:
+                status = "UNKNOWN"
+                detail = (f"induction step fails at depth {proof.depth} ({detail}); bmc over "
+                          f"{proof.cex_depth} steps from reset: {cex_status}")
+    seconds = time.monotonic() - start
+    (work / "result.json").write_text(json.dumps(
+        {"proof": proof.name, "part": proof.part, "status": status,
+         "seconds": round(seconds, 2), "detail": detail}) + "\n")
+    return Result(proof, status, seconds, detail)
+
+
+def _sby(work: Path, sby: str, timeout: float | None) -> tuple[str, str]:
+    """Run SBY on ``work/sby`` (log: ``work/<sby stem>.log``); its status and output."""
+    env = {**os.environ, "PATH": solver_path(work.parent)}
+    cmd = sby_command() + ["-f", sby]
+    log = work / (Path(sby).stem.replace("proof", "run") + ".log")
     try:
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
                               timeout=timeout)
         out = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        (work / "run.log").write_text(out)
-        return Result(proof, "TIMEOUT", time.monotonic() - start,
-                      f"no verdict within {timeout:.0f} s")
-    seconds = time.monotonic() - start
-    (work / "run.log").write_text(out)
+        log.write_text(out)
+        return "TIMEOUT", out
+    log.write_text(out)
     m = re.search(r"DONE \((PASS|FAIL|ERROR|UNKNOWN)", out)
-    status = m.group(1) if m else "ERROR"
-    detail = ""
-    if status != "PASS":
-        fails = sorted(set(re.findall(r"Assert failed in \S+: (\S+)", out)))
-        errs = re.findall(r"ERROR: (.*)", out)
-        last = out.strip().splitlines()[-1:] or [""]
-        detail = ", ".join(fails[:6]) or "; ".join(errs[:2]) or last[0]
-    (work / "result.json").write_text(json.dumps(
-        {"proof": proof.name, "part": proof.part, "status": status,
-         "seconds": round(seconds, 2), "detail": detail}) + "\n")
-    return Result(proof, status, seconds, detail)
+    return (m.group(1) if m else "ERROR"), out
+
+
+def _detail(out: str) -> str:
+    """The failing assertions (or the error) of an SBY run's output."""
+    fails = sorted(set(re.findall(r"Assert failed in \S+: (\S+)", out)))
+    errs = re.findall(r"ERROR: (.*)", out)
+    last = out.strip().splitlines()[-1:] or [""]
+    return ", ".join(fails[:6]) or "; ".join(errs[:2]) or last[0]
