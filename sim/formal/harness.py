@@ -153,7 +153,7 @@ def insert_harness(verilog: str, top: str, text: str) -> str:
     return verilog[:end] + text + verilog[end:]
 
 
-def harness(d: Design, part: str, split: bool = False) -> str:
+def harness(d: Design, part: str, split: bool = False, lemmas: str = "all") -> str:
     """Verilog text of the harness of ``d`` for proof part ``part``.
 
     ``split``: state the per-digit term lemmas of ``rows`` (and the compact row lemmas) as one
@@ -161,13 +161,19 @@ def harness(d: Design, part: str, split: bool = False) -> str:
     failing one. Default: one assertion over the concatenation of all of them
     (``f_term_all``, ``f_row_all``) -- the same property; measured, a 16x16 query that did not
     end within 10 minutes with 17 separate assertions ends in 2 s as one.
+
+    ``lemmas`` (part ``rows``): ``all``, ``terms`` (only the term lemma) or ``others`` (all but
+    the term lemma). The two halves are proven in separate runs for the ICG designs: measured on
+    a compact ICG 16x16 design under ``multiclock on``, 171 s together, 30 s + 4 s apart.
     """
+    if lemmas not in ("all", "terms", "others"):
+        raise ValueError(f"lemmas must be 'all', 'terms' or 'others', not {lemmas!r}")
     if d.module == "shift_scale_decoder":
         return _decoder(d)
     if part == "recoder":
         body = _recoder(d)
     else:
-        body = _rows(d, split) if part == "rows" else _acc(d)
+        body = _rows(d, split, lemmas) if part == "rows" else _acc(d)
     return "\n`ifdef FORMAL\n  // ---- formal harness (sim/formal/harness.py), part " \
         f"{part!r}\n" + body + "`endif\n"
 
@@ -285,7 +291,7 @@ def _recoder(d: Design) -> str:
 """
 
 
-def _rows(d: Design, split: bool = False) -> str:
+def _rows(d: Design, split: bool = False, lemmas: str = "all") -> str:
     cfg = d.config
     aw, nd, pw, tw = cfg.a_width, cfg.ndigits, cfg.p_width, _tw(cfg)
     bw = cfg.b_width
@@ -298,12 +304,15 @@ def _rows(d: Design, split: bool = False) -> str:
   qsq_spec_terms #(.AW({aw}), .AS({int(cfg.a_signed)}), .ND({nd}), .PW({pw}), .TW({tw})) f_terms (
     .a(f_a1), .dpos(f_dpos1), .dneg(f_dneg1), .t(f_t1), .terms(f_spec_terms));
 """]
-    if split:
-        for i in range(nd):
-            s.append(f"  always @* if (valid1) f_term{i}: assert (f_glue[{i * pw} +: {pw}] == "
-                     f"f_spec_terms[{i * pw} +: {pw}]);\n")
-    else:
-        s.append("  always @* if (valid1) f_term_all: assert (f_glue == f_spec_terms);\n")
+    if lemmas != "others":
+        if split:
+            for i in range(nd):
+                s.append(f"  always @* if (valid1) f_term{i}: assert (f_glue[{i * pw} +: {pw}] == "
+                         f"f_spec_terms[{i * pw} +: {pw}]);\n")
+        else:
+            s.append("  always @* if (valid1) f_term_all: assert (f_glue == f_spec_terms);\n")
+    if lemmas == "terms":
+        return "".join(s)
     if d.module == "csd_multiplier" and d.gated:
         for i in range(d.first, nd):
             w = aw + 1

@@ -62,6 +62,8 @@ class Proof:
     multiclock : bool
         Model every clock (SBY ``multiclock on``): needed for the ICG designs, whose gated
         registers are clocked through ``qsq_icg``'s latch.
+    lemmas : str
+        Part ``rows``: ``all``, ``terms`` or ``others`` (:func:`~sim.formal.harness.harness`).
     """
 
     name: str
@@ -71,6 +73,7 @@ class Proof:
     depth: int = 1
     cex_depth: int = 0
     multiclock: bool = False
+    lemmas: str = "all"
     solver: str = "yices"
     passes: tuple = ()
 
@@ -109,7 +112,7 @@ def dut_text(proof: Proof, mutate: Callable[[str], str] | None = None,
         uses_icg |= "qsq_icg " in text
         if mutate is not None:
             text = mutate(text)
-        text = insert_harness(text, d.module, harness(d, proof.part, split))
+        text = insert_harness(text, d.module, harness(d, proof.part, split, proof.lemmas))
         name = f"{d.module}__{k}"
         text = text.replace(f"module {d.module}(", f"module {name}(", 1)
         parts.append(text)
