@@ -13,7 +13,7 @@ import pytest
 from golden_model.config import MultiplierConfig
 from sim.formal import prove, spec_check
 from sim.formal.harness import Design
-from sim.formal.runner import SPEC_DIR, Proof, run
+from sim.formal.runner import SPEC_DIR, run
 
 
 def _mul(w=4, **kw):
@@ -23,10 +23,8 @@ def _mul(w=4, **kw):
     return Design("csd_multiplier", params)
 
 
-def _proof(name, design, part, depth=None):
-    icg = design.params.get("gating") == "icg" and part == "rows"
-    return Proof(name, (design,), part, depth=depth or prove.depth(part, icg),
-                 cex_depth=prove.cex_depth(part, icg), multiclock=icg)
+def _proof(name, design, part):
+    return prove.make_proof(name, (design,), part)
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +71,17 @@ def test_csd_multiplier_8x8_is_proven(tmp_path, part):
 
 
 def test_recoder_and_decoder_are_proven(tmp_path):
-    r = run(_proof("rec", _mul(6), "recoder", depth=1), tmp_path)
+    r = run(_proof("rec", _mul(6), "recoder"), tmp_path)
     assert r.status == "PASS", r.detail
     dec = Design("shift_scale_decoder", dict(code_bits=3, scale_bits=4, lanes=2, registered=True))
     r = run(_proof("dec", dec, "dec"), tmp_path)
     assert r.status == "PASS", r.detail
+
+
+def test_harness_names_a_bad_lemma_selection():
+    from sim.formal.harness import harness
+    with pytest.raises(ValueError, match="lemmas must be 'all', 'terms' or 'others', not 'some'"):
+        harness(_mul(4), "rows", lemmas="some")
 
 
 def _flip_first_row_sign(text: str) -> str:

@@ -16,8 +16,8 @@ states the lemmas of one proof *part*:
     each pair a compact row serves (``2k``, ``2k+1``) -- a weakening of the NAF shape, so the
     assumption is discharged by the recoder lemma. (The whole NAF shape, as one vector
     constraint over neighbouring digits, made a 16x16 query take minutes; these per-digit
-    and per-pair assumptions are all the rows rely on, and it takes seconds.) So is ``p``, which takes the adder tree
-    out of the model (no lemma of this part reads it). Each row's load/activity signal is exactly
+    and per-pair assumptions are all the rows rely on, and it takes seconds.) So is ``p``,
+    which takes the adder tree out of the model (no lemma of this part reads it). Each row's load/activity signal is exactly
     "valid, digit nonzero, at or above the truncation level" (compact: and ``a != 0``); in the
     cycle an operation sits in the row registers (``valid1``), every digit position's
     contribution ``glue_i`` (a ``p_width``-bit word formed from the row/operand registers)
@@ -305,12 +305,8 @@ def _rows(d: Design, split: bool = False, lemmas: str = "all") -> str:
     .a(f_a1), .dpos(f_dpos1), .dneg(f_dneg1), .t(f_t1), .terms(f_spec_terms));
 """]
     if lemmas != "others":
-        if split:
-            for i in range(nd):
-                s.append(f"  always @* if (valid1) f_term{i}: assert (f_glue[{i * pw} +: {pw}] == "
-                         f"f_spec_terms[{i * pw} +: {pw}]);\n")
-        else:
-            s.append("  always @* if (valid1) f_term_all: assert (f_glue == f_spec_terms);\n")
+        s.append(_equal("f_term", [(f"f_glue[{i * pw} +: {pw}]", f"f_spec_terms[{i * pw} +: {pw}]")
+                                   for i in range(nd)], split, guard="valid1"))
     if lemmas == "terms":
         return "".join(s)
     if d.module == "csd_multiplier" and d.gated:
@@ -342,19 +338,26 @@ def _rows(d: Design, split: bool = False, lemmas: str = "all") -> str:
 """)
         # the value each row adds to the sum (part `acc` sums these) is its digit pair's
         # contribution before the zero flag
-        lhs, rhs = [], []
         for k, pos in enumerate(rows):
             vk = " + ".join(f"f_v[{q * pw} +: {pw}]" for q in pos)
-            if split:
-                s.append(f"  always @* f_row{k}: assert (f_w{k} == {vk});\n")
-            else:
-                s.append(f"  wire [{pw - 1}:0] f_vs{k} = {vk};\n")
-                lhs.append(f"f_w{k}")
-                rhs.append(f"f_vs{k}")
-        if lhs and not split:
-            s.append(f"  always @* f_row_all: assert ({{{', '.join(lhs)}}} == "
-                     f"{{{', '.join(rhs)}}});\n")
+            s.append(f"  wire [{pw - 1}:0] f_vs{k} = {vk};\n")
+        s.append(_equal("f_row", [(f"f_w{k}", f"f_vs{k}") for k in range(len(rows))], split))
     return "".join(s)
+
+
+def _equal(name: str, pairs: list[tuple[str, str]], split: bool, guard: str = "") -> str:
+    """Assertions that every ``(lhs, rhs)`` word pair is equal (while ``guard`` holds): one per
+    pair named ``{name}{k}`` if ``split``, else one, ``{name}_all``, over their concatenations
+    (see :func:`harness`)."""
+    cond = f"if ({guard}) " if guard else ""
+    if split:
+        return "".join(f"  always @* {cond}{name}{k}: assert ({lhs} == {rhs});\n"
+                       for k, (lhs, rhs) in enumerate(pairs))
+    if not pairs:
+        return ""
+    lhs = ", ".join(a for a, _ in pairs)
+    rhs = ", ".join(b for _, b in pairs)
+    return f"  always @* {cond}{name}_all: assert ({{{lhs}}} == {{{rhs}}});\n"
 
 
 def _tree(terms: list[str], zero: str) -> str:

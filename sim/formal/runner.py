@@ -56,9 +56,9 @@ class Proof:
         If a ``prove`` run does not pass, a second SBY run in ``bmc`` mode over this many steps
         from the initial state looks for a reachable counterexample (``cex.sby`` on
         ``dut_cex.v``, whose harness states each lemma as its own assertion so that the failing
-        one is named; trace under ``cex/engine_0/``): the result is ``FAIL`` with the failing assertions if it finds one,
-        ``UNKNOWN`` (the lemmas are not ``depth``-inductive, but nothing fails within
-        ``cex_depth`` steps) if not. 0: no second run.
+        one is named; trace under ``cex/engine_0/``): the result is ``FAIL`` with the failing
+        assertions if it finds one, ``UNKNOWN`` (the lemmas are not ``depth``-inductive, but
+        nothing fails within ``cex_depth`` steps) if not. 0: no second run.
     multiclock : bool
         Model every clock (SBY ``multiclock on``): needed for the ICG designs, whose gated
         registers are clocked through ``qsq_icg``'s latch.
@@ -220,7 +220,7 @@ def run(proof: Proof, build: Path, *, timeout: float | None = None,
         (work / "dut_cex.v").write_text(cex_text)
         (work / "cex.sby").write_text(sby_text(proof, names, mode="bmc", depth=proof.cex_depth,
                                                dut="dut_cex.v"))
-    status, out = _sby(work, "proof.sby", timeout)
+    status, out = _sby(work, "proof.sby", "run.log", timeout)
     detail = ""
     if status == "TIMEOUT":
         detail = f"no verdict within {timeout:.0f} s"
@@ -228,7 +228,7 @@ def run(proof: Proof, build: Path, *, timeout: float | None = None,
         detail = _detail(out)
         if proof.mode == "prove" and proof.cex_depth and status in ("FAIL", "UNKNOWN"):
             left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))
-            cex_status, cex_out = _sby(work, "cex.sby", left)
+            cex_status, cex_out = _sby(work, "cex.sby", "cex.log", left)
             if cex_status == "FAIL":
                 status, detail = "FAIL", _detail(cex_out)
             else:
@@ -242,11 +242,11 @@ def run(proof: Proof, build: Path, *, timeout: float | None = None,
     return Result(proof, status, seconds, detail)
 
 
-def _sby(work: Path, sby: str, timeout: float | None) -> tuple[str, str]:
-    """Run SBY on ``work/sby`` (log: ``work/<sby stem>.log``); its status and output."""
+def _sby(work: Path, sby: str, log: str, timeout: float | None) -> tuple[str, str]:
+    """Run SBY on ``work/sby``, its output saved as ``work/log``; its status and output."""
     env = {**os.environ, "PATH": solver_path(work.parent)}
     cmd = sby_command() + ["-f", sby]
-    log = work / (Path(sby).stem.replace("proof", "run") + ".log")
+    log = work / log
     try:
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
                               timeout=timeout)
