@@ -32,10 +32,13 @@ class _PipelinedMultiplier(wiring.Component):
     Subclasses implement :meth:`product` (a combinational function of the operand values).
     """
 
-    def __init__(self, a_width, a_signed, b_width, b_signed, latency):
+    def __init__(self, a_width, a_signed, b_width, b_signed, latency, hold=False):
         with checking_parameters(self):
             self._config = MultiplierConfig(a_width, a_signed, b_width, b_signed)
             self._latency = check_int("latency", latency, 1, MAX_LATENCY)
+            if not isinstance(hold, bool):
+                raise TypeError(f"hold must be a bool, not {hold!r}")
+            self._hold = hold
         super().__init__(multiplier_ports(self._config, pipelined=True))
 
     @property
@@ -57,7 +60,9 @@ class _PipelinedMultiplier(wiring.Component):
             ra = Signal.like(self.a, name="a_q")
             rb = Signal.like(self.b, name="b_q")
             rv = Signal(name="valid_q")
-            m.d.sync += [ra.eq(a), rb.eq(b), rv.eq(v)]
+            with m.If(v if self._hold else 1):
+                m.d.sync += [ra.eq(a), rb.eq(b)]
+            m.d.sync += rv.eq(v)
             a, b, v = ra, rb, rv
         prod = Signal.like(self.p, name="product")
         m.d.comb += prod.eq(self.product(m, a, b))
@@ -65,7 +70,9 @@ class _PipelinedMultiplier(wiring.Component):
         for i in range(max(1, self._latency - 1)):
             rp = Signal.like(self.p, name=f"p_q{i}")
             rv = Signal(name=f"out_valid_q{i}")
-            m.d.sync += [rp.eq(stage_p), rv.eq(stage_v)]
+            with m.If(stage_v if self._hold else 1):
+                m.d.sync += rp.eq(stage_p)
+            m.d.sync += rv.eq(stage_v)
             stage_p, stage_v = rp, rv
         m.d.comb += [self.p.eq(stage_p), self.out_valid.eq(stage_v)]
         return m
@@ -84,6 +91,9 @@ class ExactMultiplier(_PipelinedMultiplier):
         Pipeline depth, 1 to :data:`MAX_LATENCY` (default 2, like the CSD multiplier: an operand
         register and a product register; 1 leaves the operands unregistered; more adds output
         delay registers).
+    hold : bool
+        Registers load only with a valid operation (clock enables: idle cycles do not switch the
+        multiplier; ``p`` then holds the last valid product). Default False, every cycle.
 
     Members
     -------
@@ -103,8 +113,8 @@ class ExactMultiplier(_PipelinedMultiplier):
         For a parameter of the wrong type or out of range.
     """
 
-    def __init__(self, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2):
-        super().__init__(a_width, a_signed, b_width, b_signed, latency)
+    def __init__(self, a_width=8, a_signed=True, b_width=8, b_signed=True, latency=2, hold=False):
+        super().__init__(a_width, a_signed, b_width, b_signed, latency, hold)
 
     def product(self, m, a, b):
         return a * b

@@ -58,8 +58,12 @@ def test_memories_kept(tiny):
     (mem,) = nl.memories
     assert (mem.width, mem.size, len(mem.rd), len(mem.wr)) == (8, 16, 1, 1)
     assert mem.init == [7 * i for i in range(16)]
-    # flip-flops plus one clock pin per memory port
-    assert nl.clock_pin_count() == area["flip_flops"] + 2
+    # the 4-bit write address loads only when `we`: one clock gate (latch + AND) in front of it
+    free, gated = nl.clock_pins()
+    assert [(unit, pins) for _, unit, pins in gated] == [("control", 4)]
+    # free-running clock: the other flip-flops, the clock gate's latch and AND, two memory ports
+    assert free == {"control": area["flip_flops"] - 4 + 2, f"mem:{mem.name}": 2}
+    assert nl.clock_pin_count() == area["flip_flops"] - 4 + 2 + 2
 
 
 def test_counters_equal_vcd_toggles(tiny):
@@ -80,13 +84,13 @@ module tb;
     $dumpfile("t.vcd"); $dumpvars(1, u);
     @(posedge clk); @(posedge clk); rst <= 0;
     @(posedge clk); @(negedge clk);
-    $display("A %0t %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
-             u.qsq_rd_{mem}, u.qsq_wr_{mem});
+    $display("A %0t %0d %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
+             u.qsq_rd_{mem}, u.qsq_wr_{mem}, u.qsq_ck_control);
     @(posedge clk);
 {stim}
     @(negedge clk);
-    $display("B %0t %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
-             u.qsq_rd_{mem}, u.qsq_wr_{mem});
+    $display("B %0t %0d %0d %0d %0d %0d", $time, u.qsq_act_toggles, u.qsq_act_weighted,
+             u.qsq_rd_{mem}, u.qsq_wr_{mem}, u.qsq_ck_control);
     $finish;
   end
 endmodule
@@ -111,32 +115,49 @@ endmodule
     edges = (tb - ta) // PERIOD
     assert b[2] - a[2] == 8 * edges                      # the read port is always enabled
     assert b[3] - a[3] == 8 * sum(we)                    # 8 bits per enabled write
+    # gated clock-pin events: the gated clock's rising edges (from the dump) x its 4 flip-flops
+    (gclk,) = nl.clock_nets() - {nl.port_net("clk")}
+    assert tg.toggles[f"n{gclk}"][1] == 2 * sum(we) > 0          # a rise and a fall each
+    assert b[4] - a[4] == 4 * sum(we)
 
 
-def _dump(path, logits, cycles=(100, 100)):
+def _dump(path, nl, logits, cycles=(100, 100)):
+    """A testbench dump: per image, counters rising by 20 toggles, 40 weighted, 6 gated clock
+    events, 800 bits read and 64 written."""
+    step = {"toggles": 20, "weighted": 40, "clock": 6, "read": 800, "write": 64}
     lines = []
     for i, row in enumerate(logits):
-        lines.append(f"S 0 0 {i} {10 + 200 * i} 5 9 0 0")
+        a = [10 + 200 * i] + [5] * len(nl.counter_names())
+        b = [a[0] + cycles[i]] + [5 + step[k] for k, _, _ in nl.counter_names()]
+        lines.append("S 0 0 " + " ".join(map(str, [i] + a)))
         lines += [f"L 0 {i} {k} {v}" for k, v in enumerate(row)]
-        lines.append(f"S 1 0 {i} {10 + 200 * i + cycles[i]} 25 49 800 64")
+        lines.append("S 1 0 " + " ".join(map(str, [i] + b)))
     path.write_text("\n".join(lines) + "\n")
 
 
 def test_parse_energy_means_and_mismatch(tiny, tmp_path):
     _, _, nl = tiny
     exp = np.array([[[3, -1, 7], [0, 2, -5]]])
-    _dump(tmp_path / "e.txt", exp[0])
+    _dump(tmp_path / "e.txt", nl, exp[0])
     (row,) = parse_energy(tmp_path / "e.txt", nl, [[0, 0]], exp, cycles=100)
     assert row["cycles"] == 100 and row["net_toggles"] == 20 and row["weighted_toggles"] == 40
-    assert row["clock_pin_events"] == 100 * nl.clock_pin_count()
+    assert row["clock_pin_events"] == 100 * nl.clock_pin_count() + 6
+    assert row["units"]["control"]["toggles"] == 20
     assert row["mem_read_bits"] == {nl.memories[0].name: 800.0}
+    mem = nl.memories[0].name
+    # 800 bits are 100 reads of the 8-bit memory, 64 bits 8 writes
+    parse_energy(tmp_path / "e.txt", nl, [[0, 0]], exp, traffic={mem: {"reads": 100, "writes": 8}})
+    with pytest.raises(EngineEnergyError, match=rf"memory {mem}: 100 reads per inference \(8-bit "
+                                                rf"words\), the compiler predicts 99"):
+        parse_energy(tmp_path / "e.txt", nl, [[0, 0]], exp, traffic={mem: {"reads": 99,
+                                                                           "writes": 8}})
     bad = exp.copy()
     bad[0, 1, 2] += 1
     with pytest.raises(EngineEnergyError, match=r"gate-level logits of image 1 at truncation "
                                                 r"\[0, 0\] are \[0, 2, -5\], golden model "
                                                 r"\[0, 2, -4\]"):
         parse_energy(tmp_path / "e.txt", nl, [[0, 0]], bad)
-    _dump(tmp_path / "c.txt", exp[0], cycles=(100, 101))
+    _dump(tmp_path / "c.txt", nl, exp[0], cycles=(100, 101))
     with pytest.raises(EngineEnergyError, match="inferences took \\[100, 101\\] cycles"):
         parse_energy(tmp_path / "c.txt", nl, [[0, 0]], exp, cycles=100)
 
@@ -237,3 +258,56 @@ def test_lane_search_finds_largest_fit(monkeypatch, limit):
     want = max((c for c in cands if c <= limit), default=None)
     assert res["largest"] == want
     assert len(fake.calls) == len(set(fake.calls)) <= 10
+
+
+@pytest.fixture(scope="module")
+def synthetic_bucket(tmp_path_factory):
+    """The synthetic bucket engine's generic netlist with every memory kept as a memory."""
+    from hw.flow.engine_designs import EngineDesign
+
+    work = tmp_path_factory.mktemp("synthetic")
+    d = EngineDesign("synthetic", "bucket", 4)
+    generic_engine_synth(d.verilog(), "qsq_engine", work)
+    return d, load_mem_netlist(json.loads((work / "netlist.json").read_text()), "qsq_engine")
+
+
+def _run_synthetic(d, nl, work):
+    from hw.engine.workloads import golden_logits, workload
+    from hw.flow.engine_energy import simulate_engine
+
+    wl = workload("synthetic")
+    setting = [0] * len(wl.model(d.pe).layers)
+    exp = golden_logits(wl, d.pe, setting, np.arange(1))[None]
+    return simulate_engine(nl, wl.quantized_images(d.pe)[:1], [setting], exp, work,
+                           layer_bits=d.program().widths["layer"], cycles=d.inference_cycles,
+                           traffic=d.traffic())
+
+
+def test_memory_reads_equal_prediction(synthetic_bucket, tmp_path):
+    """Gate level: every memory is read and written exactly as often as the compiler predicts
+    (descriptors once per layer, logits once per class, ...), and clock gates are in place."""
+    d, nl = synthetic_bucket
+    (row,) = _run_synthetic(d, nl, tmp_path)
+    t = d.traffic()
+    assert row["mem_read_bits"]["desc_mem"] > 0
+    widths = {m.name: m.width for m in nl.memories}
+    assert {m: row["mem_read_bits"][m] / widths[m] for m in t} == {m: t[m]["reads"] for m in t}
+    assert t["desc_mem"]["reads"] == len(d.program().layers)
+    assert t["logit_mem"]["reads"] == d.program().classes
+    _, gated = nl.clock_pins()
+    assert {u for _, u, _ in gated} >= {"lanes", "post", "seq"}
+    assert set(row["units"]) >= {"lanes", "post", "seq", "control", "mem:weight_mem"}
+
+
+def test_ungated_memory_read_fails(synthetic_bucket, tmp_path):
+    """A descriptor memory read every cycle (its read enable tied high in the netlist) is caught
+    by the gate-level run against the compiler's prediction."""
+    import copy
+
+    d, nl = synthetic_bucket
+    bad = copy.deepcopy(nl)
+    (desc,) = [m for m in bad.memories if m.name == "desc_mem"]
+    desc.rd[0]["en"] = "1"
+    with pytest.raises(EngineEnergyError, match=r"memory desc_mem: \d+ reads per inference "
+                                                r"\(\d+-bit words\), the compiler predicts 4"):
+        _run_synthetic(d, bad, tmp_path)

@@ -22,7 +22,7 @@ import numpy as np
 from .config import EngineConfig
 from .descriptor import FIELDS, descriptor_layout, descriptor_values
 from .program import EngineProgram, compile_program, positions
-from .schedule import compute_cycles, cycle_table
+from .schedule import compute_cycles, cycle_table, memory_traffic
 from golden_model.fileio import atomic_write_text
 
 __all__ = ["load_model", "default_model", "engine_verilog", "write_engine", "manifest", "TOP_NAME"]
@@ -170,6 +170,7 @@ def manifest(prog: EngineProgram, timing: dict) -> dict:
         "multiplies": multiplies, "accumulations": adds,
         "cycles": {"load": prog.input_size, "compute": compute, "output": prog.classes,
                    "total": prog.input_size + compute + prog.classes},
+        "memory_traffic": memory_traffic(prog, timing),
         "timing": timing,
         "layers": layers,
         "descriptor_widths": widths,
@@ -209,7 +210,13 @@ def _manifest_md(man: dict) -> str:
              "", "## One inference (predicted cycles)", "",
              markdown_table(["load", "compute", "output", "total", "MACs", "multiplies"],
                             [[man["cycles"]["load"], man["cycles"]["compute"], man["cycles"]["output"],
-                              man["cycles"]["total"], man["macs"], man["multiplies"]]]), ""]
+                              man["cycles"]["total"], man["macs"], man["multiplies"]]]), "",
+             "## One inference (predicted memory accesses)", "",
+             "Every read port reads only when its word is used; the gate-level energy run "
+             "(`qsq report-engine`) checks these counts.", "",
+             markdown_table(["memory", "word bits", "reads", "bits read", "writes", "bits written"],
+                            [[k, v["width"], v["reads"], v["read_bits"], v["writes"],
+                              v["write_bits"]] for k, v in man["memory_traffic"].items()]), ""]
     return "\n".join(lines)
 
 

@@ -113,14 +113,17 @@ class BucketLanes(wiring.Component):
                 shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}")
                 hit = Signal(name=f"lane{j}_hit{idx}")
                 m.d.comb += hit.eq(self.valid & (mag == idx))
+                # Operand isolation: only the selected bucket's adder sees the activation.
+                isolated = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_in{idx}")
+                m.d.comb += isolated.eq(Mux(hit, addend, 0))
                 with m.If(clr):
                     m.d.sync += [shadow.eq(bucket), bucket.eq(0)]
                 if self.gating == "enable":
                     with m.Elif(hit):
-                        m.d.sync += bucket.eq(bucket + addend)
+                        m.d.sync += bucket.eq(bucket + isolated)
                 else:
                     with m.Elif(self.valid):
-                        m.d.sync += bucket.eq(bucket + Mux(hit, addend, 0))
+                        m.d.sync += bucket.eq(bucket + isolated)
                 lane_sh.append(shadow)
             shadows.append(lane_sh)
         for idx in range(big_m):
@@ -228,7 +231,8 @@ class MACLanes(wiring.Component):
             n = cfg.code_bits if self.pe == "multiplier" else 8
             field = self.word[j * n:(j + 1) * n]
             if self.pe == "int8":
-                mul = ExactMultiplier(ACT_WIDTH, False, 8, True, latency=self.multiplier_latency)
+                mul = ExactMultiplier(ACT_WIDTH, False, 8, True, latency=self.multiplier_latency,
+                                      hold=hold)
                 m.d.comb += mul.b.eq(field.as_signed())
                 nz = field.any()
             elif self.recode == "operation":
@@ -259,7 +263,8 @@ class MACLanes(wiring.Component):
                 m.d.comb += [mul.dpos.eq(dpos), mul.dneg.eq(dneg), mul.trunc.eq(self.trunc)]
                 nz = mag.any()
             m.submodules[f"mul{j}"] = mul
-            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap)]
+            # Operand isolation (gating): a zero weight's multiply is not issued at all.
+            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap & nz if hold else tap)]
             # Zero-weight flags travel beside the multiplier's pipeline.
             keep = nz
             for s in range(self.multiplier_latency):

@@ -147,29 +147,38 @@ class PostProcessor(wiring.Component):
             m.d.comb += [go.eq(active), j0.eq(j), s0.eq(sub), f0.eq(f_grp), o0.eq(o_run),
                          wf0.eq(wf), wl0.eq(wl), n0.eq(count)]
         lane_done = s0 == rate - 1
-        m.d.sync += [f_grp.eq(f0), wf.eq(wf0), wl.eq(wl0), count.eq(n0), j.eq(j0), sub.eq(s0 + 1),
-                     o_run.eq(o0), active.eq(go & ~(lane_done & (j0 + 1 == n0)))]
-        with m.If(lane_done):
-            m.d.sync += [j.eq(j0 + 1), sub.eq(0), o_run.eq(o0 + d.out_plane)]
-        m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0), self.f_en.eq(go)]
+        m.d.sync += active.eq(go & ~(lane_done & (j0 + 1 == n0)))
+        with m.If(go):   # idle: the walk's registers hold (no clock where no data changes)
+            m.d.sync += [f_grp.eq(f0), wf.eq(wf0), wl.eq(wl0), count.eq(n0), j.eq(j0),
+                         sub.eq(s0 + 1), o_run.eq(o0)]
+            with m.If(lane_done):
+                m.d.sync += [j.eq(j0 + 1), sub.eq(0), o_run.eq(o0 + d.out_plane)]
+        # bias (and scale) once per lane: the read port holds its data through the lane's cycles
+        m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0), self.f_en.eq(go & (s0 == 0))]
 
-        def reg(name, value, shape=None):
+        def reg(name, value, shape=None, en=None):
+            """A pipeline register; ``en``: it loads only when its stage's input is valid."""
             s = Signal(shape if shape is not None else value.shape(), name=name)
-            m.d.sync += s.eq(value)
+            if en is None:
+                m.d.sync += s.eq(value)
+            else:
+                with m.If(en):
+                    m.d.sync += s.eq(value)
             return s
 
         # ---- P1: result and bias/scale data
-        v = reg("p1_valid", go)
         if self.pe == "bucket" and rate > 1:
             buckets = Array(self.result[i] for i in range(self.codec.max_index))
-            res = reg("p1_bucket", buckets[s0], signed(self.widths["bucket"]))
+            res = reg("p1_bucket", buckets[s0], signed(self.widths["bucket"]), go)
         else:
-            res = reg("p1_result", self.result, self.result.shape())
-        sb = reg("p1_sub", s0)
-        frel = reg("p1_frel", (f0 - d.f_base + j0)[:len(self.logit_addr)], unsigned(len(self.logit_addr)))
-        oad = reg("p1_oaddr", o0, o0.shape())
-        pf, pl = reg("p1_wf", wf0), reg("p1_wl", wl0)
-        jj = reg("p1_j", j0)
+            res = reg("p1_result", self.result, self.result.shape(), go)
+        sb = reg("p1_sub", s0, None, go)
+        frel = reg("p1_frel", (f0 - d.f_base + j0)[:len(self.logit_addr)],
+                   unsigned(len(self.logit_addr)), go)
+        oad = reg("p1_oaddr", o0, o0.shape(), go)
+        pf, pl = reg("p1_wf", wf0, None, go), reg("p1_wl", wl0, None, go)
+        jj = reg("p1_j", j0, None, go)
+        v = reg("p1_valid", go)
         bias = self.bias
         if self.pe == "bucket":
             cfg = self.codec
@@ -188,9 +197,11 @@ class PostProcessor(wiring.Component):
                 m.d.comb += [mul.trunc.eq(self.trunc), mul.in_valid.eq(v)]
                 prods.append(mul.p)
             for s in range(self.product_latency):
-                v, frel, oad = reg(f"pm{s}_valid", v), reg(f"pm{s}_frel", frel), reg(f"pm{s}_oaddr", oad)
-                pf, pl, jj = reg(f"pm{s}_wf", pf), reg(f"pm{s}_wl", pl), reg(f"pm{s}_j", jj)
-                bias, sb = reg(f"pm{s}_bias", bias), reg(f"pm{s}_sub", sb)
+                frel, oad = reg(f"pm{s}_frel", frel, None, v), reg(f"pm{s}_oaddr", oad, None, v)
+                pf, pl = reg(f"pm{s}_wf", pf, None, v), reg(f"pm{s}_wl", pl, None, v)
+                jj = reg(f"pm{s}_j", jj, None, v)
+                bias, sb = reg(f"pm{s}_bias", bias, None, v), reg(f"pm{s}_sub", sb, None, v)
+                v = reg(f"pm{s}_valid", v)
             if rate == 1:
                 total_c = bias
                 for p in prods:
@@ -207,9 +218,10 @@ class PostProcessor(wiring.Component):
         else:
             total_c = res + bias
         # ---- logit stage
-        total = reg("pt_total", total_c, signed(tw))
-        vt, ft, ot = reg("pt_valid", v), reg("pt_frel", frel), reg("pt_oaddr", oad)
-        pft, plt, jt = reg("pt_wf", pf), reg("pt_wl", pl), reg("pt_j", jj)
+        total = reg("pt_total", total_c, signed(tw), v)
+        ft, ot = reg("pt_frel", frel, None, v), reg("pt_oaddr", oad, None, v)
+        pft, plt, jt = reg("pt_wf", pf, None, v), reg("pt_wl", pl, None, v), reg("pt_j", jj, None, v)
+        vt = reg("pt_valid", v)
         best_val = Signal(signed(tw), name="best_value")
         m.d.comb += [self.logit_we.eq(vt & d.last), self.logit_addr.eq(ft),
                      self.logit_data.eq(total)]
@@ -218,16 +230,18 @@ class PostProcessor(wiring.Component):
 
         # ---- requantization (+ ReLU, 8-bit saturation)
         if self.pe == "int8":
-            prod = reg("pq_prod", total * d.req_mult, signed(tw + len(d.req_mult) + 1))
-            vt, ot, pft, plt, jt = (reg("pq_valid", vt), reg("pq_oaddr", ot), reg("pq_wf", pft),
-                                    reg("pq_wl", plt), reg("pq_j", jt))
+            prod = reg("pq_prod", total * d.req_mult, signed(tw + len(d.req_mult) + 1), vt)
+            ot, pft, plt, jt = (reg("pq_oaddr", ot, None, vt), reg("pq_wf", pft, None, vt),
+                                reg("pq_wl", plt, None, vt), reg("pq_j", jt, None, vt))
+            vt = reg("pq_valid", vt)
             lo, hi = self.widths["req_lo"], self.widths["req_hi"]
             q = _clip(m, _round_shift(m, prod, d.req_shift, lo, hi, "pq"), "pq")
         else:
             q = self._requant(m, total, d.shift)
-        vq, oq, pfq, plq, jq = (reg("pw_valid", vt), reg("pw_oaddr", ot), reg("pw_wf", pft),
-                                reg("pw_wl", plt), reg("pw_j", jt))
-        qv = reg("pw_value", q)
+        oq, pfq, plq, jq = (reg("pw_oaddr", ot, None, vt), reg("pw_wf", pft, None, vt),
+                            reg("pw_wl", plt, None, vt), reg("pw_j", jt, None, vt))
+        qv = reg("pw_value", q, None, vt)
+        vq = reg("pw_valid", vt)
 
         # ---- pooling and the activation write
         pool = Array(Signal(ACT_WIDTH, name=f"pool{i}") for i in range(self.lanes))

@@ -23,7 +23,13 @@ from __future__ import annotations
 
 from .program import EngineProgram, LayerPlan, positions, taps
 
-__all__ = ["layer_cycles", "compute_cycles", "inference_cycles", "cycle_table"]
+__all__ = ["layer_cycles", "compute_cycles", "inference_cycles", "cycle_table", "memory_traffic",
+           "MEMORY_NAMES"]
+
+#: The engine's memories (RTL names) and the :meth:`~hw.engine.program.EngineProgram.memory_bits`
+#: entry each holds.
+MEMORY_NAMES = {"weight_mem": "weights", "act_mem": "activations", "bias_mem": "biases",
+                "scale_mem": "scales", "desc_mem": "descriptors", "logit_mem": "logits"}
 
 
 def layer_cycles(p: LayerPlan, timing: dict) -> dict:
@@ -72,3 +78,46 @@ def cycle_table(prog: EngineProgram, timing: dict) -> list[dict]:
         r["utilisation"] = r["macs"] / (prog.config.lanes * r["cycles"])
         rows.append(r)
     return rows
+
+
+def memory_traffic(prog: EngineProgram, timing: dict) -> dict:
+    """Accesses of every memory in one inference, as the RTL makes them; a read port reads only
+    when its word is used.
+
+    Per memory (RTL name, :data:`MEMORY_NAMES`): ``reads`` and ``writes`` (word accesses),
+    ``width`` (bits per word, as built) and ``read_bits``/``write_bits``:
+
+    * ``weight_mem``, ``act_mem``: one read per issued tap (``taps`` x groups); activations are
+      written once per pixel and once per stored output value (``F x PH x PW`` of every layer but
+      the last);
+    * ``bias_mem``: one read per lane and output (valid lanes only), the post-processing unit
+      holding it while it works on the lane;
+    * ``scale_mem``: bucket PE as the biases; multiplier PE one read per lane of every group (the
+      scale loads); no scale memory in the INT8 engine;
+    * ``desc_mem``: one read per layer (held in the layer registers);
+    * ``logit_mem``: one write and one read per class.
+    """
+    from .descriptor import descriptor_layout
+
+    cfg = prog.config
+    taps_total = outputs = loads = 0
+    for p in prog.layers:
+        per_group = sum(taps(p, y, x) for y, x, *_ in positions(p))
+        taps_total += p.G * per_group
+        outputs += p.F * p.outputs
+        loads += p.G * p.lanes
+    stored = sum(p.F * p.out_plane for p in prog.layers if not p.last)
+    w = prog.widths
+    out = {
+        "weight_mem": (taps_total, 0, prog.weight_bits),
+        "act_mem": (taps_total, prog.input_size + stored, 8),
+        "bias_mem": (outputs, 0, w["bias"]),
+        "desc_mem": (len(prog.layers), 0, descriptor_layout(prog).size),
+        "logit_mem": (prog.classes, prog.classes, 32),
+    }
+    if cfg.pe == "bucket":
+        out["scale_mem"] = (outputs, 0, prog.codec.scale_bits)
+    elif cfg.pe == "multiplier":
+        out["scale_mem"] = (loads if timing["scale_loads"] else outputs, 0, prog.codec.scale_bits)
+    return {name: {"reads": r, "writes": wr, "width": width, "read_bits": r * width,
+                   "write_bits": wr * width} for name, (r, wr, width) in out.items()}

@@ -145,9 +145,13 @@ class QSQEngine(wiring.Component):
             t_op = Signal(tw, name="trunc_op")   # clamped to ndigits
             m.d.comb += t_op.eq(Mux(t_cur > nd, nd, t_cur))
 
+        # Every read port is enabled only in the cycles whose word is used (a read port's enable
+        # is 1 unless driven): the descriptor in DESC0, the logits while they stream out.
+        m.d.comb += [d_rd.en.eq(0), l_rd.en.eq(0)]
+
         # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
-        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(seq.rd_en),
-                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(seq.rd_en)]
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(seq.op.valid),
+                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(seq.op.valid)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
@@ -156,12 +160,16 @@ class QSQEngine(wiring.Component):
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
                          lanes.load.eq(op1.load), lanes.lane.eq(op1.lane), lanes.scale.eq(s_rd.data),
                          lanes.trunc.eq(t_op)]
-        # The output's destination travels beside its taps to the handoff.
-        meta = seq.meta
+        # The output's destination travels beside its taps to the handoff; each stage loads only
+        # when the stage before it holds an output's last tap.
+        meta, held = seq.meta, seq.op.valid & seq.op.last
         for s in range(timing["pe"]):
             nxt = Signal(meta_layout(w["f_addr"], w["act_addr"]), name=f"meta_d{s}")
-            m.d.sync += nxt.eq(meta)
-            meta = nxt
+            nxt_held = Signal(name=f"meta_v{s}")
+            with m.If(held):
+                m.d.sync += nxt.eq(meta)
+            m.d.sync += nxt_held.eq(held)
+            meta, held = nxt, nxt_held
         m.d.comb += [post.handoff.eq(lanes.handoff), post.meta.eq(meta), post.result.eq(lanes.result)]
 
         # ---- post-processing reads and writes

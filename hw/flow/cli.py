@@ -74,8 +74,15 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="build/report", help="report folder (default build/report)")
     p.add_argument("--workload", default="digits", help="network and images (default digits)")
     p.add_argument("--lanes", type=int, default=16, help="engine lanes (default 16)")
-    p.add_argument("--images", type=int, default=4,
-                   help="test images per truncation setting in the energy runs (default 4)")
+    p.add_argument("--images", type=int, default=16,
+                   help="test images per truncation setting in the energy runs (default 16)")
+    p.add_argument("--pe", default="bucket,multiplier-filter,int8",
+                   help="PE styles to build and measure, comma-separated, among bucket, "
+                        "bucket-serial, multiplier-filter, multiplier-operation, int8 (default "
+                        "bucket,multiplier-filter,int8)")
+    p.add_argument("--mem-model", default="sqrt", choices=("sqrt", "flat"),
+                   help="SRAM energy per bit: growing as the square root of the memory's size "
+                        "(default), or the 8 KB figure for every memory")
     p.add_argument("--levels", default="0,2,4",
                    help="uniform truncation levels of the energy runs, comma-separated "
                         "(default 0,2,4; the recommended per-layer levels are added)")
@@ -143,7 +150,8 @@ def run_engine(args) -> int:
                          levels=_int_list("--levels", args.levels),
                          boards=boards,
                          ecp5_device=args.ecp5_device, energy=not args.no_energy,
-                         lenet5=not args.no_lenet5)
+                         lenet5=not args.no_lenet5, mem_model=args.mem_model,
+                         styles=tuple(v for v in args.pe.split(",") if v))
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
                       use_cache=not args.no_cache, lane_search=not args.no_lane_search)
     return 0

@@ -45,6 +45,8 @@ ECP5_DEVICES = {"12k": "--12k", "25k": "--25k", "45k": "--45k", "85k": "--85k"}
 
 #: The footprint target on the UP5K (the vendor's binary-weight CNN IP), LUT4.
 TARGET_LUT4 = 2500
+#: Memories of at most this many words are register files in the energy flow (flip-flops).
+REGFILE_WORDS = 16
 
 
 def style_config(style: str, lanes: int, gating: str = "enable"):
@@ -128,6 +130,18 @@ class EngineDesign:
     def memory_bits(self) -> dict:
         return self.program().memory_bits()
 
+    def traffic(self) -> dict:
+        """Predicted memory accesses per inference (:func:`hw.engine.schedule.memory_traffic`)."""
+        from hw.engine.schedule import memory_traffic
+
+        return memory_traffic(self.program(), self.timing())
+
+    def regfiles(self) -> list[str]:
+        """Memories built from flip-flops in the energy flow: at most :data:`REGFILE_WORDS` words
+        (the descriptor and logit stores; a standard-cell flow builds those as a register file)."""
+        depth = {"desc_mem": len(self.program().layers), "logit_mem": self.program().classes}
+        return sorted(name for name, n in depth.items() if n <= REGFILE_WORDS)
+
     def int8_weight_bits(self) -> int:
         """Weight-memory bits of the INT8 engine with the same lanes and workload."""
         return EngineDesign(self.workload, "int8", self.lanes).memory_bits()["weights"]
@@ -184,16 +198,23 @@ class EngineOptions:
     lenet5 : bool
         Check whether a LeNet-5 (28 x 28) engine fits the UP5K.
     mem_pj_per_bit, mul8_pj : float
-        Energy per bit read from a small SRAM and per 8-bit multiply (45 nm figures of
+        Energy per bit read from an 8 KB SRAM and per 8-bit multiply (45 nm figures of
         M. Horowitz, ISSCC 2014: 10 pJ per 64-bit read of an 8 KB SRAM, 0.2 pJ per 8-bit integer
         multiply); their ratio, times the measured power proxy of an exact 8 x 8 multiplier, is
         the memory term's weight per bit (see :func:`hw.flow.engine_report.mem_bit_weight`).
+    mem_model : {"sqrt", "flat"}
+        Per-bit SRAM energy growing as the square root of the memory's size (``mem_ref_bits``
+        costs ``mem_pj_per_bit``), or the same for every memory.
+    mem_ref_bits : int
+        The size the per-bit figure is quoted for (8 KB).
+    styles : tuple of str
+        PE styles of the energy runs (``--pe``).
     """
 
     enabled: bool = True
     workload: str = "digits"
     lanes: int = 16
-    images: int = 4
+    images: int = 16
     levels: tuple = (0, 2, 4)
     boards: tuple = ("up5k", "ecp5")
     ecp5_device: str = "85k"
@@ -201,6 +222,9 @@ class EngineOptions:
     lenet5: bool = True
     mem_pj_per_bit: float = 10.0 / 64
     mul8_pj: float = 0.2
+    mem_model: str = "sqrt"
+    mem_ref_bits: int = 8 * 1024 * 8
+    styles: tuple = ("bucket", "multiplier-filter", "int8")
 
     def __post_init__(self):
         from hw.engine.config import MAX_LANES
@@ -222,6 +246,14 @@ class EngineOptions:
             raise ValueError(f"--engine-levels must name at least one level, not {self.levels!r}")
         for t in self.levels:
             check_int("--engine-levels", t, 0, 64)
+        if self.mem_model not in ("sqrt", "flat"):
+            raise ValueError(f"mem_model must be 'sqrt' or 'flat', not {self.mem_model!r}")
+        if not self.styles:
+            raise ValueError(f"--pe must name at least one PE style, not {self.styles!r}")
+        for st in self.styles:
+            if st not in STYLES:
+                raise ValueError(f"--pe must name PE styles among {', '.join(STYLES)}, "
+                                 f"not {st!r}")
 
     def with_(self, **changes) -> "EngineOptions":
         return replace(self, **changes)

@@ -47,10 +47,7 @@ class EngineEnergyError(RuntimeError):
 def _testbench(nl: MemNetlist, module: str, n_img: int, n_pix: int, n_cls: int,
                settings: list[list[int]], layer_bits: int, coded: bool) -> str:
     decl, conn = port_wiring(nl.ports)
-    mems = nl.memories
-    snap = ["u.qsq_act_toggles", "u.qsq_act_weighted"]
-    for m in mems:
-        snap += [f"u.qsq_rd_{m.ident}", f"u.qsq_wr_{m.ident}"]
+    snap = [f"u.{name}" for _, _, name in nl.counter_names()]
     fmt = " ".join(["%0d"] * (len(snap) + 1))
     cfg_lines = []
     if coded:
@@ -147,7 +144,7 @@ endmodule
 
 def simulate_engine(nl: MemNetlist, images_q: np.ndarray, settings: list[list[int]],
                     expected: np.ndarray, workdir: Path, *, layer_bits: int,
-                    cycles: int | None = None) -> list[dict]:
+                    cycles: int | None = None, traffic: dict | None = None) -> list[dict]:
     """Simulate the engine netlist ``nl`` over ``images_q`` at every truncation setting (Icarus
     Verilog, zero delay; Verilator 5.006 mis-sizes the counters' ``$countones`` in its DFG pass).
 
@@ -169,6 +166,9 @@ def simulate_engine(nl: MemNetlist, images_q: np.ndarray, settings: list[list[in
     cycles : int, optional
         The predicted cycles per inference (:func:`hw.engine.schedule.inference_cycles`); checked
         against every simulated inference when given.
+    traffic : dict, optional
+        The predicted memory accesses per inference (:func:`hw.engine.schedule.memory_traffic`);
+        every memory the netlist keeps as a memory is checked, in every inference, when given.
 
     Returns
     -------
@@ -179,8 +179,8 @@ def simulate_engine(nl: MemNetlist, images_q: np.ndarray, settings: list[list[in
     Raises
     ------
     EngineEnergyError
-        If a logit differs from the golden model, a logit is missing, or an inference takes
-        other than ``cycles`` cycles.
+        If a logit differs from the golden model, a logit is missing, an inference takes other
+        than ``cycles`` cycles, or a memory is read or written other than ``traffic`` predicts.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -202,13 +202,30 @@ def simulate_engine(nl: MemNetlist, images_q: np.ndarray, settings: list[list[in
     run_tool("iverilog", ["-g2012", "-o", "tb.vvp", "-s", "qsq_engine_energy_tb", "tb.v",
                           "netlist_sim.v"], workdir, "iverilog.log", timeout=3600)
     run_tool("vvp", ["-n", "tb.vvp"], workdir, "vvp.log", timeout=4 * 3600)
-    return parse_energy(workdir / "energy.txt", nl, settings, expected, cycles)
+    return parse_energy(workdir / "energy.txt", nl, settings, expected, cycles, traffic)
+
+
+def _check_traffic(d: np.ndarray, counters: list, nl: MemNetlist, traffic: dict,
+                   where: str) -> None:
+    """Every memory of ``nl`` that ``traffic`` predicts was read and written exactly as often as
+    predicted, in every inference (counted in words of the memory as synthesized)."""
+    width = {m.name: m.width for m in nl.memories}
+    for j, (kind, key, _) in enumerate(counters, start=1):
+        if kind not in ("read", "write") or key not in traffic:
+            continue
+        want = traffic[key]["reads" if kind == "read" else "writes"]
+        got = sorted({v / width[key] for v in d[:, j].tolist()})
+        if got != [want]:
+            shown = ", ".join(f"{v:g}" for v in got)
+            raise EngineEnergyError(f"{where}: memory {key}: {shown} {kind}s per inference "
+                                    f"({width[key]}-bit words), the compiler predicts {want}")
 
 
 def parse_energy(path: Path, nl: MemNetlist, settings, expected: np.ndarray,
-                 cycles: int | None = None) -> list[dict]:
-    """Read the testbench's dump (see :func:`simulate_engine`); check the logits; per-setting
-    means."""
+                 cycles: int | None = None, traffic: dict | None = None) -> list[dict]:
+    """Read the testbench's dump (see :func:`simulate_engine`); check the logits (and the cycles
+    and memory accesses, when predicted: ``traffic`` as :func:`hw.engine.schedule.memory_traffic`
+    gives it); per-setting means."""
     n_set, n_img, n_cls = expected.shape
     logits = np.full(expected.shape, np.iinfo(np.int64).min, dtype=np.int64)
     count = np.zeros((n_set, n_img), dtype=np.int64)
@@ -228,7 +245,8 @@ def parse_energy(path: Path, nl: MemNetlist, settings, expected: np.ndarray,
         elif f[0] == "E":
             raise EngineEnergyError(f"{path}: setting {f[1]} image {f[2]}: {f[3]} logits, "
                                     f"not {n_cls}")
-    clock_pins = nl.clock_pin_count()
+    free, _ = nl.clock_pins()
+    counters = nl.counter_names()
     out = []
     for s in range(n_set):
         per = []
@@ -241,6 +259,9 @@ def parse_energy(path: Path, nl: MemNetlist, settings, expected: np.ndarray,
                     f"gate-level logits of image {i} at truncation {list(settings[s])} are "
                     f"{logits[s, i].tolist()}, golden model {expected[s, i].tolist()} ({path})")
             a, b = snaps[(s, i, 0)], snaps[(s, i, 1)]
+            if len(a) != len(counters) + 1 or len(b) != len(a):
+                raise EngineEnergyError(f"{path}: {len(a) - 1} counters, the netlist has "
+                                        f"{len(counters)}")
             per.append([y - x for x, y in zip(a, b)])
         d = np.array(per, dtype=np.float64)
         cyc = d[:, 0]
@@ -248,14 +269,39 @@ def parse_energy(path: Path, nl: MemNetlist, settings, expected: np.ndarray,
             raise EngineEnergyError(f"{path}: setting {list(settings[s])}: inferences took "
                                     f"{sorted(set(cyc.astype(int).tolist()))} cycles, predicted "
                                     f"{cycles}")
+        if traffic is not None:
+            _check_traffic(d, counters, nl, traffic, f"{path}: setting {list(settings[s])}")
         mean = d.mean(axis=0)
         row = {"trunc": [int(v) for v in settings[s]], "images": n_img,
-               "cycles": float(mean[0]), "net_toggles": float(mean[1]),
-               "weighted_toggles": float(mean[2]),
-               "clock_pin_events": float(mean[0]) * clock_pins,
-               "mem_read_bits": {}, "mem_write_bits": {}}
-        for j, m in enumerate(nl.memories):
-            row["mem_read_bits"][m.name] = float(mean[3 + 2 * j])
-            row["mem_write_bits"][m.name] = float(mean[4 + 2 * j])
+               "cycles": float(mean[0]), "mem_read_bits": {}, "mem_write_bits": {}, "units": {},
+               "per_image": {}}
+        units = row["units"]
+        for j, (kind, key, _) in enumerate(counters, start=1):
+            if kind in ("read", "write"):
+                row[f"mem_{kind}_bits"][key] = float(mean[j])
+            elif key == "*":
+                row[{"toggles": "net_toggles", "weighted": "weighted_toggles"}[kind]] = float(mean[j])
+            else:
+                u = units.setdefault(key, {"toggles": 0.0, "weighted": 0.0,
+                                           "clock_pin_events": float(mean[0]) * free.get(key, 0)})
+                if kind == "clock":
+                    u["clock_pin_events"] += float(mean[j])
+                else:
+                    u[kind] = float(mean[j])
+        for key, pins in free.items():      # memory ports: clock pins, no counters of their own
+            units.setdefault(key, {"toggles": 0.0, "weighted": 0.0,
+                                   "clock_pin_events": float(mean[0]) * pins})
+        row["clock_pin_events"] = sum(u["clock_pin_events"] for u in units.values())
+        # the per-image spread of the proxy's logic part (weighted/2 + clock events)
+        logic = np.zeros(len(d))
+        for j, (kind, key, _) in enumerate(counters, start=1):
+            if key != "*" and kind == "weighted":
+                logic += d[:, j] / 2
+            elif kind == "clock":
+                logic += d[:, j]
+        logic += d[:, 0] * sum(free.values())
+        row["per_image"] = {"logic_proxy": logic.tolist(),
+                            "read_bits": {key: d[:, j].tolist() for j, (kind, key, _)
+                                          in enumerate(counters, start=1) if kind == "read"}}
         out.append(row)
     return out

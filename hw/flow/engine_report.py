@@ -39,11 +39,11 @@ from golden_model.fileio import atomic_write_text
 
 from .engine_designs import BOARDS, TARGET_LUT4, EngineDesign, EngineOptions, useful_lanes
 
-__all__ = ["run_engine_report", "mem_bit_weight", "resource_rows", "energy_rows",
+__all__ = ["run_engine_report", "mem_bit_weight", "resource_rows", "energy_rows", "SMALL_MEMORIES",
            "ENGINE_FLOW_VERSION", "FPGA_STYLES", "ENERGY_STYLES", "insert_section"]
 
 #: Bumped when a change to the engine flow changes its numbers (invalidates the cache).
-ENGINE_FLOW_VERSION = 1
+ENGINE_FLOW_VERSION = 2
 
 #: FPGA builds of the resource table: (style, hard multipliers allowed, label).
 FPGA_STYLES = (("bucket", True, "bucket"), ("multiplier-filter", True, "multiplier"),
@@ -103,7 +103,7 @@ def _cached(cache: Path, name: str, key: str, fn, use_cache: bool = True) -> dic
 def _generic_job(d: EngineDesign, work: Path) -> dict:
     from .engine_synth import generic_engine_synth
 
-    area = generic_engine_synth(d.verilog(), _TOP, work / "generic")
+    area = generic_engine_synth(d.verilog(), _TOP, work / "generic", regfiles=d.regfiles())
     return {"area": area}
 
 
@@ -183,11 +183,13 @@ def energy_job(workload: str, style: str, lanes: int, setting: list, images: int
         idx = np.arange(images)
         exp = golden_logits(wl, d.pe, setting, idx)[None]
         nl = _netlist(d, work, cache, use_cache)
+        traffic = d.traffic()
         rows = simulate_engine(nl, wl.quantized_images(d.pe)[:images], [setting], exp,
                                work / f"energy-{tag}", layer_bits=d.program().widths["layer"],
-                               cycles=d.inference_cycles)
+                               cycles=d.inference_cycles, traffic=traffic)
         return {"row": rows[0], "clock_pins": nl.clock_pin_count(),
-                "memories": {m.name: [m.size, m.width] for m in nl.memories}}
+                "memories": {m.name: [m.size, m.width] for m in nl.memories},
+                "regfiles": d.regfiles(), "traffic": traffic}
 
     return _cached(cache, f"{d.key}-energy-{tag}-n{images}", key, run, use_cache)
 
@@ -215,15 +217,22 @@ def mul8_job(out: str, use_cache: bool = True) -> dict:
             "design": d.key, "ops": seg["ops"]}
 
 
-def mem_bit_weight(mul8_proxy: float, opts: EngineOptions) -> float:
-    """Power-proxy units per memory bit read or written.
+def mem_bit_weight(mul8_proxy: float, opts: EngineOptions, bits: int | None = None) -> float:
+    """Power-proxy units per bit read from or written into an SRAM of ``bits`` bits.
 
-    An access to one bit of a small on-chip SRAM costs ``opts.mem_pj_per_bit`` and an 8-bit
-    multiply ``opts.mul8_pj`` (M. Horowitz, ISSCC 2014, 45 nm: 10 pJ per 64-bit read of an 8 KB
-    SRAM, 0.2 pJ per 8-bit multiply); the flow measures the exact 8 x 8 multiplier's proxy per
-    operation, so one bit costs ``mul8_proxy * mem_pj_per_bit / mul8_pj`` proxy units.
+    M. Horowitz (ISSCC 2014, 45 nm) gives 10 pJ per 64-bit access of an 8 KB SRAM, 20 pJ of a
+    32 KB one and 100 pJ of a 1 MB one: per bit, about ``opts.mem_pj_per_bit`` (0.156 pJ) times
+    the square root of the size over 8 KB (the word and bit lines grow as the square root of the
+    array; the law gives 0.31 pJ at 32 KB and 1.77 pJ at 1 MB against the quoted 0.31 and 1.56).
+    With ``opts.mem_model == "flat"`` (or ``bits`` None) every memory costs the 8 KB figure.
+    An 8-bit multiply costs ``opts.mul8_pj`` (0.2 pJ, same source); the flow measures the exact
+    8 x 8 multiplier's proxy per operation, so one bit costs ``mul8_proxy * pJ_per_bit / mul8_pj``
+    proxy units.
     """
-    return mul8_proxy * opts.mem_pj_per_bit / opts.mul8_pj
+    pj = opts.mem_pj_per_bit
+    if bits is not None and opts.mem_model == "sqrt":
+        pj *= (bits / opts.mem_ref_bits) ** 0.5
+    return mul8_proxy * pj / opts.mul8_pj
 
 
 # ---------------------------------------------------------------- running
@@ -323,28 +332,73 @@ def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions) -> list[dict]:
     return rows
 
 
-def energy_rows(results: dict, mul8: float, opts: EngineOptions, accuracy: dict) -> list[dict]:
-    """Rows of the energy table (proxy units per inference), relative to the INT8 engine."""
-    w = mem_bit_weight(mul8, opts)
+#: Memories whose traffic the small-memory target counts (descriptors, logits, scales, biases).
+SMALL_MEMORIES = ("desc_mem", "logit_mem", "scale_mem", "bias_mem")
+
+
+def _unit_label(unit: str) -> str:
+    from .engine_synth import REGFILE_PREFIX
+
+    if unit.startswith(REGFILE_PREFIX):
+        return unit[len(REGFILE_PREFIX):]
+    return unit[4:] if unit.startswith("mem:") else unit
+
+
+def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict) -> list[dict]:
+    """Rows of the energy table (proxy units per inference), relative to the INT8 engine.
+
+    Per row: ``logic_proxy`` (every unit's fanout-weighted toggles / 2 + clock-pin events),
+    ``mem_proxy`` (SRAM accesses, size-dependent weight per bit: :func:`mem_bit_weight`),
+    ``mem_proxy_flat`` (every bit at the 8 KB weight), their totals, and ``breakdown``: proxy per
+    unit and memory (a memory's row: its accesses plus the activity of its ports and data bus; a
+    register file's row: its gates and flip-flops).
+    """
     rows = []
+    flat = mem_bit_weight(mul8, opts.with_(mem_model="flat"))
     for style, res in results:
-        for r in [res["row"]]:
-            logic = r["weighted_toggles"] / 2 + r["clock_pin_events"]
-            rd = sum(r["mem_read_bits"].values())
-            wr = sum(r["mem_write_bits"].values())
-            mem = w * (rd + wr)
-            rows.append({"style": style, "trunc": r["trunc"], "images": r["images"],
-                         "cycles": r["cycles"], "logic_proxy": logic,
-                         "mem_read_bits": rd, "mem_write_bits": wr,
-                         "mem_reads": r["mem_read_bits"], "mem_writes": r["mem_write_bits"],
-                         "mem_proxy": mem, "total_proxy": logic + mem,
-                         "accuracy": accuracy[(style, tuple(r["trunc"]))]})
+        r = res["row"]
+        sizes = {name: size * width for name, (size, width) in res["memories"].items()}
+        logic = r["weighted_toggles"] / 2 + r["clock_pin_events"]
+        rd = sum(r["mem_read_bits"].values())
+        wr = sum(r["mem_write_bits"].values())
+        access = {name: (r["mem_read_bits"][name] + r["mem_write_bits"][name])
+                  * mem_bit_weight(mul8, opts, sizes[name]) for name in r["mem_read_bits"]}
+        mem = sum(access.values())
+        breakdown: dict = {}
+        for unit, u in r["units"].items():
+            label = _unit_label(unit)
+            e = breakdown.setdefault(label, {"toggles": 0.0, "clock_pin_events": 0.0,
+                                             "logic": 0.0, "access": 0.0, "bits": 0.0})
+            e["toggles"] += u["toggles"]
+            e["clock_pin_events"] += u["clock_pin_events"]
+            e["logic"] += u["weighted"] / 2 + u["clock_pin_events"]
+        for name, a in access.items():
+            e = breakdown.setdefault(name, {"toggles": 0.0, "clock_pin_events": 0.0,
+                                            "logic": 0.0, "access": 0.0, "bits": 0.0})
+            e["access"] += a
+            e["bits"] += r["mem_read_bits"][name] + r["mem_write_bits"][name]
+        for e in breakdown.values():
+            e["total"] = e["logic"] + e["access"]
+        small = sum(breakdown[m]["total"] for m in SMALL_MEMORIES if m in breakdown)
+        spread = r.get("per_image", {}).get("logic_proxy", [])
+        rows.append({"style": style, "trunc": r["trunc"], "images": r["images"],
+                     "cycles": r["cycles"], "logic_proxy": logic,
+                     "logic_min": min(spread) if spread else logic,
+                     "logic_max": max(spread) if spread else logic,
+                     "mem_read_bits": rd, "mem_write_bits": wr,
+                     "mem_reads": r["mem_read_bits"], "mem_writes": r["mem_write_bits"],
+                     "mem_proxy": mem, "total_proxy": logic + mem,
+                     "mem_proxy_flat": flat * (rd + wr), "total_flat": logic + flat * (rd + wr),
+                     "breakdown": breakdown, "small_memory_share": small / (logic + mem),
+                     "regfiles": res.get("regfiles", []), "memory_bits": sizes,
+                     "traffic": res.get("traffic", {}),
+                     "accuracy": accuracy[(style, tuple(r["trunc"]))]})
     ref = [r for r in rows if r["style"] == "int8"]
-    base = ref[0]["total_proxy"] if ref else None
-    base_logic = ref[0]["logic_proxy"] if ref else None
-    for r in rows:
-        r["rel_int8"] = r["total_proxy"] / base if base else None
-        r["rel_int8_logic"] = r["logic_proxy"] / base_logic if base_logic else None
+    for key, base_key in (("rel_int8", "total_proxy"), ("rel_int8_logic", "logic_proxy"),
+                          ("rel_int8_flat", "total_flat")):
+        base = ref[0][base_key] if ref else None
+        for r in rows:
+            r[key] = r[base_key] / base if base else None
     return rows
 
 
@@ -430,8 +484,8 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
         wl = get_workload(opts.workload)
         # 1. resources and timing per board and PE style
         builds = [(b, opts.workload, s, opts.lanes, dsp, label) for b in opts.boards
-                  for s, dsp, label in FPGA_STYLES]
-        if opts.lenet5 and "up5k" in opts.boards:
+                  for s, dsp, label in FPGA_STYLES if s in opts.styles]
+        if opts.lenet5 and "up5k" in opts.boards and "bucket" in opts.styles:
             builds.append(("up5k", "lenet5-random", "bucket", opts.lanes, True, "bucket (LeNet-5)"))
         fres = runner.map("FPGA synthesis + packing", [
             (fpga_job, (w, s, ln, b, dsp, opts.ecp5_device, wdir, use_cache))
@@ -463,7 +517,8 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
             settings = _settings(opts, len(coded.layers), rec, coded.mult.ndigits)
             n_int8 = len(wl.model("int8").layers)
             calls, styles = [], []
-            for s in ENERGY_STYLES:
+            for s in [st for st in ENERGY_STYLES if st in opts.styles] + [
+                    st for st in opts.styles if st not in ENERGY_STYLES]:
                 for st in ([[0] * n_int8] if s == "int8" else settings):
                     calls.append((energy_job, (opts.workload, s, opts.lanes, st, opts.images,
                                                wdir, use_cache)))
@@ -483,7 +538,7 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
 
         # 3. the largest lane count per board (bucket engine)
         searches = []
-        if lane_search:
+        if lane_search and "bucket" in opts.styles:
             for b in opts.boards:
                 searches.append(_lane_search(runner, opts, wdir, b, "bucket", True, use_cache))
     finally:

@@ -1,10 +1,17 @@
 """Yosys and nextpnr steps of the engine report: generic gates with memories kept, iCE40 and ECP5.
 
 ``generic_engine_synth``
-    The multiplier flow's generic-gate synthesis (:func:`hw.flow.yosys.generic_synth`) stopped
-    before ``memory_map``: every memory of the design stays one ``$mem_v2`` cell (read by
-    :mod:`hw.flow.memnet`), everything else becomes flip-flops and simple gates. ``proc -norom``
-    keeps Yosys from turning case statements into small ROMs (they stay logic).
+    Generic gates like the multiplier flow (:func:`hw.flow.yosys.generic_synth`), with three
+    differences that an energy figure needs. (1) Memories stay one ``$mem_v2`` cell each (read by
+    :mod:`hw.flow.memnet`), except the *register files* named by the caller (the tiny descriptor
+    and logit stores): those are moved into a module of their own (``rf_<memory>``) and built from
+    flip-flops and gates, so they are measured as the gates they are, not charged like an SRAM.
+    (2) Clock enables are kept (``$_DFFE_PP_``; a synchronous reset becomes gates in front of D
+    and joins the enable), so :func:`hw.flow.memnet.load_mem_netlist` can put clock gates in front
+    of the registers that load rarely, as an ASIC flow's clock-gating insertion does. (3) The
+    hierarchy is kept through ``abc`` and flattened afterwards, so every cell's name says which
+    unit it belongs to (``$flatten\\lanes.…``) and the energy is broken down per unit.
+    ``proc -norom`` keeps Yosys from turning case statements into small ROMs (they stay logic).
 ``fpga_synth``
     ``synth_ice40`` (``-dsp``: SB_MAC16 blocks allowed) or ``synth_ecp5`` (``-nodsp`` for the
     LUT-only build) of the engine inside the flow's timing harness (:func:`hw.flow.yosys.harness_verilog`:
@@ -28,7 +35,7 @@ from .netlist import NetlistError
 from .tools import ToolError, run_tool
 from .yosys import CONSTRAINTS_DIR, GENERIC_GATES, HARNESS_TOP, harness_verilog, read_stat
 
-__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits",
+__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits", "REGFILE_PREFIX",
            "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
 
 _HIDE = "rename -hide w:*[[]*; "
@@ -47,25 +54,55 @@ def _nextpnr(arch: str, args: list[str], cwd: Path, log: str) -> None:
 
 
 # ---------------------------------------------------------------- generic gates, memories kept
-def generic_engine_synth(verilog: str, top: str, workdir: Path) -> dict:
-    """Generic gate-level synthesis with memories kept; return area figures.
+#: Techmap rules that turn a synchronous reset into gates in front of D while keeping the clock
+#: enable (Yosys's ``dffunmap -srst-only`` drops the enable as well when the reset overrides it).
+_SRST_MAP = """\
+(* techmap_celltype = "$_SDFFE_PP0P_" *)
+module _qsq_sdffe_pp0p (input C, R, E, D, output Q);
+  \\$_DFFE_PP_ _TECHMAP_REPLACE_ (.C(C), .E(E | R), .D(D & ~R), .Q(Q));
+endmodule
+(* techmap_celltype = "$_SDFFE_PP1P_" *)
+module _qsq_sdffe_pp1p (input C, R, E, D, output Q);
+  \\$_DFFE_PP_ _TECHMAP_REPLACE_ (.C(C), .E(E | R), .D(D | R), .Q(Q));
+endmodule
+(* techmap_celltype = "$_SDFFCE_PP0P_" *)
+module _qsq_sdffce_pp0p (input C, R, E, D, output Q);
+  \\$_DFFE_PP_ _TECHMAP_REPLACE_ (.C(C), .E(E), .D(D & ~R), .Q(Q));
+endmodule
+(* techmap_celltype = "$_SDFFCE_PP1P_" *)
+module _qsq_sdffce_pp1p (input C, R, E, D, output Q);
+  \\$_DFFE_PP_ _TECHMAP_REPLACE_ (.C(C), .E(E), .D(D | R), .Q(Q));
+endmodule
+"""
+
+#: Prefix of the module a register-file memory is moved into.
+REGFILE_PREFIX = "rf_"
+
+
+def generic_engine_synth(verilog: str, top: str, workdir: Path, regfiles=()) -> dict:
+    """Generic gate-level synthesis with memories kept (``regfiles``: memories built from
+    flip-flops instead); return area figures.
 
     Writes ``workdir/netlist.json`` (read with :func:`hw.flow.memnet.load_mem_netlist`).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "design.v").write_text(verilog)
+    (workdir / "srst_map.v").write_text(_SRST_MAP)
+    rf = "".join(f"submod -name {REGFILE_PREFIX}{name} {top}/{name}; " for name in regfiles)
+    if regfiles:
+        rf += "memory_map " + " ".join(f"{REGFILE_PREFIX}{name}" for name in regfiles) + "; "
     script = (f"read_verilog design.v; {_HIDE}hierarchy -top {top}; proc -norom; "
-              f"synth -flatten -top {top} -run begin:fine; opt -fast -full; opt -full; "
-              "techmap; opt -fast; "
-              "dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_N_ 01; "
-              f"abc -g {GENERIC_GATES}; opt_clean -purge; "
+              f"synth -top {top} -run begin:fine; {rf}opt -fast -full; opt -full; "
+              "techmap; opt -fast; techmap -map srst_map.v; techmap; opt -fast; "
+              "dfflegalize -cell $_DFFE_PP_ 01 -cell $_DFF_P_ 01; "
+              f"abc -g {GENERIC_GATES}; opt_clean -purge; flatten; opt_clean -purge; "
               "tee -q -o stat.json stat -json -tech cmos; write_json netlist.json")
     run_tool("yosys", ["-q", "-l", "yosys_generic.log", "-p", script], workdir,
              "yosys_generic.out", timeout=3600)
     area = read_stat(workdir / "stat.json", top)
     by = area["by_type"]
-    area["flip_flops"] = by.get("$_DFF_P_", 0) + by.get("$_DFF_N_", 0)
+    area["flip_flops"] = by.get("$_DFF_P_", 0) + by.get("$_DFF_N_", 0) + by.get("$_DFFE_PP_", 0)
     area["memories"] = by.get("$mem_v2", 0)
     area["gates"] = area["cells"] - area["flip_flops"] - area["memories"]
     return area

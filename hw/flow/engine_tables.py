@@ -11,15 +11,27 @@ from pathlib import Path
 
 from golden_model.fileio import atomic_open, atomic_write_text
 
+from .engine_designs import REGFILE_WORDS
+from .memnet import ICG_MIN_FLOPS
 from .plots import save_figure
 from .text import NA, POWER_PROXY_DOC, num
 
 __all__ = ["write_engine_outputs", "headline", "targets", "resource_table", "energy_table",
-           "trunc_text", "parse_resource_table"]
+           "trunc_text", "parse_resource_table", "energy_targets", "breakdown_table",
+           "traffic_table"]
 
 #: Design targets (measured against, never asserted).
 TARGET_IMAGES_PER_S = 5000
 TARGET_ENERGY_RATIO = 0.3
+#: Energy targets of the engine with its waste removed (digits LeNet, 16 lanes; proxy units).
+TARGET_BUCKET_TOTAL = 55e6
+TARGET_BUCKET_TOTAL_REUSE = 40e6
+TARGET_BUCKET_LOGIC = 12e6
+TARGET_BUCKET_VS_INT8 = 0.45
+TARGET_MULTIPLIER_T4 = 0.90
+TARGET_SMALL_MEMORY_SHARE = 0.05
+#: Order of the units in the breakdown tables (memories follow).
+UNIT_ORDER = ("lanes", "post", "seq", "control", "io")
 
 
 def _n(x) -> str:
@@ -103,17 +115,83 @@ def parse_resource_table(lines) -> list[dict]:
 
 
 def energy_table(rows: list[dict]) -> list[str]:
-    cols = ["Engine", "truncation", "test accuracy", "images simulated", "logic proxy",
-            "memory bits read", "memory bits written", "memory proxy", "total proxy",
-            "total vs INT8", "logic vs INT8"]
+    cols = ["Engine", "truncation", "test accuracy", "images simulated",
+            "logic proxy (min–max over images)", "memory bits read / written", "memory proxy",
+            "total proxy", "total vs INT8", "logic vs INT8", "total, flat memory model",
+            "vs INT8, flat"]
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for r in rows:
         out.append("| " + " | ".join([
-            r["style"], trunc_text(r["trunc"], r["style"]), f"{100 * r['accuracy']:.2f} %", str(r["images"]),
-            _n(r["logic_proxy"]), _n(r["mem_read_bits"]), _n(r["mem_write_bits"]),
+            r["style"], trunc_text(r["trunc"], r["style"]), f"{100 * r['accuracy']:.2f} %",
+            str(r["images"]),
+            f"{_n(r['logic_proxy'])} ({_n(r.get('logic_min', r['logic_proxy']))}–"
+            f"{_n(r.get('logic_max', r['logic_proxy']))})",
+            f"{_n(r['mem_read_bits'])} / {_n(r['mem_write_bits'])}",
             _n(r["mem_proxy"]), _n(r["total_proxy"]),
             f"{r['rel_int8']:.3f}" if r.get("rel_int8") else NA,
-            f"{r['rel_int8_logic']:.3f}" if r.get("rel_int8_logic") else NA]) + " |")
+            f"{r['rel_int8_logic']:.3f}" if r.get("rel_int8_logic") else NA,
+            _n(r.get("total_flat", r["total_proxy"])),
+            f"{r['rel_int8_flat']:.3f}" if r.get("rel_int8_flat") else NA]) + " |")
+    return out
+
+
+def _parts(rows: list[dict]) -> list[str]:
+    seen = dict.fromkeys(u for r in rows for u in r.get("breakdown", {}))
+    units = [u for u in UNIT_ORDER if u in seen]
+    return units + sorted(u for u in seen if u not in units)
+
+
+def breakdown_table(rows: list[dict]) -> list[str]:
+    """Proxy units per inference by unit and memory, one row per engine and setting."""
+    parts = _parts(rows)
+    cols = ["Engine", "truncation"] + parts + ["total"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        b = r.get("breakdown", {})
+        cells = [r["style"], trunc_text(r["trunc"], r["style"])]
+        cells += [_n(b[u]["total"]) if u in b else "—" for u in parts]
+        out.append("| " + " | ".join(cells + [_n(r["total_proxy"])]) + " |")
+    return out
+
+
+def _detail_table(r: dict) -> list[str]:
+    """Where one engine's energy goes: toggles, clock-pin events, bits accessed, proxy, share."""
+    cols = ["unit / memory", "kind", "net toggles", "clock-pin events", "bits accessed",
+            "logic proxy", "access proxy", "share of total"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    total = r["total_proxy"]
+    sizes = r.get("memory_bits", {})
+    for u in _parts([r]):
+        e = r["breakdown"][u]
+        if u in sizes:
+            kind = f"SRAM, {sizes[u]:,} bits"
+        elif u in r.get("regfiles", []):
+            kind = "register file (flip-flops)"
+        else:
+            kind = "logic"
+        out.append("| " + " | ".join([u, kind, _n(e["toggles"]), _n(e["clock_pin_events"]),
+                                      _n(e["bits"]) if u in sizes else "—", _n(e["logic"]),
+                                      _n(e["access"]) if u in sizes else "—",
+                                      f"{100 * e['total'] / total:.1f} %"]) + " |")
+    return out
+
+
+def traffic_table(rows: list[dict]) -> list[str]:
+    """Memory reads per inference: measured at gate level against the compiler's prediction."""
+    cols = ["Engine", "truncation", "memory", "word bits", "reads measured", "reads predicted",
+            "writes measured", "writes predicted"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        for name, t in r.get("traffic", {}).items():
+            if name not in r["mem_reads"]:
+                meas_r = meas_w = "register file"
+            else:
+                w = t["width"]
+                meas_r = _n(r["mem_reads"][name] / w)
+                meas_w = _n(r["mem_writes"][name] / w)
+            out.append("| " + " | ".join([r["style"], trunc_text(r["trunc"], r["style"]), name,
+                                          str(t["width"]), meas_r, _n(t["reads"]), meas_w,
+                                          _n(t["writes"])]) + " |")
     return out
 
 
@@ -126,6 +204,58 @@ def _memory_table(rows: list[dict]) -> list[str]:
         for m in names:
             cells.append(f"{_n(r['mem_reads'].get(m, 0))} / {_n(r['mem_writes'].get(m, 0))}")
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def energy_targets(energy: list[dict]) -> list[str]:
+    """The energy targets of the lean engine against the measurements (met / missed)."""
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "missed"
+
+    def exact(style):
+        rs = [r for r in energy if r["style"] == style and not any(r["trunc"])]
+        return rs[0] if rs else None
+
+    b, i8, mp = exact("bucket"), exact("int8"), exact("multiplier-filter")
+    if b:
+        out.append(f"- Bucket engine, exact (t = 0), total ≤ {_n(TARGET_BUCKET_TOTAL)} proxy units "
+                   f"per inference with today's dataflow — **{verdict(b['total_proxy'] <= TARGET_BUCKET_TOTAL)}**: "
+                   f"{_n(b['total_proxy'])} ({_n(b.get('total_flat', b['total_proxy']))} with the "
+                   f"flat memory model).")
+        out.append(f"- Bucket engine, exact, total ≤ {_n(TARGET_BUCKET_TOTAL_REUSE)} with weight "
+                   f"reuse — **missed**: no weight-reuse dataflow is built yet (each weight word "
+                   f"serves one output position).")
+        out.append(f"- Bucket engine, exact, logic ≤ {_n(TARGET_BUCKET_LOGIC)} — "
+                   f"**{verdict(b['logic_proxy'] <= TARGET_BUCKET_LOGIC)}**: {_n(b['logic_proxy'])}.")
+        small = b.get("small_memory_share")
+        if small is not None:
+            out.append(f"- Descriptor + logit + scale + bias memories ≤ "
+                       f"{100 * TARGET_SMALL_MEMORY_SHARE:.0f} % of the bucket engine's total — "
+                       f"**{verdict(small <= TARGET_SMALL_MEMORY_SHARE)}**: {100 * small:.2f} %.")
+    if b and i8:
+        ok = b["rel_int8"] <= TARGET_BUCKET_VS_INT8
+        out.append(f"- Bucket / INT8, both with every fix that applies to both, same dataflow, ≤ "
+                   f"{TARGET_BUCKET_VS_INT8} — **{verdict(ok)}**: {b['rel_int8']:.3f} "
+                   f"({b['rel_int8_flat']:.3f} with the flat memory model; logic alone "
+                   f"{b['rel_int8_logic']:.3f}).")
+    if mp:
+        hi = [r for r in energy if r["style"] == "multiplier-filter" and r["trunc"]
+              and len(set(r["trunc"])) == 1 and r["trunc"][0] == 4]
+        if hi:
+            q = hi[0]["total_proxy"] / mp["total_proxy"]
+            out.append(f"- Multiplier PE: energy at t = 4 ≤ {TARGET_MULTIPLIER_T4} of its t = 0 "
+                       f"— **{verdict(q <= TARGET_MULTIPLIER_T4)}**: {q:.3f}.")
+    for style in dict.fromkeys(r["style"] for r in energy):
+        base = exact(style)
+        others = [r for r in energy if r["style"] == style and any(r["trunc"])]
+        if base and others:
+            parts = ", ".join(f"{trunc_text(r['trunc'], style)}: "
+                              f"{100 * (1 - r['total_proxy'] / base['total_proxy']):+.1f} %"
+                              for r in others)
+            out.append(f"- Share of the {style} engine's energy the truncation level controls "
+                       f"(saving against t = 0): {parts}.")
     return out
 
 
@@ -267,7 +397,7 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
         {"resources": resources, "energy": energy, "searches": searches, "info": info},
         indent=1, default=str) + "\n")
     head = headline(resources, energy, info)
-    tg = targets(resources, energy, searches)
+    tg = targets(resources, energy, searches) + energy_targets(energy)
     seeds_text = ", ".join(f"{b}: {n}" for b, n in info["pnr_seeds"].items())
     section = ["## Inference engine: which configuration to pick", "",
                f"Committed `{opts.workload}` model, {opts.lanes} lanes unless stated; details, "
@@ -305,24 +435,43 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
                   f"image equals the golden model's (checked; a mismatch stops the report). "
                   f"Recommended per-layer levels (the evaluation's choice on the validation "
                   f"split): {trunc_text(info['recommended'])}.", "",
-                  f"- Logic term: {POWER_PROXY_DOC}; here per inference.",
-                  f"- Memory term: (bits read + bits written) x {num(wb)} proxy units per bit. "
-                  f"Why this weight: an access to one bit of a small on-chip SRAM costs about "
-                  f"{opts.mem_pj_per_bit:.3g} pJ and an 8-bit multiply {opts.mul8_pj:.3g} pJ "
-                  f"(Horowitz, ISSCC 2014, 45 nm: 10 pJ per 64-bit read of an 8 KB SRAM); the "
-                  f"flow measures the exact signed 8 x 8 multiplier's power proxy, "
-                  f"{num(info.get('mul8_proxy'))} units per operation (uniform operands), so one "
-                  f"memory bit = {num(info.get('mul8_proxy'))} x {opts.mem_pj_per_bit:.3g} / "
-                  f"{opts.mul8_pj:.3g}. The memory term is stated separately so another weight "
-                  f"can be applied.",
+                  f"- Logic term: {POWER_PROXY_DOC}; here per inference. Registers that load "
+                  f"rarely are clock-gated as an ASIC flow's clock-gating insertion does it: "
+                  f"flip-flops with a clock enable, {ICG_MIN_FLOPS} or more of a unit sharing "
+                  f"one enable, get one clock gate (latch + AND, the `qsq_icg` structure) and "
+                  f"their clock pins switch only in enabled cycles; the gate's own two pins "
+                  f"switch every cycle (`hw.flow.memnet`).",
+                  f"- Memory term: SRAM bits read + written x a weight per bit that grows as the "
+                  f"square root of the memory's size: {opts.mem_pj_per_bit:.3g} pJ per bit at "
+                  f"8 KB (Horowitz, ISSCC 2014, 45 nm: 10 pJ per 64-bit access of an 8 KB SRAM, "
+                  f"20 pJ at 32 KB, 100 pJ at 1 MB; the square-root law gives 0.31 and 1.77 pJ "
+                  f"per bit there against the quoted 0.31 and 1.56), against {opts.mul8_pj:.3g} pJ "
+                  f"per 8-bit multiply (same source); the flow measures the exact signed 8 x 8 "
+                  f"multiplier's power proxy, {num(info.get('mul8_proxy'))} units per operation "
+                  f"(uniform operands), so one bit of an 8 KB SRAM = {num(wb)} proxy units. "
+                  f"Memories of at most {REGFILE_WORDS} words (descriptors, logits) are register "
+                  f"files: built from flip-flops and gates and measured as such (their rows in "
+                  f"the breakdown), not charged like an SRAM. The columns `flat` charge every "
+                  f"SRAM bit at the 8 KB figure (the model of earlier reports), for comparison.",
                   "- Test accuracy: the golden model of each PE style on the whole test split "
                   f"({'float model ' + format(100 * info['float_accuracy'], '.2f') + ' %' if info.get('float_accuracy') is not None else ''}).",
                   "", *energy_table(energy), "",
-                  "Bits read / written per memory and inference. A read port whose enable is "
-                  "held high reads every cycle, and the RTL does so for the small descriptor and "
-                  "logit memories (on the FPGA the descriptors are logic): those reads are "
-                  "counted as measured, at the same weight per bit, and are the same for every "
-                  "PE style; gating their read enables is an RTL saving not taken here.", "",
+                  "### Where the energy goes", "",
+                  "Proxy units per inference by unit (`lanes`, `post` post-processing, `seq` "
+                  "sequencer, `control` top-level FSM and streams, `io` inputs) and memory (an "
+                  "SRAM's accesses plus its ports and data bus; a register file's gates):", "",
+                  *breakdown_table(energy), ""]
+        for r in energy:
+            if not any(r["trunc"]) and r.get("breakdown"):
+                lines += [f"{r['style']} engine, exact (t = 0), per inference:", "",
+                          *_detail_table(r), ""]
+        lines += ["### Memory accesses: predicted and measured", "",
+                  "Every read port reads only when its word is used. The compiler predicts the "
+                  "accesses of every memory (`manifest.json`, `memory_traffic`); the gate-level "
+                  "run counts them in every inference and stops the report if one differs "
+                  "(register files are logic, so only their energy is measured).", "",
+                  *traffic_table(energy), "",
+                  "Bits read / written per SRAM and inference (the mean over the images):", "",
                   *_memory_table(energy), ""]
     lines += [f"Engine report measured in {info['elapsed']:.0f} s ({info['jobs']} worker(s); "
               f"cached jobs are read back).", ""]
