@@ -253,7 +253,9 @@ class QSQEngine(wiring.Component):
                 with m.If(take & ~more):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
-        m.d.comb += self.logits.payload.eq(l_rd.data)
+        # 0 while no logit is offered: the read register is loaded only while the logits stream
+        # out, so it has no defined value before the first inference.
+        m.d.comb += self.logits.payload.eq(Mux(self.logits.valid, l_rd.data, 0))
         return m
 
 
