@@ -24,7 +24,8 @@ def parse_levels(text: str):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .config import ENGINE_GATING, PE_STYLES, PRODUCT_STYLES, RECODE_STYLES, EngineConfig
+    from .config import (ENGINE_GATING, PE_STYLES, POWER_STYLES, PRODUCT_STYLES, RECODE_STYLES,
+                         EngineConfig)
 
     d = EngineConfig()
     p = sub.add_parser(
@@ -46,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--products", default=d.products, choices=PRODUCT_STYLES,
                    help=f"bucket PE: the M bucket products per output in parallel multipliers or "
                         f"in one multiplier, M cycles per lane (default {d.products})")
+    p.add_argument("--power", default=d.power, choices=POWER_STYLES,
+                   help=f"lean: read ports and registers switch only when their data is used; "
+                        f"baseline: the engine as first built, for comparison (default {d.power})")
     p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
                         "(default 0, exact; the host can change them at run time)")
@@ -64,7 +68,7 @@ def run(args) -> int:
     from .program import compile_program
 
     cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating,
-                       products=args.products)
+                       products=args.products, power=args.power)
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")
     model = load_model(args.model, cfg.pe, args.data)

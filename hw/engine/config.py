@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from golden_model.config import GATING_STYLES, check_int
 
-__all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "PRODUCT_STYLES", "MAX_LANES", "EngineConfig"]
+__all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "PRODUCT_STYLES", "POWER_STYLES", "MAX_LANES",
+           "EngineConfig"]
 
 #: Processing-element styles: code-steered bucket adders, decoder + truncated-CSD multiplier (the
 #: paper's dataflow), exact multipliers on INT8 weights (the baseline).
@@ -22,6 +23,11 @@ ENGINE_GATING = tuple(g for g in GATING_STYLES if g != "icg")
 PRODUCT_STYLES = ("parallel", "serial")
 #: Most output channels computed in parallel.
 MAX_LANES = 64
+#: ``lean``: the engine's energy follows its work (read ports read only the words used, pipeline
+#: registers load only with valid data, operand isolation); ``baseline``: the engine as first built
+#: (every read port reads every cycle, pipeline registers load every cycle), kept so the report
+#: measures what the savings are worth.
+POWER_STYLES = ("lean", "baseline")
 
 
 def _check_choice(name: str, value, allowed) -> str:
@@ -51,6 +57,8 @@ class EngineConfig:
     products : {"parallel", "serial"}
         Bucket PE only: ``M`` post-processing multipliers, or one used ``M`` cycles per lane
         (:data:`PRODUCT_STYLES`).
+    power : {"lean", "baseline"}
+        ``lean`` (default) or the engine as first built, for comparison (:data:`POWER_STYLES`).
     """
 
     lanes: int = 16
@@ -58,6 +66,7 @@ class EngineConfig:
     recode: str = "filter"
     gating: str = "enable"
     products: str = "parallel"
+    power: str = "lean"
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 1, MAX_LANES)
@@ -65,6 +74,7 @@ class EngineConfig:
         _check_choice("recode", self.recode, RECODE_STYLES)
         _check_choice("gating", self.gating, ENGINE_GATING)
         _check_choice("products", self.products, PRODUCT_STYLES)
+        _check_choice("power", self.power, POWER_STYLES)
 
     def tag(self) -> str:
         """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
@@ -72,4 +82,5 @@ class EngineConfig:
         if self.pe == "bucket" and self.products != "parallel":
             pe += f"-{self.products}"
         gate = "" if self.gating == "enable" else f"_{self.gating}"
-        return f"{pe}_l{self.lanes}{gate}"
+        power = "" if self.power == "lean" else f"_{self.power}"
+        return f"{pe}_l{self.lanes}{gate}{power}"

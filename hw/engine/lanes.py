@@ -27,7 +27,7 @@ sequencer issued it). :attr:`latency` is the number of cycles from that cycle to
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -62,6 +62,9 @@ class BucketLanes(wiring.Component):
     gating : {"none", "enable"}
         ``enable``: a bucket register loads only when its code selects it (and is cleared after an
         output); ``none``: every bucket loads on every tap (adding 0 when not selected).
+    lean : bool
+        Operand isolation: only the selected bucket's adder sees the activation (default);
+        False: every adder sees it (the engine as first built).
 
     Members
     -------
@@ -77,8 +80,10 @@ class BucketLanes(wiring.Component):
         ``result[m - 1]`` = bucket ``m`` of lane ``sel``'s last output.
     """
 
-    def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable"):
+    def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable",
+                 lean: bool = True):
         self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
+        self.lean = lean
         super().__init__({
             "valid": In(1), "last": In(1),
             "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
@@ -115,7 +120,8 @@ class BucketLanes(wiring.Component):
                 m.d.comb += hit.eq(self.valid & (mag == idx))
                 # Operand isolation: only the selected bucket's adder sees the activation.
                 isolated = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_in{idx}")
-                m.d.comb += isolated.eq(Mux(hit, addend, 0))
+                functional = self.gating == "none"     # every tap adds: 0 unless selected
+                m.d.comb += isolated.eq(Mux(hit, addend, 0) if self.lean or functional else addend)
                 with m.If(clr):
                     m.d.sync += [shadow.eq(bucket), bucket.eq(0)]
                 if self.gating == "enable":
@@ -147,6 +153,11 @@ class MACLanes(wiring.Component):
     recode : {"operation", "filter"}
         Multiplier PE: CSD digits per operation (decoder + ``csd_compact_multiplier``) or per
         filter (digits of ``S_f >> k`` held per lane, selected by the code).
+    lean : bool
+        Operand isolation (with ``gating="enable"``): a zero weight's multiply is not issued --
+        with ``recode="filter"`` also a weight the truncation level makes zero (every CSD digit
+        below ``trunc``) -- and the INT8 multipliers' registers load only with a valid operation
+        (default); False: the engine as first built.
 
     Members
     -------
@@ -167,9 +178,9 @@ class MACLanes(wiring.Component):
     """
 
     def __init__(self, lanes: int, pe: str, codec: CodecConfig, width: int, gating: str = "enable",
-                 recode: str = "filter"):
+                 recode: str = "filter", lean: bool = True):
         self.lanes, self.pe, self.codec, self.width = lanes, pe, codec, width
-        self.gating, self.recode = gating, recode
+        self.gating, self.recode, self.lean = gating, recode, lean
         self.mult = MultiplierConfig(ACT_WIDTH, False, codec.weight_width, True)
         lw = _lane_index_width(lanes)
         ports = {"valid": In(1), "last": In(1), "act": In(ACT_WIDTH)}
@@ -208,6 +219,7 @@ class MACLanes(wiring.Component):
         lw = _lane_index_width(self.lanes)
         tap = self.valid
         hold = self.gating != "none"
+        isolate = hold and self.lean
         results = []
         # The last tap's flag travels beside the multipliers' pipeline (they all share it).
         last = self.valid & self.last
@@ -218,6 +230,9 @@ class MACLanes(wiring.Component):
         clr = Signal(name="clear")
         m.d.sync += [clr.eq(last), self.handoff.eq(clr)]
         if self.pe == "multiplier" and self.recode == "filter":
+            # Digit positions the truncation level keeps (``i >= trunc``), shared by every lane.
+            kept = Signal(mult.ndigits, name="kept_digits")
+            m.d.comb += kept.eq(Cat(*(self.trunc <= i for i in range(mult.ndigits))))
             # One shared recoder per magnitude turns the scale being loaded into CSD digits.
             shared = []
             for idx in range(1, cfg.max_index + 1):
@@ -232,7 +247,7 @@ class MACLanes(wiring.Component):
             field = self.word[j * n:(j + 1) * n]
             if self.pe == "int8":
                 mul = ExactMultiplier(ACT_WIDTH, False, 8, True, latency=self.multiplier_latency,
-                                      hold=hold)
+                                      hold=isolate)
                 m.d.comb += mul.b.eq(field.as_signed())
                 nz = field.any()
             elif self.recode == "operation":
@@ -261,10 +276,16 @@ class MACLanes(wiring.Component):
                             m.d.comb += [dpos.eq(Mux(sign, neg, pos)), dneg.eq(Mux(sign, pos, neg))]
                 mul = CSDDigitMultiplier(mult, self.gating)
                 m.d.comb += [mul.dpos.eq(dpos), mul.dneg.eq(dneg), mul.trunc.eq(self.trunc)]
-                nz = mag.any()
+                if isolate:
+                    # The quality knob reaches the MAC: a weight whose CSD digits all lie below
+                    # the truncation level multiplies to 0 -- its multiply is not issued.
+                    nz = Signal(name=f"lane{j}_live")
+                    m.d.comb += nz.eq(((dpos | dneg) & kept).any())
+                else:
+                    nz = mag.any()
             m.submodules[f"mul{j}"] = mul
             # Operand isolation (gating): a zero weight's multiply is not issued at all.
-            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap & nz if hold else tap)]
+            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap & nz if isolate else tap)]
             # Zero-weight flags travel beside the multiplier's pipeline.
             keep = nz
             for s in range(self.multiplier_latency):

@@ -52,6 +52,10 @@ class PostProcessor(wiring.Component):
         engines, ``req_lo``/``req_hi``: INT8 shifts).
     products : {"parallel", "serial"}
         Bucket PE: ``M`` multipliers, or one multiplier used ``M`` cycles per lane.
+    lean : bool
+        Pipeline registers load only with valid data, bias and scale are read once per lane
+        (default); False: every register loads and the memories are read every cycle the unit
+        works (the engine as first built).
 
     Members
     -------
@@ -77,8 +81,9 @@ class PostProcessor(wiring.Component):
     """
 
     def __init__(self, pe: str, lanes: int, codec: CodecConfig | None, desc_layout, widths: dict,
-                 products: str = "parallel"):
+                 products: str = "parallel", lean: bool = True):
         self.pe, self.lanes, self.codec, self.widths = pe, lanes, codec, widths
+        self.lean = lean
         self.desc_layout, self.products = desc_layout, products
         self.lane_width = max(1, (lanes - 1).bit_length())
         if pe == "bucket":
@@ -148,18 +153,19 @@ class PostProcessor(wiring.Component):
                          wf0.eq(wf), wl0.eq(wl), n0.eq(count)]
         lane_done = s0 == rate - 1
         m.d.sync += active.eq(go & ~(lane_done & (j0 + 1 == n0)))
-        with m.If(go):   # idle: the walk's registers hold (no clock where no data changes)
+        with m.If(go if self.lean else 1):   # idle: the walk's registers hold
             m.d.sync += [f_grp.eq(f0), wf.eq(wf0), wl.eq(wl0), count.eq(n0), j.eq(j0),
                          sub.eq(s0 + 1), o_run.eq(o0)]
             with m.If(lane_done):
                 m.d.sync += [j.eq(j0 + 1), sub.eq(0), o_run.eq(o0 + d.out_plane)]
         # bias (and scale) once per lane: the read port holds its data through the lane's cycles
-        m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0), self.f_en.eq(go & (s0 == 0))]
+        m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0),
+                     self.f_en.eq(go & (s0 == 0) if self.lean else go)]
 
         def reg(name, value, shape=None, en=None):
             """A pipeline register; ``en``: it loads only when its stage's input is valid."""
             s = Signal(shape if shape is not None else value.shape(), name=name)
-            if en is None:
+            if en is None or not self.lean:
                 m.d.sync += s.eq(value)
             else:
                 with m.If(en):

@@ -145,13 +145,16 @@ class QSQEngine(wiring.Component):
             t_op = Signal(tw, name="trunc_op")   # clamped to ndigits
             m.d.comb += t_op.eq(Mux(t_cur > nd, nd, t_cur))
 
-        # Every read port is enabled only in the cycles whose word is used (a read port's enable
-        # is 1 unless driven): the descriptor in DESC0, the logits while they stream out.
-        m.d.comb += [d_rd.en.eq(0), l_rd.en.eq(0)]
+        lean = cfg.power == "lean"
+        if lean:
+            # Every read port is enabled only in the cycles whose word is used (a read port's
+            # enable is 1 unless driven): the descriptor in DESC0, the logits while they stream out.
+            m.d.comb += [d_rd.en.eq(0), l_rd.en.eq(0)]
 
         # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
-        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(seq.op.valid),
-                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(seq.op.valid)]
+        tap_rd = seq.op.valid if lean else seq.rd_en
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(tap_rd),
+                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(tap_rd)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
@@ -166,7 +169,7 @@ class QSQEngine(wiring.Component):
         for s in range(timing["pe"]):
             nxt = Signal(meta_layout(w["f_addr"], w["act_addr"]), name=f"meta_d{s}")
             nxt_held = Signal(name=f"meta_v{s}")
-            with m.If(held):
+            with m.If(held if lean else 1):
                 m.d.sync += nxt.eq(meta)
             m.d.sync += nxt_held.eq(held)
             meta, held = nxt, nxt_held
@@ -261,12 +264,14 @@ class QSQEngine(wiring.Component):
 
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
+    lean = cfg.power == "lean"
     if cfg.pe == "bucket":
-        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating)
+        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating, lean=lean)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
-                         cfg.gating, cfg.recode)
-    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products)
+                         cfg.gating, cfg.recode, lean=lean)
+    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products,
+                         lean=lean)
     return lanes, post
 
 

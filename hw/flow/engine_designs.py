@@ -49,7 +49,7 @@ TARGET_LUT4 = 2500
 REGFILE_WORDS = 16
 
 
-def style_config(style: str, lanes: int, gating: str = "enable"):
+def style_config(style: str, lanes: int, gating: str = "enable", power: str = "lean"):
     """The :class:`~hw.engine.config.EngineConfig` of PE style ``style`` with ``lanes`` lanes.
 
     Raises
@@ -61,29 +61,32 @@ def style_config(style: str, lanes: int, gating: str = "enable"):
 
     if style not in STYLES:
         raise ValueError(f"engine style must be one of {', '.join(STYLES)}, not {style!r}")
-    return EngineConfig(lanes=lanes, gating=gating, **STYLES[style])
+    return EngineConfig(lanes=lanes, gating=gating, power=power, **STYLES[style])
 
 
 @dataclass(frozen=True)
 class EngineDesign:
     """One engine: ``workload`` compiled for PE style ``style`` with ``lanes`` lanes.
 
-    ``trunc`` is the truncation level the per-layer registers hold after reset (the energy runs
-    set every level through the ``config`` stream, so it does not change their figures).
+    ``power``: ``lean`` (default) or ``baseline``, the engine as first built
+    (:data:`hw.engine.config.POWER_STYLES`).
     """
 
     workload: str
     style: str
     lanes: int
+    power: str = "lean"
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
-        style_config(self.style, self.lanes)
+        style_config(self.style, self.lanes, power=self.power)
 
     @property
     def key(self) -> str:
-        """File-name-safe identifier, e.g. ``digits-bucket-l16``."""
-        return f"{self.workload}-{self.style}-l{self.lanes}"
+        """File-name-safe identifier, e.g. ``digits-bucket-l16`` (``-baseline`` appended for the
+        baseline power style)."""
+        tail = "" if self.power == "lean" else f"-{self.power}"
+        return f"{self.workload}-{self.style}-l{self.lanes}{tail}"
 
     @property
     def pe(self) -> str:
@@ -91,7 +94,7 @@ class EngineDesign:
 
     @property
     def config(self):
-        return style_config(self.style, self.lanes)
+        return style_config(self.style, self.lanes, power=self.power)
 
     def program(self):
         if "program" not in self._cache:
@@ -139,6 +142,8 @@ class EngineDesign:
     def regfiles(self) -> list[str]:
         """Memories built from flip-flops in the energy flow: at most :data:`REGFILE_WORDS` words
         (the descriptor and logit stores; a standard-cell flow builds those as a register file)."""
+        if self.power != "lean":
+            return []       # the engine as first built was measured with every memory an SRAM
         depth = {"desc_mem": len(self.program().layers), "logit_mem": self.program().classes}
         return sorted(name for name, n in depth.items() if n <= REGFILE_WORDS)
 
@@ -209,6 +214,9 @@ class EngineOptions:
         The size the per-bit figure is quoted for (8 KB).
     styles : tuple of str
         PE styles of the energy runs (``--pe``).
+    baseline : bool
+        Also measure every PE style as first built (``power="baseline"``, exact), for the
+        before/after table.
     """
 
     enabled: bool = True
@@ -225,6 +233,7 @@ class EngineOptions:
     mem_model: str = "sqrt"
     mem_ref_bits: int = 8 * 1024 * 8
     styles: tuple = ("bucket", "multiplier-filter", "int8")
+    baseline: bool = True
 
     def __post_init__(self):
         from hw.engine.config import MAX_LANES

@@ -68,8 +68,8 @@ def _flow_digest() -> str:
 
 
 @lru_cache(maxsize=None)
-def _verilog_digest(workload: str, style: str, lanes: int) -> str:
-    return hashlib.sha256(EngineDesign(workload, style, lanes).verilog().encode()).hexdigest()
+def _verilog_digest(workload: str, style: str, lanes: int, power: str = "lean") -> str:
+    return hashlib.sha256(EngineDesign(workload, style, lanes, power).verilog().encode()).hexdigest()
 
 
 def _key(*parts) -> str:
@@ -113,11 +113,13 @@ def _netlist(d: EngineDesign, work: Path, cache: Path, use_cache: bool):
     path = work / "generic" / "netlist.json"
     if not path.exists():
         _generic(d, work, cache, use_cache=False)
-    return load_mem_netlist(json.loads(path.read_text()), _TOP)
+    # the engine as first built was measured without clock gates (enables as multiplexers)
+    return load_mem_netlist(json.loads(path.read_text()), _TOP,
+                            **({} if d.power == "lean" else {"min_flops": 1 << 30}))
 
 
 def _generic(d, work, cache, use_cache=True) -> dict:
-    key = _key(_verilog_digest(d.workload, d.style, d.lanes), _flow_digest(), "generic")
+    key = _key(_verilog_digest(d.workload, d.style, d.lanes, d.power), _flow_digest(), "generic")
     res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), use_cache)
     if not (work / "generic" / "netlist.json").exists():
         res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), False)
@@ -163,7 +165,7 @@ def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device
 
 
 def energy_job(workload: str, style: str, lanes: int, setting: list, images: int, out: str,
-               use_cache: bool = True) -> dict:
+               use_cache: bool = True, power: str = "lean") -> dict:
     """Gate-level energy run of one engine at one truncation setting over the first ``images``
     test images; cached."""
     from hw.engine.workloads import golden_logits
@@ -171,11 +173,11 @@ def energy_job(workload: str, style: str, lanes: int, setting: list, images: int
 
     from .engine_energy import simulate_engine
 
-    d = EngineDesign(workload, style, lanes)
+    d = EngineDesign(workload, style, lanes, power)
     cache, work = Path(out) / "cache", Path(out) / "work" / d.key
     setting = [int(v) for v in setting]
     tag = "t" + "-".join(map(str, setting))
-    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "energy", setting,
+    key = _key(_verilog_digest(workload, style, lanes, power), _flow_digest(), "energy", setting,
                images)
 
     def run():
@@ -183,7 +185,7 @@ def energy_job(workload: str, style: str, lanes: int, setting: list, images: int
         idx = np.arange(images)
         exp = golden_logits(wl, d.pe, setting, idx)[None]
         nl = _netlist(d, work, cache, use_cache)
-        traffic = d.traffic()
+        traffic = d.traffic() if power == "lean" else None   # predicted for the lean engine
         rows = simulate_engine(nl, wl.quantized_images(d.pe)[:images], [setting], exp,
                                work / f"energy-{tag}", layer_bits=d.program().widths["layer"],
                                cycles=d.inference_cycles, traffic=traffic)
@@ -345,7 +347,8 @@ def _unit_label(unit: str) -> str:
 
 
 def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict) -> list[dict]:
-    """Rows of the energy table (proxy units per inference), relative to the INT8 engine.
+    """Rows of the energy table (proxy units per inference), relative to the INT8 engine built
+    the same way; ``results``: ``(style, power, energy_job result)`` triples.
 
     Per row: ``logic_proxy`` (every unit's fanout-weighted toggles / 2 + clock-pin events),
     ``mem_proxy`` (SRAM accesses, size-dependent weight per bit: :func:`mem_bit_weight`),
@@ -355,7 +358,7 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
     """
     rows = []
     flat = mem_bit_weight(mul8, opts.with_(mem_model="flat"))
-    for style, res in results:
+    for style, power, res in results:
         r = res["row"]
         sizes = {name: size * width for name, (size, width) in res["memories"].items()}
         logic = r["weighted_toggles"] / 2 + r["clock_pin_events"]
@@ -381,7 +384,7 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
             e["total"] = e["logic"] + e["access"]
         small = sum(breakdown[m]["total"] for m in SMALL_MEMORIES if m in breakdown)
         spread = r.get("per_image", {}).get("logic_proxy", [])
-        rows.append({"style": style, "trunc": r["trunc"], "images": r["images"],
+        rows.append({"style": style, "power": power, "trunc": r["trunc"], "images": r["images"],
                      "cycles": r["cycles"], "logic_proxy": logic,
                      "logic_min": min(spread) if spread else logic,
                      "logic_max": max(spread) if spread else logic,
@@ -393,11 +396,11 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
                      "regfiles": res.get("regfiles", []), "memory_bits": sizes,
                      "traffic": res.get("traffic", {}),
                      "accuracy": accuracy[(style, tuple(r["trunc"]))]})
-    ref = [r for r in rows if r["style"] == "int8"]
-    for key, base_key in (("rel_int8", "total_proxy"), ("rel_int8_logic", "logic_proxy"),
-                          ("rel_int8_flat", "total_flat")):
-        base = ref[0][base_key] if ref else None
-        for r in rows:
+    for r in rows:      # against the INT8 engine built the same way (lean or baseline)
+        ref = [x for x in rows if x["style"] == "int8" and x["power"] == r["power"]]
+        for key, base_key in (("rel_int8", "total_proxy"), ("rel_int8_logic", "logic_proxy"),
+                              ("rel_int8_flat", "total_flat")):
+            base = ref[0][base_key] if ref else None
             r[key] = r[base_key] / base if base else None
     return rows
 
@@ -519,16 +522,20 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
             calls, styles = [], []
             for s in [st for st in ENERGY_STYLES if st in opts.styles] + [
                     st for st in opts.styles if st not in ENERGY_STYLES]:
-                for st in ([[0] * n_int8] if s == "int8" else settings):
+                exact = [0] * (n_int8 if s == "int8" else len(coded.layers))
+                runs = [(st, "lean") for st in ([exact] if s == "int8" else settings)]
+                if opts.baseline:               # the engine as first built, exact
+                    runs.append((exact, "baseline"))
+                for st, power in runs:
                     calls.append((energy_job, (opts.workload, s, opts.lanes, st, opts.images,
-                                               wdir, use_cache)))
-                    styles.append(s)
+                                               wdir, use_cache, power)))
+                    styles.append((s, power))
             calls.append((mul8_job, (wdir, use_cache)))
             res = runner.map(f"gate-level energy ({opts.images} images, settings {settings})",
                              calls)
             mul8 = res[-1]["proxy"]
-            eres = list(zip(styles, res[:-1]))
-            for s, r in eres:
+            eres = [(s, power, r) for (s, power), r in zip(styles, res[:-1])]
+            for s, _, r in eres:
                 pe = EngineDesign(opts.workload, s, opts.lanes).pe
                 acc[(s, tuple(r["row"]["trunc"]))] = _accuracy(wl, pe, r["row"]["trunc"])
             energy = energy_rows(eres, mul8, opts, acc)

@@ -18,7 +18,7 @@ from .text import NA, POWER_PROXY_DOC, num
 
 __all__ = ["write_engine_outputs", "headline", "targets", "resource_table", "energy_table",
            "trunc_text", "parse_resource_table", "energy_targets", "breakdown_table",
-           "traffic_table"]
+           "traffic_table", "before_after_table"]
 
 #: Design targets (measured against, never asserted).
 TARGET_IMAGES_PER_S = 5000
@@ -148,9 +148,37 @@ def breakdown_table(rows: list[dict]) -> list[str]:
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for r in rows:
         b = r.get("breakdown", {})
-        cells = [r["style"], trunc_text(r["trunc"], r["style"])]
+        cells = [_label(r), trunc_text(r["trunc"], r["style"])]
         cells += [_n(b[u]["total"]) if u in b else "—" for u in parts]
         out.append("| " + " | ".join(cells + [_n(r["total_proxy"])]) + " |")
+    return out
+
+
+def _label(r: dict) -> str:
+    return r["style"] + ("" if r.get("power", "lean") == "lean" else " (as first built)")
+
+
+def before_after_table(lean: list[dict], baseline: list[dict]) -> list[str]:
+    """Per PE style at t = 0: the engine as first built against the lean one."""
+    cols = ["Engine", "total before", "total after", "after / before", "logic before",
+            "logic after", "memory before", "memory after", "vs INT8 before", "vs INT8 after",
+            "flat memory model: total before", "total after", "vs INT8 before", "vs INT8 after"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for b in baseline:
+        a = [r for r in lean if r["style"] == b["style"] and not any(r["trunc"])]
+        if not a:
+            continue
+        a = a[0]
+
+        def rel(r, key="rel_int8"):
+            return f"{r[key]:.3f}" if r.get(key) else NA
+
+        out.append("| " + " | ".join([
+            b["style"], _n(b["total_proxy"]), _n(a["total_proxy"]),
+            f"{a['total_proxy'] / b['total_proxy']:.3f}", _n(b["logic_proxy"]),
+            _n(a["logic_proxy"]), _n(b["mem_proxy"]), _n(a["mem_proxy"]), rel(b), rel(a),
+            _n(b["total_flat"]), _n(a["total_flat"]), rel(b, "rel_int8_flat"),
+            rel(a, "rel_int8_flat")]) + " |")
     return out
 
 
@@ -390,11 +418,14 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
     """Write ``engine.md``, ``section.md`` (the headline for ``index.md``), CSV/JSON tables and
     the plot into ``eout``; return the path of ``engine.md``."""
     eout = Path(eout)
+    everything = energy
+    baseline = [r for r in energy if r.get("power", "lean") != "lean"]
+    energy = [r for r in energy if r.get("power", "lean") == "lean"]
     plot = _plot(energy, info, eout / "accuracy_vs_energy.png")
     _csv(eout / "resources.csv", resources)
-    _csv(eout / "energy.csv", energy)
+    _csv(eout / "energy.csv", everything)
     atomic_write_text(eout / "engine.json", json.dumps(
-        {"resources": resources, "energy": energy, "searches": searches, "info": info},
+        {"resources": resources, "energy": everything, "searches": searches, "info": info},
         indent=1, default=str) + "\n")
     head = headline(resources, energy, info)
     tg = targets(resources, energy, searches) + energy_targets(energy)
@@ -456,11 +487,17 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
                   "- Test accuracy: the golden model of each PE style on the whole test split "
                   f"({'float model ' + format(100 * info['float_accuracy'], '.2f') + ' %' if info.get('float_accuracy') is not None else ''}).",
                   "", *energy_table(energy), "",
+                  "### Before and after", "",
+                  "Each engine exact (t = 0) as first built (`--power baseline`: every read "
+                  "port reads every cycle, pipeline registers load every cycle, no operand "
+                  "isolation; measured without clock gates and with every memory an SRAM, as "
+                  "the earlier reports did) and as built now (lean), in the same run:", "",
+                  *before_after_table(energy, baseline), "",
                   "### Where the energy goes", "",
                   "Proxy units per inference by unit (`lanes`, `post` post-processing, `seq` "
                   "sequencer, `control` top-level FSM and streams, `io` inputs) and memory (an "
                   "SRAM's accesses plus its ports and data bus; a register file's gates):", "",
-                  *breakdown_table(energy), ""]
+                  *breakdown_table(energy + baseline), ""]
         for r in energy:
             if not any(r["trunc"]) and r.get("breakdown"):
                 lines += [f"{r['style']} engine, exact (t = 0), per inference:", "",
