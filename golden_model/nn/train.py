@@ -192,8 +192,7 @@ def finetune_qat(model: Sequential, x: np.ndarray, y: np.ndarray, exponents: lis
     (:func:`golden_model.nn.quant.calibrate_exponents`), kept fixed.
     """
     check_int("qat_epochs", cfg.qat_epochs, 0, 100_000)
-    tuned = build_model(model.arch)
-    tuned.load_state({k: v.copy() for k, v in model.state().items()})
+    tuned = model.copy()
     comp = tuned.compute_layers
     if len(exponents) != len(comp):
         raise ValueError(f"exponents must have one entry per compute layer ({len(comp)}), "
