@@ -34,7 +34,7 @@ import numpy as np
 
 from .data import DATASETS, Dataset, _stratified_split, load_dataset
 
-__all__ = ["load_images", "load_labelled", "checkpoint_dataset", "data_for", "calibration",
+__all__ = ["load_images", "load_labelled", "test_images", "checkpoint_dataset", "data_for", "calibration",
            "Calibration", "quantize_checkpoint", "WEIGHT_CHOICES", "check_images"]
 
 #: ``--weights`` values.
@@ -127,6 +127,17 @@ def load_labelled(path, input_shape=None, seed: int = 0) -> Dataset:
     classes = int(max(int(p[1].max()) for p in parts.values() if len(p[1]))) + 1
     return Dataset("file", parts["train"][0], parts["train"][1], parts["test"][0], parts["test"][1],
                    classes, parts["val"][0], parts["val"][1], source=str(path))
+
+
+def test_images(path, input_shape=None):
+    """Images to run and their labels: the test split of a labelled ``.npz``, or the images of
+    a ``.npy`` (labels None)."""
+    path = Path(path)
+    obj = _load_npy_or_npz(path)
+    if isinstance(obj, dict) and any(k.startswith("y") for k in obj):
+        ds = load_labelled(path, input_shape)
+        return ds.x_test, ds.y_test
+    return load_images(path, input_shape), None
 
 
 def checkpoint_dataset(meta: dict):

@@ -141,3 +141,36 @@ def workload(name: str) -> Workload:
     if not isinstance(name, str) or name not in WORKLOADS:
         raise ValueError(f"workload must be one of {tuple(WORKLOADS)}, not {name!r}")
     return WORKLOADS[name]()
+
+
+def file_workload(model, data=None, count: int = 16, seed: int = 9) -> Workload:
+    """A workload of your own: the network of ``model`` and images from ``data``.
+
+    ``model`` is a ``.qsq`` packed model (the coded network; no INT8 network) or a checkpoint
+    ``.npz`` (quantized as ``qsq compile`` does it, calibrated on ``data``'s images; both
+    networks). ``data`` is a labelled ``.npz`` (its test split and labels), a ``.npy`` of float
+    images, or None: ``count`` random images in ``[0, 1)``. The name carries the model file's
+    CRC-32, so the benches' build folders of different files never collide.
+    """
+    import re
+    import zlib
+
+    from golden_model.nn.synthetic import random_images
+    from golden_model.nn.userdata import test_images
+
+    from .compile import load_model
+
+    path = Path(model)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file")
+    crc = zlib.crc32(path.read_bytes())
+    name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', path.stem)}-{crc:08x}"
+    coded = load_model(path, "bucket", calib=data)
+    int8 = None if path.suffix == ".qsq" else load_model(path, "int8", calib=data)
+    labels = None
+    shape = tuple(coded.input_shape)
+    if data is None:
+        images = random_images(shape, count, seed)
+    else:
+        images, labels = test_images(data, shape)
+    return Workload(name, coded, int8, images, labels)
