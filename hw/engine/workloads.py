@@ -149,11 +149,13 @@ def file_workload(model, data=None, count: int = 16, seed: int = 9) -> Workload:
     ``model`` is a ``.qsq`` packed model (the coded network; no INT8 network) or a checkpoint
     ``.npz`` (quantized as ``qsq compile`` does it, calibrated on ``data``'s images; both
     networks). ``data`` is a labelled ``.npz`` (its test split and labels), a ``.npy`` of float
-    images, or None: ``count`` random images in ``[0, 1)``. The name carries the model file's
-    CRC-32, so the benches' build folders of different files never collide.
+    images, or None: ``count`` random images in ``[0, 1)``. The name carries the start of the
+    model file's SHA-256 (not its CRC-32: a ``.qsq`` file ends with its own CRC, so the CRC of
+    every whole file is the same constant), so the benches' build folders of different files
+    never collide.
     """
+    import hashlib
     import re
-    import zlib
 
     from golden_model.nn.synthetic import random_images
     from golden_model.nn.userdata import test_images
@@ -163,8 +165,8 @@ def file_workload(model, data=None, count: int = 16, seed: int = 9) -> Workload:
     path = Path(model)
     if not path.is_file():
         raise ValueError(f"{path}: no such model file")
-    crc = zlib.crc32(path.read_bytes())
-    name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', path.stem)}-{crc:08x}"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', path.stem)}-{digest}"
     coded = load_model(path, "bucket", calib=data)
     int8 = None if path.suffix == ".qsq" else load_model(path, "int8", calib=data)
     labels = None
