@@ -358,20 +358,6 @@ def add_weight_arguments(p) -> None:
                         "float-PTQ on a tie or without fine-tuned weights")
 
 
-def quantize_for(path, calib, data_dir, codec, weights: str = "auto"):
-    """Load checkpoint ``path`` and quantize it as ``qsq pack`` does; return ``(model, lines)``,
-    ``lines`` saying which calibration images and weights were used."""
-    from .checkpoint import load_checkpoint
-    from .userdata import calibration, quantize_checkpoint
-
-    ck = load_checkpoint(path)
-    if weights == "qat" and ck.qat_model is None:
-        raise ValueError(f"{path}: checkpoint has no fine-tuned (qat) weights")
-    cal = calibration(ck.meta, ck.float_model.input_shape, calib, data_dir)
-    qm, _, note = quantize_checkpoint(ck, cal, codec, weights)
-    return qm, [f"calibration: {len(cal.x)} images of {cal.source}", f"weights: {note}"]
-
-
 def run_pack(args) -> int:
     from ..config import CODE_BITS_ALLOWED, CodecConfig, check_int
     from ..fileio import atomic_write_bytes, check_output_path
@@ -392,7 +378,8 @@ def run_pack(args) -> int:
     if args.qat and args.weights not in ("auto", "qat"):
         raise ValueError(f"--qat means --weights qat, not --weights {args.weights}")
     path = args.model or args.checkpoint or str(DEFAULT_CHECKPOINT)
-    qm, lines = quantize_for(path, args.calib, args.data, codec, "qat" if args.qat else args.weights)
+    from .userdata import quantize_file
+    qm, lines = quantize_file(path, args.calib, args.data, codec, "qat" if args.qat else args.weights)
     blob = pack_model(qm, args.lanes)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, blob)

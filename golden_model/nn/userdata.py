@@ -35,7 +35,7 @@ import numpy as np
 from .data import DATASETS, Dataset, _stratified_split, load_dataset
 
 __all__ = ["load_images", "load_labelled", "test_images", "checkpoint_dataset", "data_for", "calibration",
-           "Calibration", "quantize_checkpoint", "WEIGHT_CHOICES", "check_images"]
+           "Calibration", "quantize_checkpoint", "quantize_file", "WEIGHT_CHOICES", "check_images"]
 
 #: ``--weights`` values.
 WEIGHT_CHOICES = ("auto", "ptq", "qat")
@@ -253,3 +253,16 @@ def quantize_checkpoint(ck, calib: Calibration, codec, weights: str = "auto"):
     if model is None:
         model = qat() if pick == "qat" else ptq()
     return model, pick, note
+
+
+def quantize_file(path, calib, data_dir, codec, weights: str = "auto"):
+    """Load checkpoint ``path`` and quantize it (``qsq pack``, ``qsq compile``); return
+    ``(model, lines)``, ``lines`` saying which calibration images and weights were used."""
+    from .checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    if weights == "qat" and ck.qat_model is None:
+        raise ValueError(f"{path}: checkpoint has no fine-tuned (qat) weights")
+    cal = calibration(ck.meta, ck.float_model.input_shape, calib, data_dir)
+    qm, _, note = quantize_checkpoint(ck, cal, codec, weights)
+    return qm, [f"calibration: {len(cal.x)} images of {cal.source}", f"weights: {note}"]

@@ -63,8 +63,8 @@ def load_model(path=None, pe: str = "bucket", data_dir=None, calib=None, weights
         cal = calibration(ck.meta, ck.float_model.input_shape, calib, data_dir)
         return quantize_int8(ck.float_model, cal.x)
     from golden_model.config import CodecConfig
-    from golden_model.nn.cli import quantize_for
-    qm, lines = quantize_for(path, calib, data_dir, CodecConfig(), weights)
+    from golden_model.nn.userdata import quantize_file
+    qm, lines = quantize_file(path, calib, data_dir, CodecConfig(), weights)
     if notes is not None:
         notes += lines
     return qm
