@@ -251,3 +251,20 @@ def test_onnx_checker_findings_are_one_line(tmp_path):
     msg = _err(path)
     assert msg.startswith(f"{path}: not a valid ONNX model: ") and "\n" not in msg
     assert onnx.__version__   # the package the dev extra installs
+
+
+def test_a_network_without_convolutions_or_ending_in_relu(tmp_path):
+    rng = np.random.default_rng(1)
+    mlp = _graph([helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+                  helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)],
+                 {"w": rng.standard_normal((3, 16)), "b": np.zeros(3)})
+    path = _save(mlp, tmp_path / "mlp.onnx")
+    assert _err(path) == (f"{path}: the network must start with a Conv (the engine runs its "
+                          f"convolution stages before the fully connected layers), not node 'flat' "
+                          f"(Flatten)")
+    proto = _conv_net()
+    proto.graph.node[-1].output[0] = "z"
+    proto.graph.node.append(helper.make_node("Relu", ["z"], ["y"], name="last_relu"))
+    path = _save(proto, tmp_path / "relu.onnx")
+    assert _err(path) == (f"{path}: the network must end with a Gemm or MatMul (its outputs are the "
+                          f"logits), not with node 'last_relu' (Relu)")

@@ -263,7 +263,7 @@ class _Graph:
 
 def _clean(model) -> _Graph:
     """Constants, folding, Identity/Dropout removal, pruning (see the module notes)."""
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
@@ -278,7 +278,6 @@ def _clean(model) -> _Graph:
                               f"qsq import needs exactly one output (the logits)")
     vin = inputs[0]
     tt = vin.type.tensor_type
-    from onnx import TensorProto
     if not vin.type.HasField("tensor_type") or tt.elem_type != TensorProto.FLOAT:
         raise OnnxImportError(f"input {vin.name!r} must be a float32 tensor (N, C, H, W)")
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
@@ -288,7 +287,6 @@ def _clean(model) -> _Graph:
                               f"(N, C, H, W) with fixed C, H, W and a free or unit batch N")
     if any(d > _MAX_DIM for d in dims[1:]):
         raise OnnxImportError(f"input {vin.name!r}: dimensions {dims[1:]} above {_MAX_DIM}")
-    shapes = _static_shapes(model)
     nodes = []
     for i, n in enumerate(g.node):
         nodes.append(_Node(n.name or f"#{i}", n.op_type, list(n.input), list(n.output), _attrs(n),
@@ -297,6 +295,7 @@ def _clean(model) -> _Graph:
         if n.domain not in ("", "ai.onnx"):
             raise OnnxImportError(f"{n.label}: op domain {n.domain!r} is not supported; "
                                   f"qsq import handles standard ONNX ops: {', '.join(SUPPORTED_OPS)}")
+    shapes = _static_shapes(model)
     # constant folding, to a fixed point
     live = []
     for n in nodes:
@@ -665,10 +664,10 @@ def _order(items: list) -> list:
 
 def _check_order(items: list) -> None:
     """The layer order integer inference and the engine run (module notes, step 4)."""
-    if not items or items[0].kind not in ("conv", "flatten"):
+    if not items or items[0].kind != "conv":
         first = items[0].node if items else "nothing"
-        raise OnnxImportError(f"the network must start with a Conv (or a Flatten and a Gemm), not "
-                              f"{first}")
+        raise OnnxImportError(f"the network must start with a Conv (the engine runs its "
+                              f"convolution stages before the fully connected layers), not {first}")
     flat = False
     for i, it in enumerate(items):
         prev = items[i - 1] if i else None
