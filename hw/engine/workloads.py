@@ -14,7 +14,8 @@ split (the default); ``mnist`` -- the committed LeNet-5 trained on MNIST and the
 He-initialised weights calibrated on
 random images (bit-exactness needs no trained model) and random images; ``synthetic`` -- a small
 network of odd shapes (two input channels, a 7 x 6 image, a convolution without padding or pooling)
-for quick checks.
+for quick checks. :func:`file_workload` makes a workload of your own network (a ``.qsq`` or
+checkpoint file and your images; ``python -m sim.tb_engine --model FILE``).
 """
 
 from __future__ import annotations
