@@ -16,7 +16,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train clean distclean
+.PHONY: all help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train bench-import onnx-example clean distclean
 
 all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
 	@echo "make: all outputs are under $(BUILD)/"
@@ -90,6 +90,12 @@ spread: $(STAMP)  ## digits: 5-fold cross-validation spread of every accuracy ->
 
 bench-train: $(STAMP)  ## time one float and one QAT epoch of LeNet-5 on 60k MNIST images (needs `make mnist`)
 	$(VPY) -m golden_model.nn.bench_train
+
+bench-import: $(STAMP)  ## time qsq import + qsq pack of a LeNet-5-sized ONNX network with 2,048 calibration images (prints both; target <= 30 s)
+	$(VPY) -m golden_model.nn.bench_import
+
+onnx-example: $(STAMP)  ## the README's "Your own network" files: build/mynet/net.onnx (a CNN trained on digits) and build/mynet/digits.npz
+	$(VPY) -m golden_model.nn.onnx_example -o $(BUILD)/mynet/net.onnx --data $(BUILD)/mynet/digits.npz
 
 # ---------------------------------------------------------------- reports
 .PHONY: report report-bench report-engine

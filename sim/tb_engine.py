@@ -216,6 +216,10 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     """Compile ``workload`` for one engine, simulate ``images`` test images at every truncation
     setting of ``truncs`` (an int or a per-layer list each), check everything; return the summary.
 
+    ``workload`` is a name of :data:`hw.engine.workloads.WORKLOADS` or a
+    :class:`~hw.engine.workloads.Workload` (e.g. :func:`~hw.engine.workloads.file_workload`: a
+    network of your own).
+
     ``ready`` is the probability of ``logits.ready`` per cycle, ``pixel_gap`` that of a cycle
     without a pixel; ``resets`` lists ``(inference index, phase)`` pairs, phase ``load``,
     ``compute`` or ``output``. ``fault`` (bench self-tests only) builds a deliberately wrong
@@ -227,13 +231,17 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     from hw.engine.program import compile_program
     from hw.engine.schedule import compute_cycles
     from hw.engine.top import engine_timing
-    from hw.engine.workloads import golden_logits, workload as get_workload
+    from hw.engine.workloads import Workload, golden_logits, workload as get_workload
 
     from .common import build_root, run_bench
 
-    wl = get_workload(workload)
+    wl = workload if isinstance(workload, Workload) else get_workload(workload)
+    workload = wl.name
     cfg = EngineConfig(lanes=lanes, pe=pe, recode=recode, gating=gating, products=products)
     model = wl.model(pe)
+    if model is None:
+        raise ValueError(f"pe={pe!r}: workload {wl.name} has no network for it (an INT8 engine "
+                         f"needs a checkpoint .npz, not a .qsq file)")
     n_layers = len(model.layers)
     levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]
     if pe == "int8":
@@ -277,6 +285,13 @@ def main(argv=None) -> int:
 
     p = main_args()
     p.add_argument("--workload", default="synthetic", choices=tuple(WORKLOADS))
+    p.add_argument("--model", metavar="FILE",
+                   help="run your own network instead of --workload: a .qsq packed model (bucket, "
+                        "multiplier) or a checkpoint .npz (also int8)")
+    p.add_argument("--data", metavar="FILE",
+                   help="with --model: images to run, a labelled .npz (its test split) or a .npy "
+                        "of float images (default: random images in [0, 1)); a checkpoint is "
+                        "calibrated on it")
     p.add_argument("--pe", default="bucket", choices=PE_STYLES)
     p.add_argument("--lanes", type=int, default=4)
     p.add_argument("--recode", default="filter", choices=RECODE_STYLES)
@@ -290,10 +305,35 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     truncs = [[int(v) for v in t.split(",")] if "," in t else int(t) for t in (args.trunc or ["0"])]
-    print_summary(run(args.workload, args.pe, args.lanes, args.recode, args.gating, truncs,
+    wl = args.workload
+    if args.model is not None:
+        from hw.engine.workloads import file_workload
+        try:
+            wl = file_workload(args.model, args.data)
+        except (ValueError, OSError) as exc:
+            p.error(str(exc))
+        if wl.labels is not None:
+            _print_accuracy(wl, args.pe, truncs, args.images)
+    elif args.data is not None:
+        p.error("--data needs --model")
+    print_summary(run(wl, args.pe, args.lanes, args.recode, args.gating, truncs,
                       args.images, args.seed, args.ready, args.pixel_gap, (), args.sim,
                       args.waves or None, None, args.products))
     return 0
+
+
+def _print_accuracy(wl, pe: str, truncs, images: int) -> None:
+    """The golden (= the RTL's, when the bench passes) accuracy on the labelled images it runs."""
+    from hw.engine.workloads import golden_logits
+
+    n = min(images, len(wl.images))
+    n_layers = len(wl.model(pe).layers)
+    for t in truncs:
+        lv = [int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t]
+        pred = golden_logits(wl, pe, lv, np.arange(n)).argmax(axis=1)
+        print(f"tb_engine: {wl.name}, {pe} PE, t = {','.join(map(str, lv))}: accuracy "
+              f"{float(np.mean(pred == wl.labels[:n])):.4f} on the first {n} labelled test images "
+              f"(the bench checks every RTL logit against these)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,17 @@
 """Checkpoints: trained float (and fine-tuned) weights of one architecture in a small ``.npz``.
 
-Keys: ``meta`` (a JSON string: architecture, data set, split seed, training configuration,
-measured accuracies) and ``<group>/<layer>.<w|b>`` arrays (``float32``) for each group:
-``float`` (trained float weights) and, when fine-tuning ran, ``qat`` (quantization-aware
-fine-tuned weights, plus ``qat/exponents``: the fixed activation exponents it was tuned with).
+Keys: ``meta`` (a JSON string: architecture name, data set, split seed, training configuration,
+measured accuracies), ``architecture`` (a JSON string: ``{"input_shape": [C, H, W], "layers":
+[...]}``, the layer list of :meth:`~golden_model.nn.model.Sequential.spec`) and
+``<group>/<layer>.<w|b>`` arrays (``float32``) for each group: ``float`` (trained float weights)
+and, when fine-tuning ran, ``qat`` (quantization-aware fine-tuned weights, plus ``qat/exponents``:
+the fixed activation exponents it was tuned with).
+
+A checkpoint therefore describes its own network, so every command runs any network the engine
+supports (``qsq import`` writes such checkpoints from ONNX files). Checkpoints written before the
+``architecture`` key existed (the committed ``lenet_digits.npz`` and ``lenet5_mnist.npz``) name a
+built-in architecture in ``meta["arch"]`` (:data:`~golden_model.nn.model.ARCHITECTURES`) and
+still load unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import Sequential, build_model
+from .model import ARCHITECTURES, Sequential, build_model, model_from_spec
 from ..fileio import atomic_open
 
 __all__ = ["DEFAULT_CHECKPOINT", "save_checkpoint", "load_checkpoint", "Checkpoint"]
@@ -32,7 +40,9 @@ class Checkpoint:
 
 def save_checkpoint(path, meta: dict, float_model: Sequential, qat_model: Sequential | None = None,
                     qat_exponents: list[int] | None = None) -> Path:
-    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True))}
+    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True)),
+              "architecture": np.array(json.dumps({"input_shape": list(float_model.input_shape),
+                                                   "layers": float_model.spec()}))}
     arrays.update({f"float/{k}": v for k, v in float_model.state().items()})
     if qat_model is not None:
         arrays.update({f"qat/{k}": v for k, v in qat_model.state().items()})
@@ -67,17 +77,43 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT) -> Checkpoint:
     try:
         meta = json.loads(str(data["meta"]))
         arch = meta["arch"]
+        if not isinstance(meta, dict) or not isinstance(arch, str) or not arch:
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise ValueError(f"{path}: checkpoint 'meta' is not valid JSON with an 'arch' key") from None
+    build = _builder(path, arch, data.get("architecture"))
     models = {}
     for group in ("float", "qat"):
         state = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith(group + "/")
                  and k != "qat/exponents"}
         if state:
-            m = build_model(arch)
-            m.load_state(state)
+            m = build()
+            try:
+                m.load_state(state)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
             models[group] = m
     if "float" not in models:
         raise ValueError(f"{path}: checkpoint has no float weights")
     exps = [int(v) for v in data["qat/exponents"]] if "qat/exponents" in data else None
     return Checkpoint(meta, models["float"], models.get("qat"), exps)
+
+
+def _builder(path, arch: str, architecture):
+    """A function returning a fresh model of the checkpoint's network: from its ``architecture``
+    entry, or (older checkpoints) from the built-in architecture ``arch``."""
+    if architecture is None:
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"{path}: checkpoint has no 'architecture' entry and its arch {arch!r} "
+                             f"is not a built-in one {tuple(ARCHITECTURES)}")
+        return lambda: build_model(arch)
+    try:
+        spec = json.loads(str(architecture))
+        shape, layers = spec["input_shape"], spec["layers"]
+        model_from_spec(arch, shape, layers)          # checked once here
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: checkpoint 'architecture' is not an input shape and a layer "
+                         f"list ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: checkpoint 'architecture': {exc}") from None
+    return lambda: model_from_spec(arch, shape, layers)

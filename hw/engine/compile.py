@@ -31,16 +31,14 @@ __all__ = ["load_model", "default_model", "engine_verilog", "write_engine", "man
 TOP_NAME = "qsq_engine"
 
 
-def _calibration(meta: dict, data_dir=None):
-    from golden_model.nn.data import load_dataset
-    from golden_model.nn.quant import CALIB_IMAGES
-
-    data = load_dataset(meta.get("dataset", "digits"), data_dir, meta.get("split_seed", 0))
-    return data.x_train[:CALIB_IMAGES]
-
-
-def load_model(path=None, pe: str = "bucket", data_dir=None):
+def load_model(path=None, pe: str = "bucket", data_dir=None, calib=None, weights: str = "auto",
+               notes: list | None = None):
     """The network an engine of style ``pe`` runs, from ``path`` (default: the committed model).
+
+    A checkpoint is quantized as ``qsq pack`` does it: calibration images from ``calib`` (or the
+    checkpoint's data set), float-PTQ or QAT weights by ``weights``
+    (:func:`golden_model.nn.userdata.quantize_checkpoint`); ``notes``, if given, receives the lines
+    saying which. The INT8 engine quantizes the float weights.
 
     Raises
     ------
@@ -57,13 +55,19 @@ def load_model(path=None, pe: str = "bucket", data_dir=None):
                              f".qsq file holds only the 3-bit codes")
         from golden_model.nn.packfile import read_model
         return read_model(path)
+    from golden_model.nn.userdata import calibration
+
     ck = load_checkpoint(path)
-    calib = _calibration(ck.meta, data_dir)
     if pe == "int8":
         from golden_model.nn.int8 import quantize_int8
-        return quantize_int8(ck.float_model, calib)
-    from golden_model.nn.quant import quantize_model
-    return quantize_model(ck.float_model, calib)
+        cal = calibration(ck.meta, ck.float_model.input_shape, calib, data_dir)
+        return quantize_int8(ck.float_model, cal.x)
+    from golden_model.config import CodecConfig
+    from golden_model.nn.userdata import quantize_file
+    qm, lines = quantize_file(path, calib, data_dir, CodecConfig(), weights)
+    if notes is not None:
+        notes += lines
+    return qm
 
 
 def default_model(pe: str = "bucket"):

@@ -14,7 +14,8 @@ split (the default); ``mnist`` -- the committed LeNet-5 trained on MNIST and the
 He-initialised weights calibrated on
 random images (bit-exactness needs no trained model) and random images; ``synthetic`` -- a small
 network of odd shapes (two input channels, a 7 x 6 image, a convolution without padding or pooling)
-for quick checks.
+for quick checks. :func:`file_workload` makes a workload of your own network (a ``.qsq`` or
+checkpoint file and your images; ``python -m sim.tb_engine --model FILE``).
 """
 
 from __future__ import annotations
@@ -141,3 +142,38 @@ def workload(name: str) -> Workload:
     if not isinstance(name, str) or name not in WORKLOADS:
         raise ValueError(f"workload must be one of {tuple(WORKLOADS)}, not {name!r}")
     return WORKLOADS[name]()
+
+
+def file_workload(model, data=None, count: int = 16, seed: int = 9) -> Workload:
+    """A workload of your own: the network of ``model`` and images from ``data``.
+
+    ``model`` is a ``.qsq`` packed model (the coded network; no INT8 network) or a checkpoint
+    ``.npz`` (quantized as ``qsq compile`` does it, calibrated on ``data``'s images; both
+    networks). ``data`` is a labelled ``.npz`` (its test split and labels), a ``.npy`` of float
+    images, or None: ``count`` random images in ``[0, 1)``. The name carries the start of the
+    model file's SHA-256 (not its CRC-32: a ``.qsq`` file ends with its own CRC, so the CRC of
+    every whole file is the same constant), so the benches' build folders of different files
+    never collide.
+    """
+    import hashlib
+    import re
+
+    from golden_model.nn.synthetic import random_images
+    from golden_model.nn.userdata import test_images
+
+    from .compile import load_model
+
+    path = Path(model)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', path.stem)}-{digest}"
+    coded = load_model(path, "bucket", calib=data)
+    int8 = None if path.suffix == ".qsq" else load_model(path, "int8", calib=data)
+    labels = None
+    shape = tuple(coded.input_shape)
+    if data is None:
+        images = random_images(shape, count, seed)
+    else:
+        images, labels = test_images(data, shape)
+    return Workload(name, coded, int8, images, labels)
