@@ -212,7 +212,8 @@ def engine_sim(sim: str | None = None) -> str:
 def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode: str = "filter",
         gating: str = "enable", truncs=(0,), images: int | None = 8, seed: int = 1,
         ready: float = 1.0, pixel_gap: float = 0.0, resets=(), sim: str | None = None,
-        waves: bool | None = None, fault: str | None = None, products: str = "parallel") -> dict:
+        waves: bool | None = None, fault: str | None = None, products: str = "parallel",
+        reuse: int = 1, power: str = "lean") -> dict:
     """Compile ``workload`` for one engine, simulate ``images`` test images at every truncation
     setting of ``truncs`` (an int or a per-layer list each), check everything; return the summary.
 
@@ -237,7 +238,8 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
 
     wl = workload if isinstance(workload, Workload) else get_workload(workload)
     workload = wl.name
-    cfg = EngineConfig(lanes=lanes, pe=pe, recode=recode, gating=gating, products=products)
+    cfg = EngineConfig(lanes=lanes, pe=pe, recode=recode, gating=gating, products=products,
+                       reuse=reuse, power=power)
     model = wl.model(pe)
     if model is None:
         raise ValueError(f"pe={pe!r}: workload {wl.name} has no network for it (an INT8 engine "
@@ -271,14 +273,16 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     bench = {"seed": seed, "ready": ready, "pixel_gap": pixel_gap,
              "resets": [list(r) for r in resets], "layer_bits": prog.widths["layer"]}
     params = {"workload": workload, "lanes": lanes, "pe": pe, "recode": recode, "gating": gating,
-              "products": products, "truncs": levels, "images": count}
+              "products": products, "reuse": reuse, "power": power, "truncs": levels,
+              "images": count}
     return run_bench(module_name=MODULE, params=params, tag=tag, test_module="sim.tb_engine",
                      bench=bench, sim=sim, waves=waves, verilog=engine_verilog(hw_prog),
                      opt="-O2")
 
 
 def main(argv=None) -> int:
-    from hw.engine.config import ENGINE_GATING, PE_STYLES, PRODUCT_STYLES, RECODE_STYLES
+    from hw.engine.config import (ENGINE_GATING, PE_STYLES, POWER_STYLES, PRODUCT_STYLES,
+                                  RECODE_STYLES)
     from hw.engine.workloads import WORKLOADS
 
     from .common import main_args, print_summary
@@ -297,6 +301,9 @@ def main(argv=None) -> int:
     p.add_argument("--recode", default="filter", choices=RECODE_STYLES)
     p.add_argument("--gating", default="enable", choices=ENGINE_GATING)
     p.add_argument("--products", default="parallel", choices=PRODUCT_STYLES)
+    p.add_argument("--reuse", type=int, default=1, choices=(1, 2),
+                   help="output positions per weight word in the convolutions (default 1)")
+    p.add_argument("--power", default="lean", choices=POWER_STYLES)
     p.add_argument("--trunc", action="append", default=None,
                    help="truncation level, or comma-separated per-layer levels; repeatable")
     p.add_argument("--images", type=int, default=8)
@@ -318,7 +325,7 @@ def main(argv=None) -> int:
         p.error("--data needs --model")
     print_summary(run(wl, args.pe, args.lanes, args.recode, args.gating, truncs,
                       args.images, args.seed, args.ready, args.pixel_gap, (), args.sim,
-                      args.waves or None, None, args.products))
+                      args.waves or None, None, args.products, args.reuse, args.power))
     return 0
 
 

@@ -25,7 +25,8 @@ def simulator():
 
 
 def _id(p):
-    return "-".join(str(p.get(k)) for k in ("workload", "pe", "recode", "products", "lanes") if k in p)
+    return "-".join(str(p.get(k)) for k in ("workload", "pe", "recode", "products", "lanes",
+                                            "reuse", "power") if k in p)
 
 
 FAST = [
@@ -38,6 +39,13 @@ FAST = [
                       truncs=((2, 6, 0, 3),), images=4), marks=pytest.mark.slow),
     dict(workload="synthetic", pe="int8", lanes=3, images=5),
     dict(workload="digits", pe="bucket", lanes=16, truncs=(0, (3, 2, 4, 1)), images=3),
+    # weight reuse: two output positions per weight word (pairs with padding and odd widths)
+    dict(workload="synthetic", pe="bucket", lanes=3, reuse=2, truncs=((2, 0, 4, 1),), images=3),
+    dict(workload="synthetic", pe="int8", lanes=2, reuse=2, images=3),
+    pytest.param(dict(workload="synthetic", pe="multiplier", recode="filter", lanes=3, reuse=2,
+                      truncs=((3, 0, 5, 1),), images=3), marks=pytest.mark.slow),
+    pytest.param(dict(workload="synthetic", pe="bucket", lanes=3, power="baseline",
+                      truncs=((1, 4, 2, 7),), images=3), marks=pytest.mark.slow),
 ]
 
 
@@ -86,6 +94,16 @@ def test_engine_lenet5(pe):
 @pytest.mark.parametrize("lanes", [1, 5, 32])
 def test_engine_lane_counts(lanes):
     tb_engine.run(workload="digits", pe="bucket", lanes=lanes, truncs=(0, 3), images=3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pe", ["bucket", "multiplier", "int8"])
+def test_engine_reuse_digits_and_lenet5(pe):
+    """Weight reuse on pooled, padded layers (digits) and on LeNet-5's 28 x 28 layers."""
+    tb_engine.run(workload="digits", pe=pe, lanes=16, reuse=2, truncs=(0, 3), images=8,
+                  ready=0.8, resets=((2, "compute"),))
+    tb_engine.run(workload="lenet5-random", pe=pe, lanes=8, reuse=2, truncs=(0, (2, 1, 3, 0, 4)),
+                  images=3, ready=0.7)
 
 
 def _mnist_available() -> bool:

@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--products", default=d.products, choices=PRODUCT_STYLES,
                    help=f"bucket PE: the M bucket products per output in parallel multipliers or "
                         f"in one multiplier, M cycles per lane (default {d.products})")
+    p.add_argument("--reuse", type=int, default=d.reuse, choices=(1, 2),
+                   help=f"output positions each weight word serves in the convolutions: 2 reads "
+                        f"each weight once for two neighbouring positions (two accumulator sets "
+                        f"per lane, a second activation read port) (default {d.reuse})")
     p.add_argument("--power", default=d.power, choices=POWER_STYLES,
                    help=f"lean: read ports and registers switch only when their data is used; "
                         f"baseline: the engine as first built, for comparison (default {d.power})")
@@ -70,7 +74,7 @@ def run(args) -> int:
     from .program import compile_program
 
     cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating,
-                       products=args.products, power=args.power)
+                       products=args.products, power=args.power, reuse=args.reuse)
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")
     if args.model is not None and Path(args.model).suffix == ".qsq" and args.calib is not None:

@@ -83,7 +83,8 @@ def engine_verilog(prog: EngineProgram, name: str = TOP_NAME, command: str = "")
 
     cfg = prog.config
     params = {"model": prog.model.arch, "input": "x".join(str(v) for v in prog.input_shape),
-              "classes": prog.classes, "lanes": cfg.lanes, "pe": cfg.pe, "gating": cfg.gating}
+              "classes": prog.classes, "lanes": cfg.lanes, "pe": cfg.pe, "gating": cfg.gating,
+              "reuse": cfg.reuse, "power": cfg.power}
     if cfg.pe == "multiplier":
         params["recode"] = cfg.recode
     if cfg.pe == "bucket":
@@ -159,7 +160,7 @@ def manifest(prog: EngineProgram, timing: dict) -> dict:
     return {
         "top": TOP_NAME,
         "config": {"lanes": cfg.lanes, "pe": cfg.pe, "recode": cfg.recode if cfg.pe == "multiplier" else None,
-                   "gating": cfg.gating},
+                   "gating": cfg.gating, "reuse": cfg.reuse, "power": cfg.power},
         "model": {"arch": prog.model.arch, "input_shape": list(prog.input_shape), "classes": prog.classes,
                   "ops": list(prog.model.ops),
                   "code_bits": prog.codec.code_bits if prog.codec else None,

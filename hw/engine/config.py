@@ -59,6 +59,10 @@ class EngineConfig:
         (:data:`PRODUCT_STYLES`).
     power : {"lean", "baseline"}
         ``lean`` (default) or the engine as first built, for comparison (:data:`POWER_STYLES`).
+    reuse : {1, 2}
+        Output positions each weight word serves in the convolution layers: 1, or 2 -- two
+        neighbouring positions of a row per tap (the weight-stationary pair), each lane holding
+        two sets of accumulators and the activation memory a second read port.
     """
 
     lanes: int = 16
@@ -67,6 +71,7 @@ class EngineConfig:
     gating: str = "enable"
     products: str = "parallel"
     power: str = "lean"
+    reuse: int = 1
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 1, MAX_LANES)
@@ -75,6 +80,10 @@ class EngineConfig:
         _check_choice("gating", self.gating, ENGINE_GATING)
         _check_choice("products", self.products, PRODUCT_STYLES)
         _check_choice("power", self.power, POWER_STYLES)
+        if not isinstance(self.reuse, int) or isinstance(self.reuse, bool):
+            raise TypeError(f"reuse must be 1 or 2, not {self.reuse!r}")
+        if self.reuse not in (1, 2):
+            raise ValueError(f"reuse must be 1 or 2, not {self.reuse!r}")
 
     def tag(self) -> str:
         """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
@@ -83,4 +92,5 @@ class EngineConfig:
             pe += f"-{self.products}"
         gate = "" if self.gating == "enable" else f"_{self.gating}"
         power = "" if self.power == "lean" else f"_{self.power}"
-        return f"{pe}_l{self.lanes}{gate}{power}"
+        reuse = "" if self.reuse == 1 else f"_r{self.reuse}"
+        return f"{pe}_l{self.lanes}{gate}{power}{reuse}"

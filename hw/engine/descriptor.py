@@ -25,6 +25,7 @@ field          meaning
 ``in_base``    activation region read; ``out_base``: region written
 ``out_plane``  ``PH * PW``: stored bytes per output channel; ``grp_stride`` = ``lanes * out_plane``
 ``last``       1 for the final (logit) layer
+``pair``       1 when each tap serves two neighbouring output positions (weight reuse)
 ``shift``      requantization shift of the coded engines (signed)
 ``req_mult``,  fixed-point requantization of the INT8 engine (``M`` and ``n``)
 ``req_shift``
@@ -43,7 +44,7 @@ __all__ = ["FIELDS", "SIGNED_FIELDS", "descriptor_values", "descriptor_layout"]
 #: Descriptor fields, in layout order.
 FIELDS = ("C", "k", "pad", "hp", "wp", "W", "HW", "kk", "padW", "padk", "PH", "PW", "pool", "G",
           "lanes_last", "K", "w_base", "f_base", "in_base", "out_base", "out_plane", "grp_stride",
-          "last", "shift", "req_mult", "req_shift")
+          "last", "shift", "req_mult", "req_shift", "pair")
 #: Fields that may be negative.
 SIGNED_FIELDS = ("shift",)
 
@@ -54,7 +55,8 @@ def _values(p: LayerPlan) -> dict:
             "PH": p.PH, "PW": p.PW, "pool": int(p.pool), "G": p.G, "lanes_last": p.lanes_last,
             "K": p.K, "w_base": p.w_base, "f_base": p.f_base, "in_base": p.in_base,
             "out_base": p.out_base, "out_plane": p.out_plane, "grp_stride": p.lanes * p.out_plane,
-            "last": int(p.last), "shift": p.shift, "req_mult": p.req_mult, "req_shift": p.req_shift}
+            "last": int(p.last), "shift": p.shift, "req_mult": p.req_mult, "req_shift": p.req_shift,
+            "pair": int(p.pair)}
 
 
 def descriptor_values(prog: EngineProgram) -> list[dict]:

@@ -50,6 +50,21 @@ def _lane_index_width(lanes: int) -> int:
     return max(1, (lanes - 1).bit_length())
 
 
+def _pair_ports(pairs: bool) -> dict:
+    """Weight reuse: the second position's activation, which of the two use the tap, and which
+    position's results ``sel`` reads (``half``)."""
+    if not pairs:
+        return {}
+    return {"act_b": In(ACT_WIDTH), "va": In(1), "vb": In(1), "half": In(1)}
+
+
+def _position_inputs(lanes) -> list:
+    """``(activation, tap used)`` per output position of an issue."""
+    if not lanes.pairs:
+        return [(lanes.act, lanes.valid)]
+    return [(lanes.act, lanes.valid & lanes.va), (lanes.act_b, lanes.valid & lanes.vb)]
+
+
 class BucketLanes(wiring.Component):
     """``lanes`` bucket accumulators sets: code-steered add/subtract, zero codes gated off.
 
@@ -81,12 +96,13 @@ class BucketLanes(wiring.Component):
     """
 
     def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable",
-                 lean: bool = True):
+                 lean: bool = True, pairs: bool = False):
         self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
-        self.lean = lean
+        self.lean, self.pairs = lean, pairs
         super().__init__({
             "valid": In(1), "last": In(1),
             "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
+            **_pair_ports(pairs),
             "sel": In(_lane_index_width(lanes)),
             "handoff": Out(1),
             "result": Out(data.ArrayLayout(signed(width), codec.max_index)),
@@ -101,25 +117,40 @@ class BucketLanes(wiring.Component):
         m = Module()
         n = self.codec.code_bits
         big_m = self.codec.max_index
-        a = Signal(signed(ACT_WIDTH + 1), name="act_s")
-        m.d.comb += a.eq(self.act)
         clr = Signal(name="clear")   # the cycle after a last tap: copy to the shadows, clear
         m.d.sync += [clr.eq(self.valid & self.last), self.handoff.eq(clr)]
+        shadows = []                 # [position set][lane][bucket]
+        for q, (act, use) in enumerate(_position_inputs(self)):
+            sfx = "" if q == 0 else "_b"
+            a = Signal(signed(ACT_WIDTH + 1), name=f"act_s{sfx}")
+            m.d.comb += a.eq(act)
+            shadows.append(self._buckets(m, a, use, clr, sfx))
+        flat = [lane for s in shadows for lane in s]
+        index = Mux(self.half, self.sel + self.lanes, self.sel) if self.pairs else self.sel
+        for idx in range(big_m):
+            m.d.comb += self.result[idx].eq(Array(s[idx] for s in flat)[index])
+        return m
+
+    def _buckets(self, m, a, use, clr, sfx):
+        """Every lane's buckets for one output position (activation ``a``, tap used if ``use``);
+        returns the shadows, ``[lane][bucket]``."""
+        n = self.codec.code_bits
+        big_m = self.codec.max_index
         shadows = []
         for j in range(self.lanes):
             code = self.word[j * n:(j + 1) * n]
             neg = code[n - 1]
             mag = code[:n - 1]
-            addend = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_addend")
+            addend = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_addend{sfx}")
             m.d.comb += addend.eq(Mux(neg, -a, a))
             lane_sh = []
             for idx in range(1, big_m + 1):
-                bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}")
-                shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}")
-                hit = Signal(name=f"lane{j}_hit{idx}")
-                m.d.comb += hit.eq(self.valid & (mag == idx))
+                bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}{sfx}")
+                shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}{sfx}")
+                hit = Signal(name=f"lane{j}_hit{idx}{sfx}")
+                m.d.comb += hit.eq(use & (mag == idx))
                 # Operand isolation: only the selected bucket's adder sees the activation.
-                isolated = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_in{idx}")
+                isolated = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_in{idx}{sfx}")
                 functional = self.gating == "none"     # every tap adds: 0 unless selected
                 m.d.comb += isolated.eq(Mux(hit, addend, 0) if self.lean or functional else addend)
                 with m.If(clr):
@@ -132,9 +163,7 @@ class BucketLanes(wiring.Component):
                         m.d.sync += bucket.eq(bucket + isolated)
                 lane_sh.append(shadow)
             shadows.append(lane_sh)
-        for idx in range(big_m):
-            m.d.comb += self.result[idx].eq(Array(s[idx] for s in shadows)[self.sel])
-        return m
+        return shadows
 
 
 class MACLanes(wiring.Component):
@@ -178,9 +207,9 @@ class MACLanes(wiring.Component):
     """
 
     def __init__(self, lanes: int, pe: str, codec: CodecConfig, width: int, gating: str = "enable",
-                 recode: str = "filter", lean: bool = True):
+                 recode: str = "filter", lean: bool = True, pairs: bool = False):
         self.lanes, self.pe, self.codec, self.width = lanes, pe, codec, width
-        self.gating, self.recode, self.lean = gating, recode, lean
+        self.gating, self.recode, self.lean, self.pairs = gating, recode, lean, pairs
         self.mult = MultiplierConfig(ACT_WIDTH, False, codec.weight_width, True)
         lw = _lane_index_width(lanes)
         ports = {"valid": In(1), "last": In(1), "act": In(ACT_WIDTH)}
@@ -190,6 +219,7 @@ class MACLanes(wiring.Component):
                           "trunc": In(max(1, self.mult.ndigits.bit_length()))})
         else:
             ports["word"] = In(lanes * 8)
+        ports.update(_pair_ports(pairs))
         ports.update({"sel": In(lw), "handoff": Out(1), "result": Out(signed(width))})
         super().__init__(ports)
 
@@ -220,7 +250,8 @@ class MACLanes(wiring.Component):
         tap = self.valid
         hold = self.gating != "none"
         isolate = hold and self.lean
-        results = []
+        positions = _position_inputs(self)
+        results = [[] for _ in positions]
         # The last tap's flag travels beside the multipliers' pipeline (they all share it).
         last = self.valid & self.last
         for s in range(self.multiplier_latency):
@@ -246,9 +277,11 @@ class MACLanes(wiring.Component):
             n = cfg.code_bits if self.pe == "multiplier" else 8
             field = self.word[j * n:(j + 1) * n]
             if self.pe == "int8":
-                mul = ExactMultiplier(ACT_WIDTH, False, 8, True, latency=self.multiplier_latency,
-                                      hold=isolate)
-                m.d.comb += mul.b.eq(field.as_signed())
+                def new_mul(field=field):
+                    mul = ExactMultiplier(ACT_WIDTH, False, 8, True,
+                                          latency=self.multiplier_latency, hold=isolate)
+                    m.d.comb += mul.b.eq(field.as_signed())
+                    return mul
                 nz = field.any()
             elif self.recode == "operation":
                 scale = Signal(cfg.scale_bits, name=f"lane{j}_scale")
@@ -257,9 +290,11 @@ class MACLanes(wiring.Component):
                 dec = ShiftScaleDecoder(cfg.code_bits, cfg.scale_bits, lanes=1)
                 m.submodules[f"dec{j}"] = dec
                 m.d.comb += [dec.codes[0].eq(field), dec.scale.eq(scale)]
-                mul = CSDCompactMultiplier(ACT_WIDTH, False, cfg.weight_width, True, "runtime",
-                                           self.gating, "xor")
-                m.d.comb += [mul.b.eq(dec.weights[0]), mul.trunc.eq(self.trunc)]
+                def new_mul(dec=dec):
+                    mul = CSDCompactMultiplier(ACT_WIDTH, False, cfg.weight_width, True,
+                                               "runtime", self.gating, "xor")
+                    m.d.comb += [mul.b.eq(dec.weights[0]), mul.trunc.eq(self.trunc)]
+                    return mul
                 nz = field[:n - 1].any()
             else:
                 sets = self._digits(m, j)
@@ -274,8 +309,10 @@ class MACLanes(wiring.Component):
                     for idx, (pos, neg) in enumerate(sets, start=1):
                         with m.Case(idx):
                             m.d.comb += [dpos.eq(Mux(sign, neg, pos)), dneg.eq(Mux(sign, pos, neg))]
-                mul = CSDDigitMultiplier(mult, self.gating)
-                m.d.comb += [mul.dpos.eq(dpos), mul.dneg.eq(dneg), mul.trunc.eq(self.trunc)]
+                def new_mul(dpos=dpos, dneg=dneg):
+                    mul = CSDDigitMultiplier(mult, self.gating)
+                    m.d.comb += [mul.dpos.eq(dpos), mul.dneg.eq(dneg), mul.trunc.eq(self.trunc)]
+                    return mul
                 if isolate:
                     # The quality knob reaches the MAC: a weight whose CSD digits all lie below
                     # the truncation level multiplies to 0 -- its multiply is not issued.
@@ -283,22 +320,30 @@ class MACLanes(wiring.Component):
                     m.d.comb += nz.eq(((dpos | dneg) & kept).any())
                 else:
                     nz = mag.any()
-            m.submodules[f"mul{j}"] = mul
-            # Operand isolation (gating): a zero weight's multiply is not issued at all.
-            m.d.comb += [mul.a.eq(self.act), mul.in_valid.eq(tap & nz if isolate else tap)]
             # Zero-weight flags travel beside the multiplier's pipeline.
             keep = nz
             for s in range(self.multiplier_latency):
                 k2 = Signal(name=f"lane{j}_nz{s}")
                 m.d.sync += k2.eq(keep)
                 keep = k2
-            acc = Signal(signed(self.width), name=f"lane{j}_acc")
-            shadow = Signal(signed(self.width), name=f"lane{j}_shadow")
-            with m.If(clr):
-                m.d.sync += [shadow.eq(acc), acc.eq(0)]
-            with m.Elif(mul.out_valid & (keep if hold else 1)):
-                m.d.sync += acc.eq(acc + mul.p)
-            results.append(shadow)
-        m.d.comb += self.result.eq(Array(results)[self.sel])
+            # One multiplier, accumulator and shadow per output position of an issue (two with
+            # weight reuse: the same weight, each position's activation).
+            for q, (act, use) in enumerate(positions):
+                sfx = "" if q == 0 else "_b"
+                mq = new_mul()
+                m.submodules[f"mul{j}{sfx}"] = mq
+                # Operand isolation (gating): a zero weight's multiply is not issued at all.
+                m.d.comb += [mq.a.eq(act), mq.in_valid.eq(use & nz if isolate else use)]
+                acc = Signal(signed(self.width), name=f"lane{j}_acc{sfx}")
+                shadow = Signal(signed(self.width), name=f"lane{j}_shadow{sfx}")
+                with m.If(clr):
+                    m.d.sync += [shadow.eq(acc), acc.eq(0)]
+                with m.Elif(mq.out_valid & (keep if hold else 1)):
+                    m.d.sync += acc.eq(acc + mq.p)
+                results[q].append(shadow)
+        flat = [r for rs in results for r in rs]
+        index = Mux(self.half, self.sel + self.lanes, self.sel) if self.pairs else self.sel
+        m.d.comb += self.result.eq(Array(flat)[index])
         del lw
         return m
+

@@ -52,6 +52,9 @@ class PostProcessor(wiring.Component):
         engines, ``req_lo``/``req_hi``: INT8 shifts).
     products : {"parallel", "serial"}
         Bucket PE: ``M`` multipliers, or one multiplier used ``M`` cycles per lane.
+    pairs : bool
+        Weight reuse: a handoff holds two output positions (``meta.has_b``), processed one after
+        the other.
     lean : bool
         Pipeline registers load only with valid data, bias and scale are read once per lane
         (default); False: every register loads and the memories are read every cycle the unit
@@ -66,6 +69,9 @@ class PostProcessor(wiring.Component):
     trunc : In(4)
         Bucket PE: truncation level of the bucket products.
     sel : Out(lane index)
+    half : Out(1)
+        With ``pairs``: which position of a pair ``sel`` reads (the first's lanes, then the
+        second's).
     result : In
         The lanes' ``result`` for ``sel``.
     f_addr : Out(f_addr), f_en : Out(1)
@@ -81,21 +87,24 @@ class PostProcessor(wiring.Component):
     """
 
     def __init__(self, pe: str, lanes: int, codec: CodecConfig | None, desc_layout, widths: dict,
-                 products: str = "parallel", lean: bool = True):
+                 products: str = "parallel", lean: bool = True, pairs: bool = False):
         self.pe, self.lanes, self.codec, self.widths = pe, lanes, codec, widths
-        self.lean = lean
+        self.lean, self.pairs = lean, pairs
         self.desc_layout, self.products = desc_layout, products
         self.lane_width = max(1, (lanes - 1).bit_length())
         if pe == "bucket":
             result = data.ArrayLayout(signed(widths["bucket"]), codec.max_index)
         else:
             result = signed(widths["acc"])
-        ports = {"handoff": In(1), "meta": In(meta_layout(widths["f_addr"], widths["act_addr"])),
+        ports = {"handoff": In(1),
+                 "meta": In(meta_layout(widths["f_addr"], widths["act_addr"], pairs)),
                  "desc": In(desc_layout), "sel": Out(self.lane_width), "result": In(result),
                  "f_addr": Out(widths["f_addr"]), "f_en": Out(1), "bias": In(signed(widths["bias"]))}
         if pe == "bucket":
             ports["scale"] = In(codec.scale_bits)
             ports["trunc"] = In(max(1, codec.weight_width.bit_length()))
+        if pairs:
+            ports["half"] = Out(1)
         ports.update({"act_we": Out(1), "act_waddr": Out(widths["act_addr"]), "act_wdata": Out(ACT_WIDTH),
                       "logit_we": Out(1), "logit_addr": Out(widths["class"]),
                       "logit_data": Out(signed(LOGIT_BITS)), "best": Out(widths["class"]),
@@ -152,12 +161,30 @@ class PostProcessor(wiring.Component):
             m.d.comb += [go.eq(active), j0.eq(j), s0.eq(sub), f0.eq(f_grp), o0.eq(o_run),
                          wf0.eq(wf), wl0.eq(wl), n0.eq(count)]
         lane_done = s0 == rate - 1
-        m.d.sync += active.eq(go & ~(lane_done & (j0 + 1 == n0)))
+        out_done = lane_done & (j0 + 1 == n0)
+        next_half = Signal(name="p0_next_half")  # weight reuse: on to the pair's second position
+        if self.pairs:
+            # the second position's destination, held from the handoff
+            half, h0 = Signal(name="ppu_half"), Signal(name="p0_half")
+            keep = {k: Signal.like(getattr(self.meta, k), name=f"ppu_{k}")
+                    for k in ("has_b", "o_pos_b", "win_first_b", "win_last_b")}
+            now = {k: Mux(self.handoff, getattr(self.meta, k), v) for k, v in keep.items()}
+            with m.If(self.handoff):
+                m.d.sync += [v.eq(getattr(self.meta, k)) for k, v in keep.items()]
+            m.d.comb += [h0.eq(Mux(self.handoff, 0, half)), self.half.eq(h0),
+                         next_half.eq(out_done & ~h0 & now["has_b"])]
+        m.d.sync += active.eq(go & ~(out_done & ~next_half))
         with m.If(go if self.lean else 1):   # idle: the walk's registers hold
             m.d.sync += [f_grp.eq(f0), wf.eq(wf0), wl.eq(wl0), count.eq(n0), j.eq(j0),
                          sub.eq(s0 + 1), o_run.eq(o0)]
+            if self.pairs:
+                m.d.sync += half.eq(h0)
             with m.If(lane_done):
                 m.d.sync += [j.eq(j0 + 1), sub.eq(0), o_run.eq(o0 + d.out_plane)]
+            if self.pairs:
+                with m.If(next_half):
+                    m.d.sync += [j.eq(0), half.eq(1), o_run.eq(now["o_pos_b"]),
+                                 wf.eq(now["win_first_b"]), wl.eq(now["win_last_b"])]
         # bias (and scale) once per lane: the read port holds its data through the lane's cycles
         m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0),
                      self.f_en.eq(go & (s0 == 0) if self.lean else go)]

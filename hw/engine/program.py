@@ -37,7 +37,7 @@ from golden_model.nn.quant import ACT_BITS, QuantizedModel, check_truncations
 from .config import EngineConfig
 
 __all__ = ["LayerPlan", "EngineProgram", "compile_program", "parse_ops", "tap_ranges", "positions",
-           "LOGIT_BITS"]
+           "issues", "LOGIT_BITS"]
 
 #: Width of a logit (the last layer's int32 accumulator).
 LOGIT_BITS = 32
@@ -84,6 +84,7 @@ class LayerPlan:
     req_mult: int
     req_shift: int
     lanes: int
+    pair: bool = False
 
     @property
     def pool(self) -> bool:
@@ -172,6 +173,42 @@ def positions(p: LayerPlan):
                     first = dy == 0 and dx == 0
                     last = dy == p.win - 1 and dx == p.win - 1
                     yield py * p.win + dy, px * p.win + dx, py * p.PW + px, first, last
+
+
+def issues(p: LayerPlan):
+    """The layer's outputs grouped as the engine issues them (one weight word read per tap serves
+    every output of a group): ``(y, x, taps, outputs)``, ``outputs`` a list of ``(pos, first,
+    last)`` as in :func:`positions`.
+
+    Without ``p.pair`` every position alone. With it two neighbouring positions ``(y, x)`` and
+    ``(y, x + 1)``: in a pooled layer the two of each window row, else ``x`` even (the last
+    position of a row of odd width alone). A pair's taps are the union of both positions' kernel
+    columns (the taps of one that fall on the padding are not used for it).
+    """
+    if not p.pair:
+        for y, x, pos, first, last in positions(p):
+            yield y, x, taps(p, y, x), [(pos, first, last)]
+        return
+    if p.pool:
+        for py in range(p.PH):
+            for px in range(p.PW):
+                for dy in range(2):
+                    y, x, pos = 2 * py + dy, 2 * px, py * p.PW + px
+                    yield y, x, _union_taps(p, y, x), [(pos, dy == 0, False), (pos, False, dy == 1)]
+        return
+    for y in range(p.Ho):
+        for x in range(0, p.Wo, 2):
+            pos = y * p.PW + x
+            if x + 1 < p.Wo:
+                yield y, x, _union_taps(p, y, x), [(pos, True, True), (pos + 1, True, True)]
+            else:
+                yield y, x, taps(p, y, x), [(pos, True, True)]
+
+
+def _union_taps(p: LayerPlan, y: int, x: int) -> int:
+    ky_lo, ky_hi, _, kx_hi = tap_ranges(p, y, x)
+    kx_lo = tap_ranges(p, y, x + 1)[2]
+    return p.C * (ky_hi - ky_lo + 1) * (kx_hi - kx_lo + 1)
 
 
 def taps(p: LayerPlan, y: int, x: int) -> int:
@@ -365,7 +402,7 @@ def compile_program(model, config: EngineConfig = EngineConfig(), trunc=0) -> En
             out_plane=(ho // win) * (wo // win),
             shift=0 if (int8 or last) else int(q.shift),
             req_mult=int(q.req_mult) if int8 else 0, req_shift=int(q.req_shift) if int8 else 0,
-            lanes=lanes)
+            lanes=lanes, pair=config.reuse == 2 and q.kind == "conv" and wo >= 2)
         plans.append(plan)
         words += _words(vals, bits, lanes, groups)
         pad_f = groups * lanes - f_n

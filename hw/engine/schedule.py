@@ -5,14 +5,15 @@ every layer exactly from the program and the pipeline constants that the RTL uni
 properties (:attr:`hw.engine.top.QSQEngine.timing`). The testbench measures the same quantities
 and requires equality.
 
-Per layer (``L_g`` = valid lanes of group ``g``, ``K_n`` = issued taps of output ``n``)::
+Per layer (``L_g`` = valid lanes of group ``g``, ``K_n`` = issued taps of issue ``n``)::
 
     start  = 3                                   descriptor address, data, sequencer start
     groups = sum_g [lanes if scale loads]        multiplier PE: one scale load per lane
-    output n: 1 set-up cycle, then its taps; its last tap issues at
-              e_n = max(setup_n + K_n, e_{n-1} + r * L_{n-1})   (the post-processing unit reads
-              one lane every r = rate cycles and must be done with output n-1's lanes)
-    drain  = pe + r * L_last + post              pipeline + last lanes + post-processing
+    issue n (one output position, or two with weight reuse; O_n outputs):
+              1 set-up cycle, then its taps K_n; its last tap issues at
+              e_n = max(setup_n + K_n, e_{n-1} + r * O_{n-1} * L_{n-1})   (the post-processing
+              unit reads one lane output every r = rate cycles and must be done with issue n-1's)
+    drain  = pe + r * O_last * L_last + post     pipeline + last outputs + post-processing
 
 and ``compute = sum of layers + 2`` (the first logit is valid two cycles after the last layer's
 drain). Loading takes one cycle per pixel and the logits one cycle each when the streams never
@@ -21,7 +22,7 @@ stall.
 
 from __future__ import annotations
 
-from .program import EngineProgram, LayerPlan, positions, taps
+from .program import EngineProgram, LayerPlan, issues, positions, taps
 
 __all__ = ["layer_cycles", "compute_cycles", "inference_cycles", "cycle_table", "memory_traffic",
            "MEMORY_NAMES"]
@@ -43,17 +44,17 @@ def layer_cycles(p: LayerPlan, timing: dict) -> dict:
             cur += lanes
             loads += lanes
         lg = p.group_lanes(g)
-        for y, x, *_ in positions(p):
-            k_n = taps(p, y, x)
+        for _, _, k_n, outs in issues(p):
             e = cur + k_n
             if prev_e is not None and e < prev_e + prev_l:
                 stall += prev_e + prev_l - e
                 e = prev_e + prev_l
             setup += 1
             tap_cycles += k_n
-            prev_e, prev_l = e, lg * timing["rate"]
+            prev_e, prev_l = e, len(outs) * lg * timing["rate"]
             cur = e + 1
-    drain = timing["pe"] + p.lanes_last * timing["rate"] + timing["post"]
+    last_outs = len(list(issues(p))[-1][3])
+    drain = timing["pe"] + last_outs * p.lanes_last * timing["rate"] + timing["post"]
     total = cur + drain
     return {"layer": p.name, "cycles": total, "taps": tap_cycles, "setup": setup, "stall": stall,
             "scale_loads": loads, "overhead": timing["desc"] + drain,
@@ -87,9 +88,11 @@ def memory_traffic(prog: EngineProgram, timing: dict) -> dict:
     Per memory (RTL name, :data:`MEMORY_NAMES`): ``reads`` and ``writes`` (word accesses),
     ``width`` (bits per word, as built) and ``read_bits``/``write_bits``:
 
-    * ``weight_mem``, ``act_mem``: one read per issued tap (``taps`` x groups); activations are
-      written once per pixel and once per stored output value (``F x PH x PW`` of every layer but
-      the last);
+    * ``weight_mem``: one read per issued tap (:func:`~hw.engine.program.issues`: with weight
+      reuse one tap serves two output positions), per group;
+    * ``act_mem``: one read per tap of every output (a pair's two positions each read their own,
+      through two read ports); written once per pixel and once per stored output value
+      (``F x PH x PW`` of every layer but the last);
     * ``bias_mem``: one read per lane and output (valid lanes only), the post-processing unit
       holding it while it works on the lane;
     * ``scale_mem``: bucket PE as the biases; multiplier PE one read per lane of every group (the
@@ -101,15 +104,17 @@ def memory_traffic(prog: EngineProgram, timing: dict) -> dict:
 
     cfg = prog.config
     taps_total = outputs = loads = 0
+    words = 0
     for p in prog.layers:
         per_group = sum(taps(p, y, x) for y, x, *_ in positions(p))
         taps_total += p.G * per_group
+        words += p.G * sum(k for _, _, k, _ in issues(p))
         outputs += p.F * p.outputs
         loads += p.G * p.lanes
     stored = sum(p.F * p.out_plane for p in prog.layers if not p.last)
     w = prog.widths
     out = {
-        "weight_mem": (taps_total, 0, prog.weight_bits),
+        "weight_mem": (words, 0, prog.weight_bits),
         "act_mem": (taps_total, prog.input_size + stored, 8),
         "bias_mem": (outputs, 0, w["bias"]),
         "desc_mem": (len(prog.layers), 0, descriptor_layout(prog).size),

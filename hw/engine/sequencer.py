@@ -31,20 +31,28 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["Sequencer", "op_layout", "meta_layout"]
 
 
-def op_layout(lane_width: int, scale_loads: bool) -> data.StructLayout:
+def op_layout(lane_width: int, scale_loads: bool, pairs: bool = False) -> data.StructLayout:
     """One issued operation: a tap (``valid``) or, with scale loads, a scale load (``load``, lane
-    ``lane``)."""
+    ``lane``); with ``pairs``, whether the tap is used by the first (``va``) and the second
+    (``vb``) output position of the pair."""
     fields = {"valid": 1, "last": 1}
     if scale_loads:
         fields.update({"load": 1, "lane": unsigned(lane_width)})
+    if pairs:
+        fields.update({"va": 1, "vb": 1})
     return data.StructLayout(fields)
 
 
-def meta_layout(f_width: int, act_width: int) -> data.StructLayout:
+def meta_layout(f_width: int, act_width: int, pairs: bool = False) -> data.StructLayout:
     """Where an output goes: scale/bias entry of lane 0, activation address of lane 0, window
-    flags, and whether its group is the layer's last (fewer valid lanes)."""
-    return data.StructLayout({"f_grp": unsigned(f_width), "o_pos": unsigned(act_width),
-                              "win_first": 1, "win_last": 1, "last_group": 1})
+    flags, and whether its group is the layer's last (fewer valid lanes); with ``pairs`` the same
+    for the second position (``has_b``: the pair has one)."""
+    fields = {"f_grp": unsigned(f_width), "o_pos": unsigned(act_width),
+              "win_first": 1, "win_last": 1, "last_group": 1}
+    if pairs:
+        fields.update({"has_b": 1, "o_pos_b": unsigned(act_width), "win_first_b": 1,
+                       "win_last_b": 1})
+    return data.StructLayout(fields)
 
 
 class Sequencer(wiring.Component):
@@ -61,6 +69,10 @@ class Sequencer(wiring.Component):
         Issue one scale load per lane at the start of every group (multiplier PE).
     post_rate : int
         Cycles the post-processing unit spends per lane.
+    pairs : bool
+        Weight reuse: in layers whose descriptor has ``pair``, each tap serves the positions
+        ``(y, x)`` and ``(y, x + 1)`` (:func:`hw.engine.program.issues`); ``act_addr`` is the first
+        one's address, the second reads ``act_addr + 1``.
 
     Members
     -------
@@ -74,20 +86,22 @@ class Sequencer(wiring.Component):
     meta : Out(meta_layout)
         Valid with ``op.last``.
     busy, done : Out(1)
+    has_b : Out(1)
+        The current issue is a pair (weight reuse), valid with its taps.
     """
 
     def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False,
-                 post_rate: int = 1):
+                 post_rate: int = 1, pairs: bool = False):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
-        self.scale_loads, self.post_rate = scale_loads, post_rate
+        self.scale_loads, self.post_rate, self.pairs = scale_loads, post_rate, pairs
         self.lane_width = max(1, (lanes - 1).bit_length())
         super().__init__({
             "start": In(1), "desc": In(desc_layout),
             "act_addr": Out(widths["act_addr"]), "w_addr": Out(widths["w_addr"]),
             "f_addr": Out(widths["f_addr"]), "rd_en": Out(1),
-            "op": Out(op_layout(self.lane_width, scale_loads)),
-            "meta": Out(meta_layout(widths["f_addr"], widths["act_addr"])),
-            "busy": Out(1), "done": Out(1),
+            "op": Out(op_layout(self.lane_width, scale_loads, pairs)),
+            "meta": Out(meta_layout(widths["f_addr"], widths["act_addr"], pairs)),
+            "busy": Out(1), "done": Out(1), "has_b": Out(1),
         })
 
     def elaborate(self, platform):
@@ -114,13 +128,21 @@ class Sequencer(wiring.Component):
         nrows, ncols = like("k", "nrows", 1), like("k", "ncols", 1)
         act, act_row, act_ch = Signal(aw, name="act"), Signal(aw, name="act_row"), Signal(aw, name="act_ch")
         w, w_row, w_ch = Signal(ww, name="w"), Signal(ww, name="w_row"), Signal(ww, name="w_ch")
-        spacing = Signal(range(self.lanes * self.post_rate + 1), name="spacing")
+        n_out = 2 if self.pairs else 1
+        spacing = Signal(range(n_out * self.lanes * self.post_rate + 1), name="spacing")
 
         last_group = Signal(name="last_group")
         m.d.comb += last_group.eq(g == d.G - 1)
         win_first = Signal(name="win_first")
         win_last = Signal(name="win_last")
-        m.d.comb += [win_first.eq(~dy & ~dx), win_last.eq(~d.pool | (dy & dx))]
+        pair = Signal(name="pair")          # this layer issues pairs of positions
+        m.d.comb += pair.eq(d.pair if self.pairs else 0)
+        # a pair of a pooled layer is the two positions of a window row (dx stays 0)
+        m.d.comb += [win_first.eq(~dy & ~dx), win_last.eq(~d.pool | (dy & (dx | pair)))]
+        a_skip = Signal(name="a_skip")     # the first position's kernel starts one column later
+        b_skip = Signal(name="b_skip")     # the second's ends one column earlier
+        has_b = Signal(name="pair_has_b")  # the pair has a second position
+        m.d.comb += self.has_b.eq(has_b)
 
         # ---- set-up of a position: clip the kernel window to the image
         ylo = Signal.like(d.pad, name="ylo")
@@ -135,14 +157,18 @@ class Sequencer(wiring.Component):
         ]
         yhi = Mux(yroom < d.k - 1, yroom, d.k - 1)
         xhi = Mux(xroom < d.k - 1, xroom, d.k - 1)
-        act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + Mux(x < d.pad, 0, x - d.pad))[:aw]
-        w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo)[:ww]
+        # a pair's taps: the union of both kernels' columns, from the second position's first
+        xlo_u = Signal.like(d.pad, name="xlo_u")
+        m.d.comb += xlo_u.eq(Mux(pair, Mux(x + 1 < d.pad, d.pad - x - 1, 0), xlo))
+        col0 = Mux(pair & (x + 1 < d.pad), -1, Mux(x < d.pad, Mux(pair, -1, 0), x - d.pad))
+        act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + col0)[:aw]
+        w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
 
         # ---- tap flags and the spacing rule
         row_end = rx == ncols - 1
         ch_end = row_end & (ry == nrows - 1)
         last = ch_end & (c == d.C - 1)
-        final_pos = (py == d.PH - 1) & (px == d.PW - 1) & win_last
+        final_pos = (py == d.PH - 1) & (px + (pair & ~d.pool & has_b) == d.PW - 1) & win_last
         with m.If(spacing != 0):
             m.d.sync += spacing.eq(spacing - 1)
 
@@ -150,10 +176,19 @@ class Sequencer(wiring.Component):
         m.d.comb += [
             self.act_addr.eq(act), self.w_addr.eq(w), self.f_addr.eq(f_grp + lane),
             self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_grp + pos),
-            self.meta.win_first.eq(win_first), self.meta.win_last.eq(win_last),
+            self.meta.win_first.eq(win_first),
+            # the first position of a pooled pair never completes its window (the second does)
+            self.meta.win_last.eq(Mux(pair, ~d.pool, win_last)),
             self.meta.last_group.eq(last_group),
             self.op.last.eq(last),
         ]
+        if self.pairs:
+            m.d.comb += [
+                self.meta.has_b.eq(has_b), self.meta.o_pos_b.eq(o_grp + pos + ~d.pool),
+                self.meta.win_first_b.eq(~d.pool), self.meta.win_last_b.eq(~d.pool | dy),
+                self.op.va.eq(~(a_skip & (rx == 0))),
+                self.op.vb.eq(has_b & ~(b_skip & row_end)),
+            ]
         if self.scale_loads:
             m.d.comb += self.op.lane.eq(lane)
 
@@ -179,10 +214,13 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     c.eq(0), ry.eq(0), rx.eq(0),
-                    nrows.eq(yhi - ylo + 1), ncols.eq(xhi - xlo + 1),
+                    nrows.eq(yhi - ylo + 1), ncols.eq(xhi - xlo_u + 1),
                     act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
                     w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
                 ]
+                if self.pairs:
+                    m.d.sync += [a_skip.eq(pair & (x < d.pad)), b_skip.eq(pair & (xroom < d.k)),
+                                 has_b.eq(pair & (d.pool | (px + 1 < d.PW)))]
                 m.next = "TAP"
             with m.State("TAP"):
                 m.d.comb += [self.busy.eq(1), issue.eq(~(last & (spacing != 0)))]
@@ -200,10 +238,11 @@ class Sequencer(wiring.Component):
                                          w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),
                                          w.eq(w_ch + d.kk)]
                     with m.If(last):
-                        m.d.sync += spacing.eq(Mux(last_group, d.lanes_last, self.lanes)
-                                               * self.post_rate - 1)
+                        per = Mux(last_group, d.lanes_last, self.lanes) * self.post_rate
+                        m.d.sync += spacing.eq((Mux(has_b, per << 1, per) if self.pairs else per)
+                                               - 1)
                         m.next = "SETUP"
-                        self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos)
+                        self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b)
                         with m.If(final_pos):
                             with m.If(last_group):
                                 m.d.comb += self.done.eq(1)
@@ -215,12 +254,36 @@ class Sequencer(wiring.Component):
                                 m.next = after_group
         return m
 
-    @staticmethod
-    def _advance(m, d, py, px, dy, dx, y, x, yw, yk, pos):
-        """Next output position (pooling-window order when ``d.pool``)."""
+    def _advance(self, m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b):
+        """Next output position (pooling-window order when ``d.pool``; pairs when ``pair``)."""
         def down():
             return [y.eq(y + 1), yw.eq(yw + d.W), yk.eq(yk + d.k)]
 
+        if self.pairs:
+            with m.If(pair & d.pool):       # window rows: (dy 0) -> (dy 1) -> next window
+                with m.If(~dy):
+                    m.d.sync += [dy.eq(1)] + down()
+                with m.Else():
+                    m.d.sync += [dy.eq(0), pos.eq(pos + 1)]
+                    with m.If(px == d.PW - 1):
+                        m.d.sync += [px.eq(0), py.eq(py + 1), x.eq(0)] + down()
+                    with m.Else():
+                        m.d.sync += [px.eq(px + 1), x.eq(x + 2), y.eq(y - 1),
+                                     yw.eq(yw - d.W), yk.eq(yk - d.k)]
+            with m.Elif(pair):              # row-major pairs; a row of odd width ends with one
+                m.d.sync += pos.eq(pos + 1 + has_b)
+                with m.If(px + has_b == d.PW - 1):
+                    m.d.sync += [px.eq(0), py.eq(py + 1), x.eq(0)] + down()
+                with m.Else():
+                    m.d.sync += [px.eq(px + 2), x.eq(x + 2)]
+            with m.Else():
+                self._advance_single(m, d, py, px, dy, dx, y, x, yw, yk, pos, down)
+        else:
+            self._advance_single(m, d, py, px, dy, dx, y, x, yw, yk, pos, down)
+
+    @staticmethod
+    def _advance_single(m, d, py, px, dy, dx, y, x, yw, yk, pos, down):
+        """Next single output position (pooling-window order when ``d.pool``)."""
         with m.If(d.pool):
             with m.If(~dx):
                 m.d.sync += [dx.eq(1), x.eq(x + 1)]

@@ -116,6 +116,8 @@ class QSQEngine(wiring.Component):
         m.submodules.logit_mem = l_mem = memory.Memory(shape=signed(LOGIT_BITS), depth=prog.classes,
                                                        init=[])
         act_rd, act_wr = act_mem.read_port(), act_mem.write_port()
+        if cfg.reuse == 2:      # weight reuse: the pair's second position reads its own taps
+            act_rd_b = act_mem.read_port()
         w_rd = w_mem.read_port()
         b_rd = b_mem.read_port()
         d_rd = d_mem.read_port()
@@ -127,8 +129,9 @@ class QSQEngine(wiring.Component):
 
         # ---- units
         lanes, post = _units(prog, self.desc_layout)
+        pairs = cfg.reuse == 2
         seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"],
-                        post_rate=timing["rate"])
+                        post_rate=timing["rate"], pairs=pairs)
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
 
         desc = Signal(self.desc_layout, name="desc")
@@ -153,12 +156,19 @@ class QSQEngine(wiring.Component):
 
         # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
         tap_rd = seq.op.valid if lean else seq.rd_en
-        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(tap_rd),
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(tap_rd & seq.op.va if pairs
+                                                                   and lean else tap_rd),
                      w_rd.addr.eq(seq.w_addr), w_rd.en.eq(tap_rd)]
+        if pairs:
+            m.d.comb += [act_rd_b.addr.eq(seq.act_addr + 1),
+                         act_rd_b.en.eq(tap_rd & seq.op.vb if lean else tap_rd)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
                      lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data), lanes.sel.eq(post.sel)]
+        if pairs:
+            m.d.comb += [lanes.act_b.eq(act_rd_b.data), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
+                         lanes.half.eq(post.half)]
         if cfg.pe == "multiplier":
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
                          lanes.load.eq(op1.load), lanes.lane.eq(op1.lane), lanes.scale.eq(s_rd.data),
@@ -167,7 +177,7 @@ class QSQEngine(wiring.Component):
         # when the stage before it holds an output's last tap.
         meta, held = seq.meta, seq.op.valid & seq.op.last
         for s in range(timing["pe"]):
-            nxt = Signal(meta_layout(w["f_addr"], w["act_addr"]), name=f"meta_d{s}")
+            nxt = Signal(meta_layout(w["f_addr"], w["act_addr"], pairs), name=f"meta_d{s}")
             nxt_held = Signal(name=f"meta_v{s}")
             with m.If(held if lean else 1):
                 m.d.sync += nxt.eq(meta)
@@ -186,8 +196,8 @@ class QSQEngine(wiring.Component):
         # ---- control
         n_pix = prog.input_size
         pix_cnt = Signal(range(max(2, n_pix)), name="pix_count")
-        drain = Signal(range(timing["pe"] + cfg.lanes * timing["rate"] + timing["post"] + 2),
-                       name="drain")
+        drain = Signal(range(timing["pe"] + cfg.reuse * cfg.lanes * timing["rate"]
+                             + timing["post"] + 2), name="drain")
         out_idx = Signal(range(prog.classes + 1), name="out_index")
         cls = Signal.like(self.cls, name="cls_q")
         m.d.comb += self.cls.eq(cls)
@@ -229,8 +239,10 @@ class QSQEngine(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(seq.done):
-                    m.d.sync += drain.eq(timing["pe"] + desc.lanes_last * timing["rate"]
-                                         + timing["post"])
+                    last_outs = desc.lanes_last * timing["rate"]
+                    if pairs:   # the layer's last issue may be a pair: twice the outputs
+                        last_outs = Mux(seq.has_b, last_outs << 1, last_outs)
+                    m.d.sync += drain.eq(timing["pe"] + last_outs + timing["post"])
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
@@ -264,14 +276,15 @@ class QSQEngine(wiring.Component):
 
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
-    lean = cfg.power == "lean"
+    lean, pairs = cfg.power == "lean", cfg.reuse == 2
     if cfg.pe == "bucket":
-        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating, lean=lean)
+        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating, lean=lean,
+                            pairs=pairs)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
-                         cfg.gating, cfg.recode, lean=lean)
+                         cfg.gating, cfg.recode, lean=lean, pairs=pairs)
     post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products,
-                         lean=lean)
+                         lean=lean, pairs=pairs)
     return lanes, post
 
 

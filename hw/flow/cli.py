@@ -102,6 +102,8 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-lenet5", action="store_true", help="skip the LeNet-5 fit check")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the energy runs of the engines as first built (before/after table)")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="skip the energy runs of the engines with weight reuse")
     p.add_argument("--no-cache", action="store_true", help="recompute every job")
     p.set_defaults(func=run_engine)
 
@@ -154,7 +156,7 @@ def run_engine(args) -> int:
                          ecp5_device=args.ecp5_device, energy=not args.no_energy,
                          lenet5=not args.no_lenet5, mem_model=args.mem_model,
                          styles=tuple(v for v in args.pe.split(",") if v),
-                         baseline=not args.no_baseline)
+                         baseline=not args.no_baseline, reuse=not args.no_reuse)
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
                       use_cache=not args.no_cache, lane_search=not args.no_lane_search)
     return 0

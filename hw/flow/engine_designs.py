@@ -49,7 +49,8 @@ TARGET_LUT4 = 2500
 REGFILE_WORDS = 16
 
 
-def style_config(style: str, lanes: int, gating: str = "enable", power: str = "lean"):
+def style_config(style: str, lanes: int, gating: str = "enable", power: str = "lean",
+                 reuse: int = 1):
     """The :class:`~hw.engine.config.EngineConfig` of PE style ``style`` with ``lanes`` lanes.
 
     Raises
@@ -61,7 +62,7 @@ def style_config(style: str, lanes: int, gating: str = "enable", power: str = "l
 
     if style not in STYLES:
         raise ValueError(f"engine style must be one of {', '.join(STYLES)}, not {style!r}")
-    return EngineConfig(lanes=lanes, gating=gating, power=power, **STYLES[style])
+    return EngineConfig(lanes=lanes, gating=gating, power=power, reuse=reuse, **STYLES[style])
 
 
 @dataclass(frozen=True)
@@ -69,23 +70,26 @@ class EngineDesign:
     """One engine: ``workload`` compiled for PE style ``style`` with ``lanes`` lanes.
 
     ``power``: ``lean`` (default) or ``baseline``, the engine as first built
-    (:data:`hw.engine.config.POWER_STYLES`).
+    (:data:`hw.engine.config.POWER_STYLES`); ``reuse``: output positions per weight word in the
+    convolutions (1 or 2).
     """
 
     workload: str
     style: str
     lanes: int
     power: str = "lean"
+    reuse: int = 1
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
-        style_config(self.style, self.lanes, power=self.power)
+        style_config(self.style, self.lanes, power=self.power, reuse=self.reuse)
 
     @property
     def key(self) -> str:
         """File-name-safe identifier, e.g. ``digits-bucket-l16`` (``-baseline`` appended for the
         baseline power style)."""
         tail = "" if self.power == "lean" else f"-{self.power}"
+        tail += "" if self.reuse == 1 else f"-r{self.reuse}"
         return f"{self.workload}-{self.style}-l{self.lanes}{tail}"
 
     @property
@@ -94,7 +98,7 @@ class EngineDesign:
 
     @property
     def config(self):
-        return style_config(self.style, self.lanes, power=self.power)
+        return style_config(self.style, self.lanes, power=self.power, reuse=self.reuse)
 
     def program(self):
         if "program" not in self._cache:
@@ -217,6 +221,8 @@ class EngineOptions:
     baseline : bool
         Also measure every PE style as first built (``power="baseline"``, exact), for the
         before/after table.
+    reuse : bool
+        Also measure every PE style with weight reuse (``reuse=2``, exact).
     """
 
     enabled: bool = True
@@ -234,6 +240,7 @@ class EngineOptions:
     mem_ref_bits: int = 8 * 1024 * 8
     styles: tuple = ("bucket", "multiplier-filter", "int8")
     baseline: bool = True
+    reuse: bool = True
 
     def __post_init__(self):
         from hw.engine.config import MAX_LANES

@@ -68,8 +68,10 @@ def _flow_digest() -> str:
 
 
 @lru_cache(maxsize=None)
-def _verilog_digest(workload: str, style: str, lanes: int, power: str = "lean") -> str:
-    return hashlib.sha256(EngineDesign(workload, style, lanes, power).verilog().encode()).hexdigest()
+def _verilog_digest(workload: str, style: str, lanes: int, power: str = "lean",
+                    reuse: int = 1) -> str:
+    d = EngineDesign(workload, style, lanes, power, reuse)
+    return hashlib.sha256(d.verilog().encode()).hexdigest()
 
 
 def _key(*parts) -> str:
@@ -119,7 +121,8 @@ def _netlist(d: EngineDesign, work: Path, cache: Path, use_cache: bool):
 
 
 def _generic(d, work, cache, use_cache=True) -> dict:
-    key = _key(_verilog_digest(d.workload, d.style, d.lanes, d.power), _flow_digest(), "generic")
+    key = _key(_verilog_digest(d.workload, d.style, d.lanes, d.power, d.reuse), _flow_digest(),
+               "generic")
     res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), use_cache)
     if not (work / "generic" / "netlist.json").exists():
         res = _cached(cache, f"{d.key}-generic", key, lambda: _generic_job(d, work), False)
@@ -165,7 +168,7 @@ def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device
 
 
 def energy_job(workload: str, style: str, lanes: int, setting: list, images: int, out: str,
-               use_cache: bool = True, power: str = "lean") -> dict:
+               use_cache: bool = True, power: str = "lean", reuse: int = 1) -> dict:
     """Gate-level energy run of one engine at one truncation setting over the first ``images``
     test images; cached."""
     from hw.engine.workloads import golden_logits
@@ -173,12 +176,12 @@ def energy_job(workload: str, style: str, lanes: int, setting: list, images: int
 
     from .engine_energy import simulate_engine
 
-    d = EngineDesign(workload, style, lanes, power)
+    d = EngineDesign(workload, style, lanes, power, reuse)
     cache, work = Path(out) / "cache", Path(out) / "work" / d.key
     setting = [int(v) for v in setting]
     tag = "t" + "-".join(map(str, setting))
-    key = _key(_verilog_digest(workload, style, lanes, power), _flow_digest(), "energy", setting,
-               images)
+    key = _key(_verilog_digest(workload, style, lanes, power, reuse), _flow_digest(), "energy",
+               setting, images)
 
     def run():
         wl = get_workload(workload)
@@ -348,7 +351,7 @@ def _unit_label(unit: str) -> str:
 
 def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict) -> list[dict]:
     """Rows of the energy table (proxy units per inference), relative to the INT8 engine built
-    the same way; ``results``: ``(style, power, energy_job result)`` triples.
+    the same way; ``results``: ``(style, power, reuse, energy_job result)`` tuples.
 
     Per row: ``logic_proxy`` (every unit's fanout-weighted toggles / 2 + clock-pin events),
     ``mem_proxy`` (SRAM accesses, size-dependent weight per bit: :func:`mem_bit_weight`),
@@ -358,7 +361,7 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
     """
     rows = []
     flat = mem_bit_weight(mul8, opts.with_(mem_model="flat"))
-    for style, power, res in results:
+    for style, power, reuse, res in results:
         r = res["row"]
         sizes = {name: size * width for name, (size, width) in res["memories"].items()}
         logic = r["weighted_toggles"] / 2 + r["clock_pin_events"]
@@ -384,7 +387,8 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
             e["total"] = e["logic"] + e["access"]
         small = sum(breakdown[m]["total"] for m in SMALL_MEMORIES if m in breakdown)
         spread = r.get("per_image", {}).get("logic_proxy", [])
-        rows.append({"style": style, "power": power, "trunc": r["trunc"], "images": r["images"],
+        rows.append({"style": style, "power": power, "reuse": reuse, "trunc": r["trunc"],
+                     "images": r["images"],
                      "cycles": r["cycles"], "logic_proxy": logic,
                      "logic_min": min(spread) if spread else logic,
                      "logic_max": max(spread) if spread else logic,
@@ -396,8 +400,9 @@ def energy_rows(results: list, mul8: float, opts: EngineOptions, accuracy: dict)
                      "regfiles": res.get("regfiles", []), "memory_bits": sizes,
                      "traffic": res.get("traffic", {}),
                      "accuracy": accuracy[(style, tuple(r["trunc"]))]})
-    for r in rows:      # against the INT8 engine built the same way (lean or baseline)
-        ref = [x for x in rows if x["style"] == "int8" and x["power"] == r["power"]]
+    for r in rows:      # against the INT8 engine built the same way (lean or baseline, reuse)
+        ref = [x for x in rows if x["style"] == "int8" and x["power"] == r["power"]
+               and x["reuse"] == r["reuse"]]
         for key, base_key in (("rel_int8", "total_proxy"), ("rel_int8_logic", "logic_proxy"),
                               ("rel_int8_flat", "total_flat")):
             base = ref[0][base_key] if ref else None
@@ -523,19 +528,21 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
             for s in [st for st in ENERGY_STYLES if st in opts.styles] + [
                     st for st in opts.styles if st not in ENERGY_STYLES]:
                 exact = [0] * (n_int8 if s == "int8" else len(coded.layers))
-                runs = [(st, "lean") for st in ([exact] if s == "int8" else settings)]
+                runs = [(st, "lean", 1) for st in ([exact] if s == "int8" else settings)]
                 if opts.baseline:               # the engine as first built, exact
-                    runs.append((exact, "baseline"))
-                for st, power in runs:
+                    runs.append((exact, "baseline", 1))
+                if opts.reuse:                  # weight reuse, exact
+                    runs.append((exact, "lean", 2))
+                for st, power, reuse in runs:
                     calls.append((energy_job, (opts.workload, s, opts.lanes, st, opts.images,
-                                               wdir, use_cache, power)))
-                    styles.append((s, power))
+                                               wdir, use_cache, power, reuse)))
+                    styles.append((s, power, reuse))
             calls.append((mul8_job, (wdir, use_cache)))
             res = runner.map(f"gate-level energy ({opts.images} images, settings {settings})",
                              calls)
             mul8 = res[-1]["proxy"]
-            eres = [(s, power, r) for (s, power), r in zip(styles, res[:-1])]
-            for s, _, r in eres:
+            eres = [(s, power, reuse, r) for (s, power, reuse), r in zip(styles, res[:-1])]
+            for s, _, _, r in eres:
                 pe = EngineDesign(opts.workload, s, opts.lanes).pe
                 acc[(s, tuple(r["row"]["trunc"]))] = _accuracy(wl, pe, r["row"]["trunc"])
             energy = energy_rows(eres, mul8, opts, acc)
