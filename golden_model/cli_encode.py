@@ -21,14 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
-
-
 def load_layers(path: str) -> dict:
     """Arrays of a ``.npy`` or ``.npz`` file by name; 1-D arrays (biases) are skipped.
 
-    The file type is told by its signature, never by unpickling: object arrays are refused.
+    Read with :func:`golden_model.fileio.load_arrays` (by signature, never unpickling).
 
     Raises
     ------
@@ -38,40 +34,9 @@ def load_layers(path: str) -> dict:
         If it is not a ``.npy``/``.npz`` file, is damaged, holds Python objects or non-numeric
         arrays, or has no array of at least 2 dimensions; the message starts with the path.
     """
-    import zipfile
+    from .fileio import load_arrays
 
-    import numpy as np
-
-    with open(path, "rb") as fh:
-        head = fh.read(len(_NPY_MAGIC))
-        fh.seek(0)
-        if head.startswith(_NPY_MAGIC):
-            kind = ".npy"
-        elif head[:4] in _ZIP_MAGICS:
-            kind = ".npz"
-        else:
-            raise ValueError(f"{path}: not a .npy or .npz file (it does not start with the NumPy or "
-                             f"zip signature)")
-        name = None
-        try:
-            data = np.load(fh, allow_pickle=False)
-            if kind == ".npy":
-                layers = {"weights": data}
-            else:
-                with data:
-                    layers = {}
-                    for name in data.files:
-                        arr = data[name]
-                        if arr.ndim >= 2:
-                            layers[name] = arr
-        except ValueError as exc:
-            what = f"array {name!r}" if name else f"the {kind} file"
-            if "allow_pickle" in str(exc):
-                raise ValueError(f"{path}: {what} holds Python objects (an object array); qsq "
-                                 f"loads numeric arrays only") from exc
-            raise ValueError(f"{path}: {what} is damaged or truncated") from exc
-        except (zipfile.BadZipFile, EOFError, KeyError) as exc:
-            raise ValueError(f"{path}: the {kind} file is damaged or truncated") from exc
+    layers = {name: arr for name, arr in load_arrays(path).items() if arr.ndim >= 2}
     if not layers:
         raise ValueError(f"{path}: holds no array of at least 2 dimensions")
     for name, arr in layers.items():
@@ -92,7 +57,8 @@ def run(args) -> int:
     check_int("--scale-bits", args.scale_bits, 1, MAX_SCALE_BITS)
     cfg = CodecConfig(args.code_bits, args.scale_bits)
     if args.out:
-        check_output_path(args.out + ".json", "--out")
+        for suffix in (".json", ".md", ".csv"):
+            check_output_path(args.out + suffix, "--out")
     rows, tot = [], dict(n=0, bits=0, fp=0, i8=0)
     for name, w in load_layers(args.weights).items():
         try:

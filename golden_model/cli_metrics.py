@@ -57,7 +57,8 @@ def check_args(args) -> None:
         if args.seed is not None:
             check_int("--seed", args.seed, 0, 2**32 - 1)
     if args.out:
-        check_output_path(args.out + ".json", "--out")
+        for suffix in (".json", ".md", ".csv"):
+            check_output_path(args.out + suffix, "--out")
 
 
 def run(args) -> int:

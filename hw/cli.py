@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from golden_model.fileio import atomic_write_text
+from golden_model.fileio import atomic_write_text, check_output_dir, check_output_path
 
 #: Pseudo-module name that writes every default configuration.
 ALL = "all"
@@ -104,6 +104,10 @@ def run(args) -> int:
     if (args.core or args.timing_harness) and not args.output:
         raise ValueError(f"--{'core' if args.core else 'timing-harness'} needs -o FILE.v, "
                          "not standard output")
+    if args.output:
+        check_output_path(args.output, "-o/--output")
+        if args.core:
+            check_output_path(Path(args.output).with_suffix(".core"), "--core")
     text = generate(args.module, include_cells=not args.no_cells, name=args.name, **params)
     top_name = name
     if args.timing_harness:
@@ -153,7 +157,7 @@ def run_all(args) -> int:
     from .fusesoc import core_text
     from .verilog import MODULES, build, command_line, generate, package_version
 
-    out_dir = Path(args.out_dir)
+    out_dir = check_output_dir(args.out_dir, "--out-dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, entries = [], []
     start = time.perf_counter()

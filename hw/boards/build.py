@@ -68,6 +68,38 @@ def _program(pe: str, lanes: int, model, trunc):
     return compile_program(load_model(model, pe), cfg, trunc if pe != "int8" else 0)
 
 
+def _failure(board: str, family: str, out: Path, exc: Exception) -> str:
+    """One line saying which step of a failed board build failed and naming its log.
+
+    The build script runs Yosys (log ``.rpt``, writes ``.json``), nextpnr (log ``.tim``, writes
+    ``.asc``/``.config``) and the packer one after another and stops at the first failure, so the
+    first missing product names the step.
+    """
+    from .top import TOP_NAME
+
+    code = getattr(exc, "returncode", None)
+    how = f"exit status {code}" if code is not None else f"{type(exc).__name__}: {exc}"
+    placed = f"{TOP_NAME}.asc" if family == "ice40" else f"{TOP_NAME}.config"
+    if not (out / f"{TOP_NAME}.json").exists():
+        step, log = "Yosys", out / f"{TOP_NAME}.rpt"
+    elif not (out / placed).exists():
+        step, log = f"nextpnr-{family}", out / f"{TOP_NAME}.tim"
+    else:
+        step, log = "icepack" if family == "ice40" else "ecppack", None
+    if log is None:
+        where = f"see the output of build_{TOP_NAME}.sh in {out}"
+    elif log.exists():
+        where = f"see its log {log}"
+    else:
+        where = f"it wrote no log {log} (did it start? check the tool: {TOOLS_OF[step]})"
+    return f"the {board} build failed in {step} ({how}); {where}"
+
+
+#: The variable naming each step's tool (``tool_env``).
+TOOLS_OF = {"Yosys": "$YOSYS", "nextpnr-ice40": "$NEXTPNR_ICE40", "nextpnr-ecp5": "$NEXTPNR_ECP5",
+            "icepack": "$ICEPACK", "ecppack": "$ECPPACK"}
+
+
 def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str = "bucket",
                     model=None, trunc=0, baud: int = P.DEFAULT_BAUD, seed: int = 1, out=None,
                     top_only: bool = False, verbose: bool = False) -> dict:
@@ -150,8 +182,7 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     try:
         plan.execute_local(out, env=env)
     except Exception as exc:
-        raise RuntimeError(f"the {spec.name} build failed ({exc}); see {out}/{TOP_NAME}.rpt "
-                           f"(Yosys) and {out}/{TOP_NAME}.tim (nextpnr)") from None
+        raise RuntimeError(_failure(spec.name, family, out, exc)) from None
     t_end = time.perf_counter()
     bitfile = out / (f"{TOP_NAME}.bin" if family == "ice40" else f"{TOP_NAME}.bit")
     # Step times from the products' modification times (Yosys writes .json, nextpnr the .asc or

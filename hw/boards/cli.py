@@ -15,9 +15,24 @@ import time
 from hw.engine.cli import parse_levels
 
 from . import protocol as P
+from .spec import MAX_BAUD, MAX_BAUD_ERROR, MIN_BAUD, check_baud
 
-#: Serial read time beyond the line's own (USB latency, the engine's compute), in seconds.
-LINK_SLACK_S = 1.0
+#: Default of ``qsq run --timeout``: seconds to wait for a reply to start once the request is on
+#: the line, and between the bytes of a reply (USB latency and the engine's compute are far less).
+DEFAULT_TIMEOUT_S = 10.0
+#: Largest ``--timeout``.
+MAX_TIMEOUT_S = 3600.0
+
+
+def check_timeout(seconds, name: str = "timeout") -> float:
+    """Return ``seconds`` if it is a number of seconds in (0, :data:`MAX_TIMEOUT_S`]."""
+    import numbers
+
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        raise TypeError(f"{name} must be seconds in (0, {MAX_TIMEOUT_S:g}], not {seconds!r}")
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise ValueError(f"{name} must be seconds in (0, {MAX_TIMEOUT_S:g}], not {seconds!r}")
+    return float(seconds)
 
 
 def add_bitstream_args(p) -> None:
@@ -36,7 +51,8 @@ def add_bitstream_args(p) -> None:
     p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) after reset: T or T1,T2,... (default 0)")
     p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
-                   help=f"UART line rate (default {P.DEFAULT_BAUD})")
+                   help=f"UART line rate, {MIN_BAUD} to {MAX_BAUD} and within "
+                        f"{MAX_BAUD_ERROR:.0%} of the clock / an integer (default {P.DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--top-only", action="store_true",
                    help="write the platform's files (RTLIL, Verilog, constraints) without "
@@ -45,10 +61,19 @@ def add_bitstream_args(p) -> None:
 
 
 def run_bitstream(args) -> int:
+    from pathlib import Path
+
+    from golden_model.fileio import check_output_dir
+
     from .build import build_bitstream
 
-    r = build_bitstream(args.board, args.lanes, args.pe, args.model, args.trunc, args.baud,
-                        args.seed, args.out, args.top_only)
+    check_baud(args.baud, "--baud")
+    check_output_dir(args.out or Path("build") / "boards" / args.board, "-o/--out")
+    try:
+        r = build_bitstream(args.board, args.lanes, args.pe, args.model, args.trunc, args.baud,
+                            args.seed, args.out, args.top_only)
+    except RuntimeError as exc:      # a tool is missing or failed: one line naming its log
+        raise ValueError(str(exc)) from None
     if args.top_only:
         print(f"qsq bitstream: {r['board']} platform files -> {r['out']}/")
         return 0
@@ -80,10 +105,16 @@ def register(sub) -> None:
                                    "print the classes (and logits). Protocol: hw/boards/protocol.py.")
     r.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1 or COM4")
     r.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
-                   help=f"line rate the bitstream was built with (default {P.DEFAULT_BAUD})")
+                   help=f"line rate the bitstream was built with, {MIN_BAUD} to {MAX_BAUD} "
+                        f"(default {P.DEFAULT_BAUD})")
+    r.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="give up when a reply has not started this long after the request went "
+                        "out, or stops for this long (default "
+                        f"{DEFAULT_TIMEOUT_S:g}; at most {MAX_TIMEOUT_S:g})")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--images", type=int, default=None, metavar="N",
-                     help="the first N images of the digits test split (default 10)")
+                     help="the first N images of the digits test split (default 10; the split "
+                          "has 359)")
     src.add_argument("--image", default=None, metavar="FILE",
                      help="one image: .npy of C*H*W pixels 0..255, or a raw file of C*H*W bytes")
     r.add_argument("--trunc", type=parse_levels, default=None,
@@ -103,25 +134,29 @@ class Client:
     ----------
     port : serial.Serial or similar
     baud : int
-        Line rate, for the reply time limits.
+        Line rate, for the request's time on the line.
+    timeout : float
+        Seconds a reply may take to start once the request is on the line, and the longest
+        silence between its bytes; then :class:`TimeoutError`.
     """
 
-    def __init__(self, port, baud: int):
-        self.port, self.baud = port, baud
+    def __init__(self, port, baud: int, timeout: float = DEFAULT_TIMEOUT_S):
+        self.port, self.baud = port, check_baud(baud)
+        self.timeout = check_timeout(timeout)
         self.decoder = P.FrameDecoder()
 
     def exchange(self, request: bytes, reply_payload: int) -> P.Frame:
         """Send ``request``, return the reply frame (error replies included)."""
         self.port.write(request)
-        wire = (len(request) + P.frame_bytes(reply_payload)) * 10 / self.baud
-        deadline = time.monotonic() + wire + LINK_SLACK_S
+        deadline = time.monotonic() + len(request) * 10 / self.baud + self.timeout
         while time.monotonic() < deadline:
             data = self.port.read(max(1, P.frame_bytes(reply_payload) - self.decoder.pending))
             if data:
                 frames = self.decoder.feed(data)
                 if frames:
                     return frames[0]
-        raise TimeoutError(f"no reply from the board within {wire + LINK_SLACK_S:.1f} s (is "
+                deadline = max(deadline, time.monotonic() + self.timeout)
+        raise TimeoutError(f"no reply from the board within --timeout {self.timeout:g} s (is "
                            f"the bitstream loaded, the baud rate {self.baud}?)")
 
     def info(self) -> P.BoardInfo:
@@ -173,14 +208,23 @@ def run_run(args) -> int:
 
 
 def _run(args) -> int:
-    if args.images is not None and args.images < 1:
-        raise ValueError(f"--images must be at least 1, not {args.images!r}")
+    check_baud(args.baud, "--baud")
+    check_timeout(args.timeout, "--timeout")
     if args.check and args.image is not None:
         raise ValueError("--check compares the digits test images (--images) with the golden "
                          "model; it does not apply to --image")
+    wl = None
+    if args.image is None:
+        from hw.engine.workloads import workload
+
+        wl = workload("digits")
+        n = len(wl.labels)
+        if args.images is not None and not 1 <= args.images <= n:
+            raise ValueError(f"--images must be an integer in [1, {n}] (the digits test split "
+                             f"has {n} images), not {args.images}")
     ser = open_port(args.port, args.baud)
     with ser:
-        client = Client(ser, args.baud)
+        client = Client(ser, args.baud, args.timeout)
         info = client.info()
         print(f"board: {info.pe} PE, {info.lanes} lanes, {info.layers} layers, {info.classes} "
               f"classes, {info.input_size} pixels per image, program 0x{info.program_id:08x}, "
@@ -198,9 +242,6 @@ def _run(args) -> int:
         if args.image is not None:
             images = _load_image(args.image, info.input_size)[None, :]
         else:
-            from hw.engine.workloads import workload
-
-            wl = workload("digits")
             n = 10 if args.images is None else args.images
             pix = wl.quantized_images(info.pe)
             if pix.shape[1] != info.input_size:

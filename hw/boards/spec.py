@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from golden_model.config import check_int
 
-__all__ = ["BoardSpec", "BOARDS", "board_spec", "uart_divisor", "check_divisor", "MIN_DIVISOR",
-           "MAX_DIVISOR", "MAX_BAUD_ERROR"]
+__all__ = ["BoardSpec", "BOARDS", "board_spec", "uart_divisor", "check_divisor", "check_baud",
+           "MIN_DIVISOR", "MAX_DIVISOR", "MAX_BAUD_ERROR", "MIN_BAUD", "MAX_BAUD"]
 
 #: Fewest clock cycles per UART bit: the receiver needs a middle to sample in.
 MIN_DIVISOR = 4
@@ -29,6 +29,13 @@ def check_divisor(divisor) -> int:
 
 #: Largest relative error of the actual baud rate (``f_clk / divisor``) accepted.
 MAX_BAUD_ERROR = 0.02
+#: Line rates ``qsq bitstream`` builds for and ``qsq run`` talks at.
+MIN_BAUD, MAX_BAUD = 300, 10_000_000
+
+
+def check_baud(baud, name: str = "baud") -> int:
+    """Return ``baud`` if it is an integer line rate in [:data:`MIN_BAUD`, :data:`MAX_BAUD`]."""
+    return check_int(name, baud, MIN_BAUD, MAX_BAUD)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def uart_divisor(clock_hz: float, baud: int) -> int:
         If the nearest divisor misses ``baud`` by more than :data:`MAX_BAUD_ERROR`, or lies outside
         the UART's range.
     """
-    baud = check_int("baud", baud, 300, 10_000_000)
+    baud = check_baud(baud)
     div = max(1, round(clock_hz / baud))
     err = abs(clock_hz / div - baud) / baud
     if err > MAX_BAUD_ERROR:

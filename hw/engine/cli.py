@@ -69,12 +69,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from golden_model.fileio import atomic_folder, check_output_dir
+
     from .compile import load_model, write_engine
     from .config import EngineConfig
     from .program import compile_program
 
     cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating,
                        products=args.products, power=args.power, reuse=args.reuse)
+    check_output_dir(args.out, "-o/--out")          # before any work
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")
     if args.model is not None and Path(args.model).suffix == ".qsq" and args.calib is not None:
@@ -83,7 +86,9 @@ def run(args) -> int:
     notes = []
     model = load_model(args.model, cfg.pe, args.data, args.calib, args.weights, notes)
     prog = compile_program(model, cfg, args.trunc if cfg.pe != "int8" else 0)
-    man = write_engine(prog, args.out, verilog=not args.no_verilog)
+    # All files or none: a failed compile leaves a previous folder as it was.
+    with atomic_folder(args.out, "-o/--out") as tmp:
+        man = write_engine(prog, tmp, verilog=not args.no_verilog)
     cyc = man["cycles"]
     print(f"qsq compile: {cfg.pe} PE, {cfg.lanes} lanes, model {man['model']['arch']} -> {args.out}/")
     for line in notes:

@@ -146,6 +146,9 @@ def run_engine(args) -> int:
     from .engine_designs import EngineOptions
     from .engine_report import run_engine_report
 
+    from golden_model.fileio import check_output_dir
+
+    check_output_dir(args.out, "--out")
     boards = tuple(b for b in args.boards.split(",") if b)
     seeds = _seeds(args.pnr_seeds, boards)
     check_int("--jobs", args.jobs, 1, 256)
@@ -177,10 +180,13 @@ def _budgets(text: str) -> tuple[float, ...]:
 
 
 def run(args) -> int:
+    from golden_model.fileio import check_output_dir
+
     from .designs import VARIANTS
     from .options import FlowOptions, parse_config_tag
     from .report import run_report
 
+    check_output_dir(args.out, "--out")
     configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
     variants = tuple(v for v in args.variants.split(",") if v)
     if not variants:

@@ -247,10 +247,11 @@ class _Runner:
     def __init__(self, jobs: int, log):
         self.jobs, self.log, self.client, self.done = jobs, log, None, 0
         if jobs > 1:
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
-            self.client = Client(LocalCluster(n_workers=jobs, threads_per_worker=1,
-                                              processes=True, dashboard_address=None))
+            from .runner import local_cluster
+
+            self.client = Client(local_cluster(jobs))
 
     def map(self, what: str, calls: list, tolerate: bool = False) -> list:
         """Run ``calls`` (``(fn, args)`` pairs, independent of each other); results in order.

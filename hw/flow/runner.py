@@ -26,7 +26,7 @@ from pathlib import Path
 from .jobs import Job, execute_job
 from .options import FlowOptions
 
-__all__ = ["run_jobs", "check_scheduler_address", "Progress"]
+__all__ = ["run_jobs", "check_scheduler_address", "local_cluster", "Progress"]
 
 _SIGNALLED = re.compile(r"^ToolError: \S+ failed \(exit -\d+\)")
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$|^[A-Za-z0-9_.\-\[\]:]+:\d+$")
@@ -156,6 +156,25 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
     return results
 
 
+#: Where a ``LocalCluster``'s scheduler serves HTTP (its health and metrics routes): a free port
+#: of this machine's loopback interface. Dask's default, ``:8787`` (also for
+#: ``dashboard_address=None``, which leaves the HTTP server on its default port), warns and moves
+#: to another port when 8787 is busy (another cluster, a Jupyter proxy), which a test run, where
+#: warnings are errors, turns into a failure.
+HTTP_ADDRESS = "127.0.0.1:0"
+
+
+def local_cluster(n_workers: int, **kwargs):
+    """A Dask ``LocalCluster`` of ``n_workers`` single-threaded worker processes, with no dashboard
+    and its HTTP server on a free local port (:data:`HTTP_ADDRESS`); the one way the project
+    makes a local cluster. ``kwargs`` go to ``LocalCluster``."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=HTTP_ADDRESS, scheduler_kwargs={"dashboard": False},
+                        **kwargs)
+
+
 @contextmanager
 def dask_client(opts: FlowOptions, work_dir: Path):
     """A Dask client: connected to ``opts.scheduler``, or to a new ``LocalCluster``.
@@ -165,7 +184,7 @@ def dask_client(opts: FlowOptions, work_dir: Path):
     OSError
         If the scheduler cannot be reached.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if opts.scheduler:
         try:
@@ -179,7 +198,6 @@ def dask_client(opts: FlowOptions, work_dir: Path):
         return
     scratch = Path(work_dir) / "dask"
     scratch.mkdir(parents=True, exist_ok=True)
-    with LocalCluster(n_workers=opts.jobs, threads_per_worker=1, processes=True,
-                      dashboard_address=None, local_directory=str(scratch),
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with local_cluster(opts.jobs, local_directory=str(scratch),
+                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client

@@ -90,7 +90,8 @@ def parse_output(path: Path) -> tuple[list[dict], int]:
         if f[0] == "image":
             logits = [int(v) for v in f[f.index("logits") + 1:f.index("compute")]]
             rows.append({"image": int(f[1]), "cls": int(f[3]), "logits": logits,
-                         "compute": int(f[-1])})
+                         "compute": int(f[f.index("compute") + 1]),
+                         "cycles": int(f[f.index("cycles") + 1])})
         elif f[0] == "end":
             errors = int(f[-1])
     if errors is None:
@@ -153,13 +154,16 @@ def run(pe: str = "bucket", lanes: int = 8, images: int = 3, seed: int = 1, abor
         if row is None or row["logits"] != want or row["cls"] != want_cls:
             mismatches.append((i, row, want, want_cls))
     compute = sorted({r["compute"] for r in rows})
+    inference = sorted({r["cycles"] for r in rows})     # README: manifest cycles.total - 1
     summary = {"pe": pe, "lanes": lanes, "images": images, "bench_errors": errors,
                "mismatches": len(mismatches), "rows": len(rows), "labels": ds.y_test[:images].tolist(),
                "classes": [r["cls"] for r in rows], "levels": levels,
                "compute_measured": compute, "compute_manifest": man["cycles"]["compute"],
+               "cycles_measured": inference, "cycles_total_manifest": man["cycles"]["total"],
                "logits": [r["logits"] for r in rows], "expected": expected.tolist(),
                "reset_levels": list(reset_levels), "packed": packed,
-               "ok": errors == 0 and not mismatches and len(rows) == images}
+               "ok": errors == 0 and not mismatches and len(rows) == images
+               and inference == [man["cycles"]["total"] - 1]}
     if verbose:
         for line in sim.stdout.splitlines():
             if line.startswith(("FAIL", "tb_engine_readme")):
@@ -168,7 +172,9 @@ def run(pe: str = "bucket", lanes: int = 8, images: int = 3, seed: int = 1, abor
             print(f"MISMATCH image {i}: engine {row} golden cls {want_cls} logits {want}")
         print(f"{pe} {lanes} lanes: {len(rows)}/{images} images, {len(mismatches)} mismatches, "
               f"{errors} bench errors; classes {summary['classes']} (labels {summary['labels']}); "
-              f"compute cycles measured {compute}, manifest {summary['compute_manifest']}"
+              f"compute cycles measured {compute}, manifest {summary['compute_manifest']}; "
+              f"first pixel to done {inference} cycles, manifest total - 1 = "
+              f"{man['cycles']['total'] - 1}"
               f" -> {'pass' if summary['ok'] else 'FAIL'}")
     return summary
 

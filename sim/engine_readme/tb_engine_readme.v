@@ -6,7 +6,10 @@
 //                 each image in C x H x W order (quantize_input of the golden model)
 //   +trunc=FILE   (coded engines, define HAS_CONFIG) $readmemh image: N_IMAGES * NLAYERS levels, the
 //                 truncation level of every compute layer written through `config` before each image
-//   +out=FILE     output: one line per image, "image I cls C logits L0 L1 ... compute K"
+//   +out=FILE     output: one line per image, "image I cls C logits L0 L1 ... compute K cycles N"
+//                 (N: README "Cycles": the cycles from the first pixel's transfer to done, both
+//                 counted, less the pixel gaps and the refused logits; the runner compares it
+//                 with the manifest's cycles.total - 1)
 //   +seed=S       seed of the random gaps in pixels.valid and the random logits.ready
 //   +abort=I      optional: image I is abandoned by a reset half-way through loading and sent again
 //                 without rewriting `config` (so it runs at the compiled default levels)
@@ -14,7 +17,8 @@
 // CLASS_BITS, N_IMAGES.
 // The bench fails ($display "FAIL ..." and a nonzero count in the last line) on a protocol
 // violation: X on an output after reset, `done` not in the cycle of the last logit, too many or
-// too few logits, `cls` changing between inferences, a timeout.
+// too few logits, `cls` changing other than one cycle before an inference's first logit is
+// offered (README, Ports), a timeout.
 `timescale 1ns/1ps
 module tb_engine_readme;
     parameter NPIX = 64;
@@ -65,6 +69,7 @@ module tb_engine_readme;
     integer state_cyc = 0;
     integer img = 0, pix_i = 0, lay_i = 0, k = 0, c = 0, rst_left = 0;
     integer t_lastpix = 0, t_firstlogit = -1;
+    integer t_firstpix = -1, gaps = 0, stalls = 0, t_cls = -1;
     integer aborted = 0, skip_cfg = 0, have_cls = 0;
     reg [CLASS_BITS-1:0] last_cls = 0;
     reg xfer;
@@ -112,9 +117,18 @@ module tb_engine_readme;
             fail("timeout");
             state = S_FIN;
         end
-        // README: cls is "valid from done until the next inference ends".
+        // README: cls takes an inference's class one cycle before its first logit is offered and
+        // holds it until the same point of the next inference. Here: a change seen at this edge
+        // must be followed by logits.valid at the next edge.
         if (have_cls && state != S_OUT && state != S_RST && cls !== last_cls)
             fail("cls changed between inferences");
+        if (state == S_OUT && cls !== last_cls) begin
+            if (t_firstlogit >= 0 || t_cls >= 0) fail("cls changed after the first logit");
+            t_cls = cyc;
+            last_cls = cls;
+        end
+        if (t_cls >= 0 && t_firstlogit < 0 && cyc > t_cls && logits__valid !== 1'b1)
+            fail("cls changed earlier than one cycle before the first logit");
         if (state != S_OUT && done === 1'b1)
             fail("done outside the logit phase");
         case (state)
@@ -131,6 +145,8 @@ module tb_engine_readme;
         S_IDLE: begin  // the cycle after reset: no X/Z, idle
             if ((^{busy, pixels__ready, config__ready, logits__valid, done, cls}) === 1'bx)
                 fail("X or Z on an output after reset (compiled as Verilog-2005? iverilog -g2005)");
+            if (cls !== 0) fail("cls not 0 after reset");
+            last_cls = 0;
             if (busy !== 1'b0) begin
                 fail("busy after reset");
                 state = S_FIN;
@@ -158,18 +174,24 @@ module tb_engine_readme;
         S_PIX: begin
             xfer = pixels__valid && pixels__ready;
             if (xfer) pix_i = pix_i + 1;
+            if (xfer && t_firstpix < 0) t_firstpix = cyc;
+            else if (!xfer && t_firstpix >= 0) gaps = gaps + 1;
             if (img == abort_img && !aborted && pix_i == NPIX / 2) begin
                 // abandon the image: reset, then send it again at the compiled default levels
                 pixels__valid <= 0;
                 aborted = 1;
                 skip_cfg = 1;
                 have_cls = 0;
+                t_firstpix = -1;
+                gaps = 0;
                 rst_left = 2;
                 state = S_RST;
             end else if (pix_i == NPIX) begin
                 pixels__valid <= 0;
                 t_lastpix = cyc;
                 t_firstlogit = -1;
+                t_cls = -1;
+                stalls = 0;
                 k = 0;
                 state = S_OUT;
                 state_cyc = 0;
@@ -185,6 +207,7 @@ module tb_engine_readme;
         S_OUT: begin
             if (logits__valid === 1'b1 && t_firstlogit < 0) t_firstlogit = cyc;
             xfer = logits__valid && logits__ready;
+            if (logits__valid === 1'b1 && !logits__ready) stalls = stalls + 1;
             if (xfer) begin
                 if (k < NCLASSES) lg[k] = logits__payload;
                 k = k + 1;
@@ -197,7 +220,10 @@ module tb_engine_readme;
                 $fwrite(fout, "image %0d cls %0d logits", img, cls);
                 for (c = 0; c < NCLASSES; c = c + 1) $fwrite(fout, " %0d", lg[c]);
                 // compute: cycles from the last pixel's transfer to the first logit offered
-                $fwrite(fout, " compute %0d\n", t_firstlogit - t_lastpix);
+                $fwrite(fout, " compute %0d cycles %0d\n", t_firstlogit - t_lastpix,
+                        cyc - t_firstpix + 1 - gaps - stalls);
+                t_firstpix = -1;
+                gaps = 0;
                 logits__ready <= 0;
                 img = img + 1;
                 state_cyc = 0;
