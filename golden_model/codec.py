@@ -160,7 +160,8 @@ def encode_layer(weights, config: CodecConfig = CodecConfig()) -> EncodedLayer:
         return EncodedLayer(np.zeros(w.shape, np.uint8), np.ones(filters, np.int64), 0, config)
 
     smax = config.scale_max
-    e = math.ceil(math.log2(wmax / smax))
+    # log2 of each side: wmax / smax underflows to 0 for a subnormal wmax (log2(0) fails)
+    e = math.ceil(math.log2(wmax) - math.log2(smax))
     while math.ldexp(smax, e) < wmax:  # guard against log2 rounding
         e += 1
     while math.ldexp(smax, e - 1) >= wmax:

@@ -117,6 +117,16 @@ def test_encoder_hypothesis(w, code_bits):
     assert np.sum((w - enc.dequantized()) ** 2) <= np.sum(w ** 2) * (1 + 1e-12) + 1e-300
 
 
+@pytest.mark.parametrize("code_bits", [2, 3, 4])
+def test_encoder_subnormal_weights(code_bits):
+    """A layer whose largest weight is subnormal (found by hypothesis: log2(wmax / smax) of 0)
+    encodes at the smallest exponent, every weight decoding to 0."""
+    cfg = CodecConfig(code_bits, 7)
+    enc = encode_layer(np.array([[5e-324, -1e-310]]), cfg)
+    assert enc.exponent == -128 and not np.any(enc.codes == cfg.reserved_code)
+    assert not np.any(enc.dequantized())
+
+
 def test_layer_report_counts():
     cfg = CodecConfig()
     w = _gaussian_layer((16, 6, 5, 5), 1)
