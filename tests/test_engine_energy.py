@@ -311,3 +311,66 @@ def test_ungated_memory_read_fails(synthetic_bucket, tmp_path):
     with pytest.raises(EngineEnergyError, match=r"memory desc_mem: \d+ reads per inference "
                                                 r"\(\d+-bit words\), the compiler predicts 4"):
         _run_synthetic(d, bad, tmp_path)
+
+
+def _fake_job(total_weighted, clock, weight_bits, desc_bits=0.0, trunc=(0, 0)):
+    """An energy_job result: two units and two SRAMs (weights 1,024 x 48, biases 128 x 13)."""
+    row = {"trunc": list(trunc), "images": 16, "cycles": 1000.0,
+           "weighted_toggles": total_weighted, "net_toggles": total_weighted / 2,
+           "clock_pin_events": clock,
+           "mem_read_bits": {"weight_mem": weight_bits, "bias_mem": 1300.0},
+           "mem_write_bits": {"weight_mem": 0.0, "bias_mem": 0.0},
+           "units": {"lanes": {"toggles": 1.0, "weighted": total_weighted, "clock_pin_events": clock},
+                     "rf_desc_mem": {"toggles": 0.0, "weighted": 0.0,
+                                     "clock_pin_events": desc_bits}},
+           "per_image": {"logic_proxy": [total_weighted / 2 + clock] * 2}}
+    return {"row": row, "memories": {"weight_mem": [1024, 48], "bias_mem": [128, 13]},
+            "regfiles": ["desc_mem"], "traffic": {}}
+
+
+def test_energy_rows_and_tables():
+    """The memory model (square root of the size, or flat), ratios against the INT8 engine built
+    the same way, the before/after and reuse tables and the energy targets."""
+    from hw.flow.engine_report import energy_rows, mem_bit_weight
+    from hw.flow.engine_tables import (before_after_table, breakdown_table, energy_targets,
+                                       reuse_table)
+
+    opts = EngineOptions()
+    res = [("bucket", "lean", 1, _fake_job(2e6, 1e6, 1e5)),
+           ("bucket", "lean", 1, _fake_job(1e6, 1e6, 1e5, trunc=(4, 4))),
+           ("bucket", "baseline", 1, _fake_job(8e6, 4e6, 3e5, desc_bits=1e6)),
+           ("bucket", "lean", 2, _fake_job(2e6, 1e6, 5e4)),
+           ("int8", "lean", 1, _fake_job(4e6, 2e6, 4e5)),
+           ("int8", "baseline", 1, _fake_job(8e6, 4e6, 8e5)),
+           ("int8", "lean", 2, _fake_job(4e6, 2e6, 2e5))]
+    acc = {(s, (0, 0)): 0.9 for s in ("bucket", "int8")} | {("bucket", (4, 4)): 0.8}
+    rows = energy_rows(res, 200.0, opts, acc)
+    w_bits = 1024 * 48
+    w = mem_bit_weight(200.0, opts, w_bits)
+    assert w == pytest.approx(200.0 * opts.mem_pj_per_bit * (w_bits / 65536) ** 0.5 / 0.2)
+    b = rows[0]
+    assert b["logic_proxy"] == 2e6
+    assert b["breakdown"]["weight_mem"]["access"] == pytest.approx(1e5 * w)
+    assert b["breakdown"]["lanes"]["logic"] == 2e6
+    assert b["rel_int8"] == pytest.approx(b["total_proxy"] / rows[4]["total_proxy"])
+    # the baseline and reuse rows are compared with the INT8 engine built the same way
+    assert rows[2]["rel_int8"] == pytest.approx(rows[2]["total_proxy"] / rows[5]["total_proxy"])
+    assert rows[3]["rel_int8"] == pytest.approx(rows[3]["total_proxy"] / rows[6]["total_proxy"])
+    flat = mem_bit_weight(200.0, opts.with_(mem_model="flat"))
+    assert b["total_flat"] == pytest.approx(2e6 + flat * (1e5 + 1300))
+    lean = [r for r in rows if r["power"] == "lean" and r["reuse"] == 1]
+    base = [r for r in rows if r["power"] == "baseline"]
+    reused = [r for r in rows if r["reuse"] == 2]
+    ba = before_after_table(lean, base)
+    assert len(ba) == 2 + 2 and ba[2].startswith("| bucket | ")
+    assert f"{b['total_proxy'] / rows[2]['total_proxy']:.3f}" in ba[2]
+    assert len(reuse_table(lean, reused)) == 2 + 2
+    assert "desc_mem" in breakdown_table(rows)[0]
+    text = "\n".join(energy_targets(lean, reused))
+    assert "logic ≤ 12,000,000 — **met**: 2,000,000" in text
+    assert "t=4: +" in text
+    with pytest.raises(ValueError, match="mem_model must be 'sqrt' or 'flat', not 'x'"):
+        EngineOptions(mem_model="x")
+    with pytest.raises(ValueError, match="--pe must name PE styles among bucket, bucket-serial, "
+                                         "multiplier-filter, multiplier-operation, int8, not 'b'"):
+        EngineOptions(styles=("b",))

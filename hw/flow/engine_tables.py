@@ -160,28 +160,33 @@ def _label(r: dict) -> str:
     return r["style"] + tail
 
 
+def _rel(r: dict, key: str = "rel_int8") -> str:
+    return f"{r[key]:.3f}" if r.get(key) else NA
+
+
+def _against_exact(lean: list[dict], others: list[dict]):
+    """``(exact lean row of the same style, other row)`` for every other row that has one."""
+    for b in others:
+        a = [r for r in lean if r["style"] == b["style"] and not any(r["trunc"])]
+        if a:
+            yield a[0], b
+
+
+def _md(cols: list[str], rows: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+            + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def reuse_table(lean: list[dict], reused: list[dict]) -> list[str]:
     """Per PE style at t = 0: without and with weight reuse."""
     cols = ["Engine", "cycles without", "cycles with", "weight bits read without",
             "weight bits read with", "total without", "total with", "with / without",
             "vs INT8 without", "vs INT8 with", "vs INT8 with, flat memory"]
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for b in reused:
-        a = [r for r in lean if r["style"] == b["style"] and not any(r["trunc"])]
-        if not a:
-            continue
-        a = a[0]
-
-        def rel(r, key="rel_int8"):
-            return f"{r[key]:.3f}" if r.get(key) else NA
-
-        out.append("| " + " | ".join([
-            b["style"], _n(a["cycles"]), _n(b["cycles"]),
-            _n(a["mem_reads"].get("weight_mem", 0)), _n(b["mem_reads"].get("weight_mem", 0)),
-            _n(a["total_proxy"]), _n(b["total_proxy"]),
-            f"{b['total_proxy'] / a['total_proxy']:.3f}", rel(a), rel(b),
-            rel(b, "rel_int8_flat")]) + " |")
-    return out
+    return _md(cols, [[
+        b["style"], _n(a["cycles"]), _n(b["cycles"]),
+        _n(a["mem_reads"].get("weight_mem", 0)), _n(b["mem_reads"].get("weight_mem", 0)),
+        _n(a["total_proxy"]), _n(b["total_proxy"]), f"{b['total_proxy'] / a['total_proxy']:.3f}",
+        _rel(a), _rel(b), _rel(b, "rel_int8_flat")] for a, b in _against_exact(lean, reused)])
 
 
 def before_after_table(lean: list[dict], baseline: list[dict]) -> list[str]:
@@ -189,23 +194,12 @@ def before_after_table(lean: list[dict], baseline: list[dict]) -> list[str]:
     cols = ["Engine", "total before", "total after", "after / before", "logic before",
             "logic after", "memory before", "memory after", "vs INT8 before", "vs INT8 after",
             "flat memory model: total before", "total after", "vs INT8 before", "vs INT8 after"]
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for b in baseline:
-        a = [r for r in lean if r["style"] == b["style"] and not any(r["trunc"])]
-        if not a:
-            continue
-        a = a[0]
-
-        def rel(r, key="rel_int8"):
-            return f"{r[key]:.3f}" if r.get(key) else NA
-
-        out.append("| " + " | ".join([
-            b["style"], _n(b["total_proxy"]), _n(a["total_proxy"]),
-            f"{a['total_proxy'] / b['total_proxy']:.3f}", _n(b["logic_proxy"]),
-            _n(a["logic_proxy"]), _n(b["mem_proxy"]), _n(a["mem_proxy"]), rel(b), rel(a),
-            _n(b["total_flat"]), _n(a["total_flat"]), rel(b, "rel_int8_flat"),
-            rel(a, "rel_int8_flat")]) + " |")
-    return out
+    return _md(cols, [[
+        b["style"], _n(b["total_proxy"]), _n(a["total_proxy"]),
+        f"{a['total_proxy'] / b['total_proxy']:.3f}", _n(b["logic_proxy"]), _n(a["logic_proxy"]),
+        _n(b["mem_proxy"]), _n(a["mem_proxy"]), _rel(b), _rel(a), _n(b["total_flat"]),
+        _n(a["total_flat"]), _rel(b, "rel_int8_flat"), _rel(a, "rel_int8_flat")]
+        for a, b in _against_exact(lean, baseline)])
 
 
 def _detail_table(r: dict) -> list[str]:
