@@ -35,7 +35,7 @@ COMMAND_MODULES = [
     "golden_model.cli_encode",
     "hw.cli",
     "golden_model.nn.cli",
-    "golden_model.nn.cli_import",
+    "hw.engine.cli_import",
     "hw.flow.cli",
     "hw.engine.cli",
     "hw.boards.cli",

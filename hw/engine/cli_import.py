@@ -5,7 +5,8 @@ Example::
     python -m golden_model.nn.onnx_example -o net.onnx      # an example ONNX file
     qsq import net.onnx -o net.npz                          # import, check, write the checkpoint
 
-The network is read by :mod:`golden_model.nn.onnx_import`, checked against the engine's layer
+The command lives with the engine (the golden model's converter knows nothing of the hardware):
+the network is read by :mod:`golden_model.nn.onnx_import`, checked against the engine's layer
 order and limits (:mod:`hw.engine.limits`) and against onnxruntime on random images (the result
 is printed; beyond :data:`~golden_model.nn.onnx_import.FLOAT_TOLERANCE` the import fails), and
 written as a checkpoint that describes its own layer list (:mod:`golden_model.nn.checkpoint`).
@@ -38,12 +39,12 @@ def run_import(args) -> int:
     import time
     from pathlib import Path
 
-    from hw.engine.limits import check_network
+    from golden_model.config import check_int
+    from golden_model.fileio import check_output_path
+    from golden_model.nn.checkpoint import save_checkpoint
+    from golden_model.nn.onnx_import import OnnxImportError, check_against_onnxruntime, import_onnx
 
-    from ..config import check_int
-    from ..fileio import check_output_path
-    from .checkpoint import save_checkpoint
-    from .onnx_import import OnnxImportError, check_against_onnxruntime, import_onnx
+    from .limits import check_network
 
     check_int("--check-images", args.check_images, 1, 4096)
     check_int("--seed", args.seed, 0, 2**32 - 1)
