@@ -10,6 +10,11 @@ Block diagram::
                                             requantize, pool ──► act memory / logit memory
     config (per-layer truncation) ─► trunc registers               logit memory ─► logits, cls
 
+Energy (``EngineConfig.power``, default ``lean``): every memory read port reads only the words
+used, registers load only with valid data (clock enables), the lanes isolate their operands; with
+``EngineConfig.reuse = 2`` each weight word read serves two neighbouring output positions of a
+convolution (a second activation read port, two accumulator sets per lane).
+
 One inference: the host streams the image's ``C*H*W`` quantized pixels (C x H x W order) into
 region 0; the engine then runs every compute layer in turn -- read its descriptor (2 cycles),
 start the sequencer (1 cycle), issue taps, drain the pipeline -- and finally streams the logits
@@ -156,12 +161,12 @@ class QSQEngine(wiring.Component):
 
         # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
         tap_rd = seq.op.valid if lean else seq.rd_en
-        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(tap_rd & seq.op.va if pairs
-                                                                   and lean else tap_rd),
+        # with pairs, each position's activation port reads only the taps that position uses
+        rd_a, rd_b = (tap_rd & seq.op.va, tap_rd & seq.op.vb) if pairs and lean else (tap_rd,) * 2
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(rd_a),
                      w_rd.addr.eq(seq.w_addr), w_rd.en.eq(tap_rd)]
         if pairs:
-            m.d.comb += [act_rd_b.addr.eq(seq.act_addr + 1),
-                         act_rd_b.en.eq(tap_rd & seq.op.vb if lean else tap_rd)]
+            m.d.comb += [act_rd_b.addr.eq(seq.act_addr + 1), act_rd_b.en.eq(rd_b)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
