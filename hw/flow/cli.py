@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pnr-seeds", type=int, default=3,
                    help="nextpnr placement seeds per design, fmax is their median (default 3, "
                         "at least 3)")
+    p.add_argument("--pnr-timeout", type=float, default=180.0, metavar="SECONDS",
+                   help="cap of one nextpnr run (default 180 s); a run is stopped at "
+                        "min(cap, max(60 s, 5x the median time of the finished seeds of the same "
+                        "design)) and replaced by the next seed, and the report says so")
     p.add_argument("--stimuli", default="uniform,stream,ws",
                    help="comma-separated stimulus sets (default uniform,stream,ws; trace sets are "
                         "added when the trace archive exists)")
@@ -94,6 +98,10 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
                    help="nextpnr placement seeds per build, fmax is their median: N, or per "
                         "board BOARD=N,... (default 3)")
     p.add_argument("--seed", type=int, default=1, help="first placement seed (default 1)")
+    p.add_argument("--pnr-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="cap of one nextpnr run (default 1800 s, the first seed of a build); "
+                        "later seeds are stopped at max(60 s, 5x the median time of the finished "
+                        "seeds of the same build); a stopped run is replaced by the next seed")
     p.add_argument("--jobs", type=int, default=1,
                    help="Dask LocalCluster worker processes (default 1: serially in this "
                         "process)")
@@ -161,7 +169,8 @@ def run_engine(args) -> int:
                          styles=tuple(v for v in args.pe.split(",") if v),
                          baseline=not args.no_baseline, reuse=not args.no_reuse)
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
-                      use_cache=not args.no_cache, lane_search=not args.no_lane_search)
+                      use_cache=not args.no_cache, lane_search=not args.no_lane_search,
+                      pnr_timeout=args.pnr_timeout)
     return 0
 
 
@@ -199,7 +208,7 @@ def run(args) -> int:
                        pnr=not (args.no_pnr or args.no_ice40), ice40=not args.no_ice40,
                        activity=not args.no_activity, dsp=args.dsp, traces=args.traces,
                        out=args.out, use_cache=not args.no_cache, serial=args.serial,
-                       jobs=args.jobs, scheduler=args.scheduler)
+                       jobs=args.jobs, scheduler=args.scheduler, pnr_timeout=args.pnr_timeout)
     try:
         run_report(configs, opts, quick=args.quick, variants=variants,
                    budgets=_budgets(args.budgets))

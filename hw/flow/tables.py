@@ -26,14 +26,14 @@ DEFAULT_BUDGETS = (0.0, 0.05)
 
 AREA_HEADERS = ["design", "family", "level", "latency", "gates", "FFs", "latches", "transistors",
                 "logic depth", "iCE40 LUT4", "iCE40 carry", "iCE40 FF", "fmax MHz",
-                f"fmax min{NA}max", "ER", "MRED", "NMED", "WCE", "bias"]
+                f"fmax min{NA}max", "fmax seeds", "ER", "MRED", "NMED", "WCE", "bias"]
 ACT_HEADERS = ["design", "family", "t", "stimulus", "net toggles/op", "weighted toggles/op",
                "FF clock events/op", "clock-pin events/op", "power proxy/op", "power vs exact",
                "data toggles vs exact", "clock vs exact", "MRED", "output"]
 ERR_HEADERS = ["design", "family", "t", "ER", "MAE", "MRED", "NMED", "WCE", "bias", "MSE",
                "output"]
 POINT_HEADERS = ["row", "config", "design", "level", "MRED", "output", "transistors",
-                 "transistors vs exact", "iCE40 LUT4", "fmax MHz", f"fmax min{NA}max"]
+                 "transistors vs exact", "iCE40 LUT4", "fmax MHz", f"fmax min{NA}max", "fmax seeds"]
 
 
 def power_proxy(act: dict) -> float:
@@ -167,7 +167,7 @@ class ReportData:
         return ([p.id, p.tag, d.key, level_str(d, p.t), p.metrics.mred,
                  ALWAYS_ZERO if p.always_zero else None, area.get("transistors"),
                  self.transistors_rel(d), ice.get("lut4"), _fmax(ice),
-                 span(ice.get("fmax_min"), ice.get("fmax_max"))]
+                 span(ice.get("fmax_min"), ice.get("fmax_max")), _fmax_seeds(ice)]
                 + [p.power_rel.get(s) for s in self.stimuli])
 
     @property
@@ -205,6 +205,11 @@ class ReportData:
 
 def _fmax(ice: dict):
     return round(ice["fmax_mhz"], 1) if "fmax_mhz" in ice else None
+
+
+def _fmax_seeds(ice: dict):
+    """How many placement seeds the fmax median is over (None without place and route)."""
+    return len(ice["fmax_seeds"]) if "fmax_seeds" in ice else None
 
 
 # ---------------------------------------------------------------- sections of index.md
@@ -276,9 +281,11 @@ def headline_sentences(data: ReportData, tag: str) -> list[str]:
         data, [p for p in pts if "fmax_mhz" in data.ice(p.design)],
         lambda q: (-data.ice(q.design)["fmax_mhz"], q.metrics.mred, q.design.key),
         lambda p: (f"{num(data.ice(p.design)['fmax_mhz'])} MHz, range "
-                   f"{span(data.ice(p.design)['fmax_min'], data.ice(p.design)['fmax_max'])} MHz, "
-                   f"MRED {num(p.metrics.mred)}"))
-    out.append(f"- Highest fmax (iCE40 UP5K, median of {data.opts.pnr_seeds} placement seeds): "
+                   f"{span(data.ice(p.design)['fmax_min'], data.ice(p.design)['fmax_max'])} MHz "
+                   f"over {_fmax_seeds(data.ice(p.design))} seeds, MRED {num(p.metrics.mred)}"))
+    stopped = any(data.ice(d).get("pnr_stopped") for d in data.designs)
+    out.append(f"- Highest fmax (iCE40 UP5K, median of {data.opts.pnr_seeds} placement seeds"
+               + (", the stopped runs replaced: see Notes" if stopped else "") + "): "
                + "; ".join(parts) + "." if parts else
                "- Highest fmax: not measured (no place and route in this run).")
     return out
@@ -391,7 +398,7 @@ def _area_rows(data: ReportData) -> list[list]:
             d.key, d.family, level_str(d) if not d.runtime else "runtime", r["latency"],
             a["gates"], a["flip_flops"], a["latches"], a.get("transistors"), a["logic_depth"],
             ice.get("lut4"), ice.get("carry"), ice.get("ff"), _fmax(ice),
-            span(ice.get("fmax_min"), ice.get("fmax_max")),
+            span(ice.get("fmax_min"), ice.get("fmax_max")), _fmax_seeds(ice),
             m.er if m else None, m.mred if m else None, m.nmed if m else None,
             m.wce if m else None, m.bias if m else None])
     return rows
