@@ -45,7 +45,7 @@ bench: $(STAMP)  ## time the golden model (prints measured times)
 
 # ---------------------------------------------------------------- hardware
 verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
-	$(QSQ) verilog all --out-dir $(BUILD)/verilog
+	$(QSQ) verilog all -o $(BUILD)/verilog
 
 engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 16 lanes): Verilog, memory images, manifest -> build/engine/
 	$(QSQ) compile --out $(BUILD)/engine

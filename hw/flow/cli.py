@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", action="append", metavar="TAG",
                    help="operand configuration [su]<a width>x[su]<b width>, repeatable "
                         "(default: s8xs8 and u8xs8)")
-    p.add_argument("--out", default="build/report", help="output folder (default build/report)")
+    p.add_argument("-o", "--out", default="build/report", help="output folder (default build/report)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="worker processes of the Dask LocalCluster (default: the number of "
                         "cores)")
@@ -75,7 +75,7 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
                     "simulate the generic-gate netlist over test images at several truncation "
                     "levels for the energy per inference, and write build/report/engine/ plus "
                     "the headline section of build/report/index.md. Results are cached per job.")
-    p.add_argument("--out", default="build/report", help="report folder (default build/report)")
+    p.add_argument("-o", "--out", default="build/report", help="report folder (default build/report)")
     p.add_argument("--workload", default="digits", help="network and images (default digits)")
     p.add_argument("--lanes", type=int, default=16, help="engine lanes (default 16)")
     p.add_argument("--images", type=int, default=16,
@@ -156,7 +156,7 @@ def run_engine(args) -> int:
 
     from golden_model.fileio import check_output_dir
 
-    check_output_dir(args.out, "--out")
+    check_output_dir(args.out, "-o/--out")
     boards = tuple(b for b in args.boards.split(",") if b)
     seeds = _seeds(args.pnr_seeds, boards)
     check_int("--jobs", args.jobs, 1, 256)
@@ -195,7 +195,7 @@ def run(args) -> int:
     from .options import FlowOptions, parse_config_tag
     from .report import run_report
 
-    check_output_dir(args.out, "--out")
+    check_output_dir(args.out, "-o/--out")
     configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
     variants = tuple(v for v in args.variants.split(",") if v)
     if not variants:

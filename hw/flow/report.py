@@ -137,7 +137,7 @@ def validate(opts: FlowOptions, designs: list[Design]) -> tuple[FlowOptions, dic
                      f"for {d.cfg.tag()}.")
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, not the file {str(out)!r}")
+        raise ValueError(f"-o/--out must be a folder, not the file {str(out)!r}")
     return opts, per_cfg, notes
 
 
