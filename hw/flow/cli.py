@@ -113,7 +113,24 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-reuse", action="store_true",
                    help="skip the energy runs of the engines with weight reuse")
     p.add_argument("--no-cache", action="store_true", help="recompute every job")
-    p.set_defaults(func=run_engine)
+    p.add_argument("--quick", action="store_true",
+                   help=f"a quick run, labelled so in its output (what `make` runs): "
+                        f"{QUICK_TEXT}; options given explicitly win")
+    p.set_defaults(func=run_engine, parser=p)
+
+
+#: ``report-engine --quick``: option -> value, applied where the option keeps its default.
+QUICK_ENGINE = {"boards": "up5k", "pe": "bucket,int8", "pnr_seeds": "1", "images": 2,
+                "levels": "0", "no_lane_search": True, "no_lenet5": True, "no_baseline": True,
+                "no_reuse": True}
+QUICK_TEXT = ("--boards up5k --pe bucket,int8 --pnr-seeds 1 --images 2 --levels 0 "
+              "--no-lane-search --no-lenet5 --no-baseline --no-reuse")
+
+
+def _apply_quick(p: argparse.ArgumentParser, args) -> None:
+    for dest, value in QUICK_ENGINE.items():
+        if getattr(args, dest) == p.get_default(dest):
+            setattr(args, dest, value)
 
 
 def _int_list(name: str, text: str) -> tuple[int, ...]:
@@ -157,6 +174,8 @@ def run_engine(args) -> int:
     from golden_model.fileio import check_output_dir
 
     check_output_dir(args.out, "-o/--out")
+    if args.quick:
+        _apply_quick(args.parser, args)
     boards = tuple(b for b in args.boards.split(",") if b)
     seeds = _seeds(args.pnr_seeds, boards)
     check_int("--jobs", args.jobs, 1, 256)
@@ -170,7 +189,7 @@ def run_engine(args) -> int:
                          baseline=not args.no_baseline, reuse=not args.no_reuse)
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
                       use_cache=not args.no_cache, lane_search=not args.no_lane_search,
-                      pnr_timeout=args.pnr_timeout)
+                      pnr_timeout=args.pnr_timeout, quick=args.quick)
     return 0
 
 

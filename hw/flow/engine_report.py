@@ -540,12 +540,14 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
 
 def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
                       jobs: int = 1, use_cache: bool = True, lane_search: bool = True,
-                      log=print, pnr_timeout: float = ENGINE_PNR_CAP_S) -> Path:
+                      log=print, pnr_timeout: float = ENGINE_PNR_CAP_S,
+                      quick: bool = False) -> Path:
     """Measure the engines and write ``out/engine/``; put the headline into ``out/index.md``.
 
     Returns the path of ``out/engine/engine.md``. ``pnr_seeds``: nextpnr placement seeds per
     build (an int, or a dict board -> int). ``pnr_timeout``: cap in seconds of one nextpnr run
-    (:func:`place_and_route`).
+    (:func:`place_and_route`). ``quick``: label ``engine.md`` and the headline as a quick run
+    (:data:`QUICK_NOTE`).
 
     Raises
     ------
@@ -645,10 +647,32 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
             "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
             "recommended": rec, "settings": settings, "float_accuracy": float_acc,
             "target_lut4": TARGET_LUT4, "jobs": jobs, "pnr_timeout": pnr_timeout}
+    info["quick"] = quick
     path = write_engine_outputs(eout, opts, resources, energy, searches, info)
+    if quick:
+        _label_quick(path, opts, seeds_of)
+        _label_quick(eout / "section.md", opts, seeds_of)
     insert_section(out / "index.md", (eout / "section.md").read_text())
     log(f"qsq report-engine: wrote {path} in {info['elapsed']:.0f} s")
     return path
+
+
+#: What a quick engine report leaves out (``qsq report-engine --quick``, the one ``make`` runs).
+QUICK_NOTE = ("**Quick run** (`qsq report-engine --quick`, as `make` runs it): {boards} only, PE "
+              "styles {styles}, {seeds} placement seed(s) per build, {images} test image(s) per "
+              "energy run, truncation levels {levels} plus the recommended ones; no lane search, "
+              "no LeNet-5 fit check, no before/after or weight-reuse runs. `make full` (or "
+              "`make report-engine`) measures everything.")
+
+
+def _label_quick(path: Path, opts: EngineOptions, seeds_of: dict) -> None:
+    """Put :data:`QUICK_NOTE` under the first heading of ``path``."""
+    note = QUICK_NOTE.format(boards=", ".join(opts.boards), styles=", ".join(opts.styles),
+                             seeds=", ".join(f"{b}: {n}" for b, n in seeds_of.items()),
+                             images=opts.images, levels=", ".join(map(str, opts.levels)))
+    lines = Path(path).read_text().split("\n")
+    at = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("#")), 0)
+    atomic_write_text(path, "\n".join(lines[:at] + ["", note] + lines[at:]))
 
 
 def _float_model(workload: str):

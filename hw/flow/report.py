@@ -321,7 +321,7 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
              f"(`python -m hw.flow.bench`).")
     data = ReportData(designs, per, opts, notes,
                       {"elapsed": elapsed, "vcd": vcd, "sweep": sweep, "work": work_text,
-                       "budgets": budgets})
+                       "budgets": budgets, "quick": quick})
     index = write_outputs(data, out, write_plots(data, out))
     log(f"qsq report: {len(jobs)} jobs in {elapsed:.1f} s ({n_cached} from the cache); "
         f"wrote {index}")
