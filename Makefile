@@ -122,9 +122,11 @@ report: $(STAMP)  ## synthesis/timing/activity report of every design and of the
 	$(QSQ) report-engine -o $(BUILD)/report $(ENGINE_REPORT_ARGS)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
 
-report-quick: $(STAMP)  ## quick report, labelled so: `qsq report --quick` + `qsq report-engine --quick` (UP5K, bucket and INT8, 1 seed, 2 images) -> build/report/index.md with the engine headline
-	$(QSQ) report --quick -o $(BUILD)/report $(REPORT_ARGS)
-	$(QSQ) report-engine --quick -o $(BUILD)/report $(ENGINE_REPORT_ARGS)
+QUICK_REPORT_ARGS ?= --config s8xs8
+QUICK_ENGINE_ARGS ?= --jobs 2
+report-quick: $(STAMP)  ## quick report, labelled so: `qsq report --quick` (s8xs8) + `qsq report-engine --quick` (UP5K, bucket and INT8, 1 seed, 2 images) -> build/report/index.md with the engine headline
+	$(QSQ) report --quick -o $(BUILD)/report $(QUICK_REPORT_ARGS)
+	$(QSQ) report-engine --quick -o $(BUILD)/report $(QUICK_ENGINE_ARGS)
 
 report-engine: $(STAMP)  ## engine only: UP5K/ECP5 resources, fmax, lane search, gate-level energy per inference, headline (build/report/engine/; long: ~1-2 h uncached)
 	$(QSQ) report-engine -o $(BUILD)/report $(ENGINE_REPORT_ARGS)

@@ -167,7 +167,7 @@ class Reseeder:
             return None
         k = job.design.key
         if not res.get("timed_out"):
-            if "tool_seconds" in res and not res.get("cached"):
+            if "tool_seconds" in res:       # measured when it ran (kept in the cache too)
                 self.times.setdefault(k, []).append(res["tool_seconds"])
             return None
         if self.spent.get(k, 0) >= job.opts.pnr_seeds:
@@ -193,7 +193,9 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
     ``LocalCluster`` of ``opts.jobs`` worker processes.
 
     A ``pnr`` job stopped at its bound is replaced by the next seed (:class:`Reseeder`); the
-    replacement jobs are appended to ``jobs``, so the caller sees every job that ran.
+    replacement jobs are appended to ``jobs``, so the caller sees every job that ran. On Dask,
+    the other seeds of a design start once its first seed has finished (so their bound is set by
+    its time, not the cap).
     """
     cache_dir, work_dir = str(Path(cache_dir).resolve()), str(Path(work_dir).resolve())
     results: dict[str, dict] = {}
@@ -219,7 +221,16 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
     run = uuid.uuid4().hex[:8]
     with dask_client(opts, Path(work_dir)) as client:
         futures, by_key = {}, {}
+        # The first seed of a design goes with the rest; its other seeds wait for it, so their
+        # bound is 5x its time rather than the cap.
+        held: dict[str, list[int]] = {}
+        firsts: set[str] = set()
         for k, job in enumerate(jobs):
+            if job.step == "pnr" and job.design.key in firsts:
+                held.setdefault(job.design.key, []).append(k)
+                continue
+            if job.step == "pnr":
+                firsts.add(job.design.key)
             job = jobs[k] = reseed.bounded(job)
             key = f"qsq-{run}-{job.id}"
             futures[job.id] = client.submit(_execute, job, cache_dir, work_dir,
@@ -227,6 +238,13 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
                                             key=key, pure=False)
             by_key[key] = job
         pending = as_completed(list(futures.values()))
+
+        def submit_now(job: Job) -> None:
+            key = f"qsq-{run}-{job.id}"
+            by_key[key] = job
+            pending.add(client.submit(_execute, job, cache_dir, work_dir,
+                                      *[results[n] for n in job.needs], key=key, pure=False))
+
         for fut in pending:
             job = by_key[fut.key]
             try:
@@ -235,15 +253,16 @@ def run_jobs(jobs: list[Job], opts: FlowOptions, cache_dir: Path, work_dir: Path
                 res = {"job": job.id, "error": f"{type(exc).__name__}: {exc}"}
             _reraise_warnings(job, res)
             new = reseed.record(job, res)
-            if new is not None:      # its input (the ice40 result) is known by now
+            results[job.id] = res
+            if job.step == "pnr":    # its input (the ice40 result) is known by now
+                for k in held.pop(job.design.key, ()):
+                    jobs[k] = reseed.bounded(jobs[k])
+                    submit_now(jobs[k])
+            if new is not None:
                 jobs.append(new)
-                key = f"qsq-{run}-{new.id}"
-                by_key[key] = new
-                pending.add(client.submit(_execute, new, cache_dir, work_dir,
-                                          *[results[n] for n in new.needs], key=key, pure=False))
+                submit_now(new)
                 if progress:
                     progress.add()
-            results[job.id] = res
             if progress:
                 progress.update(job, res)
             fut.release()
