@@ -173,8 +173,8 @@ def test_reseeder_bounds_later_seeds_by_the_finished_ones():
     r.record(planned[0], {"tool_seconds": 30.0})
     r.record(planned[1], {"tool_seconds": 20.0, "cached": True})    # measured when it ran
     assert r.bounded(planned[2]).timeout == 125.0
-    new = r.record(planned[2], {"timed_out": True, "bound": 150.0})
-    assert new.seed == 4 and new.timeout == 150.0
+    new = r.record(planned[2], {"timed_out": True, "bound": 125.0})
+    assert new.seed == 4 and new.timeout == 125.0
 
 
 # ---------------------------------------------------------------- engine report
