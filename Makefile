@@ -1,6 +1,8 @@
 # qsq: quality-scalable quantization and truncated-CSD multipliers.
 #
-#   make         main job: everything below that produces files under build/
+#   make         main job, quick (<= 15 min on 2 cores): tables, evaluation, Verilog, engine,
+#                a representative simulation regression, a quick report; prints its elapsed time
+#   make full    everything below that produces files under build/ (hours)
 #   make test    the pytest suite (what CI runs)
 #
 # Every target bootstraps .venv on first use (python3 -m venv + pip install -e ".[dev]").
@@ -16,10 +18,20 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train bench-import onnx-example clean distclean
+.PHONY: all main-job full sim-quick report-quick help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train bench-import onnx-example clean distclean
 
-all: metrics evaluate verilog engine sim report  ## main job: metric tables, network evaluation, Verilog, inference engine, simulations, synthesis/power reports
-	@echo "make: all outputs are under $(BUILD)/"
+all:  ## main job, quick (<= 15 min on 2 cores): metrics, evaluate, verilog, engine, sim-quick, report-quick; prints its elapsed time
+	@start=$$(date +%s); \
+	if $(MAKE) --no-print-directory main-job; then \
+	  echo "make: main job done in $$(( $$(date +%s) - start )) s; outputs under $(BUILD)/ (quick report: $(BUILD)/report/index.md; \`make full\` measures everything)"; \
+	else \
+	  echo "make: main job FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
+	fi
+
+main-job: metrics evaluate verilog engine sim-quick report-quick
+
+full: metrics evaluate verilog engine sim report  ## everything (the old `make`): full simulation regression + formal, full synthesis/power reports (hours)
+	@echo "make full: all outputs are under $(BUILD)/"
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -45,7 +57,7 @@ bench: $(STAMP)  ## time the golden model (prints measured times)
 
 # ---------------------------------------------------------------- hardware
 verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest -> build/verilog/
-	$(QSQ) verilog all --out-dir $(BUILD)/verilog
+	$(QSQ) verilog all -o $(BUILD)/verilog
 
 engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 16 lanes): Verilog, memory images, manifest -> build/engine/
 	$(QSQ) compile --out $(BUILD)/engine
@@ -63,6 +75,10 @@ bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies
 sim: $(STAMP)  ## full cocotb regression on SIM=icarus|verilator with a summary table (WAVES=1: waveforms), then make formal
 	$(VPY) -m sim.regress --sim $(SIM)
 	$(MAKE) formal
+
+SIM_QUICK_K ?= not test_engine_sim and not test_board_sim
+sim-quick: $(STAMP)  ## representative cocotb regression: the fast cases of the multiplier, decoder and baseline benches on SIM= (no engine/board benches, no formal) -> build/sim/<SIM>/summary.md
+	$(VPY) -m sim.regress --sim $(SIM) --fast -k "$(SIM_QUICK_K)"
 
 FORMAL_ARGS ?= -j 2
 formal: $(STAMP)  ## formal equivalence (SBY + Yices): spec vs golden model, then RTL vs spec, with progress -> build/formal/summary.md, coverage.md
@@ -98,16 +114,22 @@ onnx-example: $(STAMP)  ## the README's "Your own network" files: build/mynet/ne
 	$(VPY) -m golden_model.nn.onnx_example -o $(BUILD)/mynet/net.onnx --data $(BUILD)/mynet/digits.npz
 
 # ---------------------------------------------------------------- reports
-.PHONY: report report-bench report-engine
+.PHONY: report report-bench report-engine report-quick
 REPORT_ARGS ?=
 ENGINE_REPORT_ARGS ?=
 report: $(STAMP)  ## synthesis/timing/activity report of every design and of the inference engine (build/report/index.md; work files in build/report/work); REPORT_ARGS="--config s12xs12 ..." for others
-	$(QSQ) report --out $(BUILD)/report $(REPORT_ARGS)
-	$(QSQ) report-engine --out $(BUILD)/report $(ENGINE_REPORT_ARGS)
+	$(QSQ) report -o $(BUILD)/report $(REPORT_ARGS)
+	$(QSQ) report-engine -o $(BUILD)/report $(ENGINE_REPORT_ARGS)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
 
+QUICK_REPORT_ARGS ?= --config s8xs8
+QUICK_ENGINE_ARGS ?= --jobs 2
+report-quick: $(STAMP)  ## quick report, labelled so: `qsq report --quick` (s8xs8) + `qsq report-engine --quick` (UP5K, bucket and INT8, 1 seed, 2 images) -> build/report/index.md with the engine headline
+	$(QSQ) report --quick -o $(BUILD)/report $(QUICK_REPORT_ARGS)
+	$(QSQ) report-engine --quick -o $(BUILD)/report $(QUICK_ENGINE_ARGS)
+
 report-engine: $(STAMP)  ## engine only: UP5K/ECP5 resources, fmax, lane search, gate-level energy per inference, headline (build/report/engine/; long: ~1-2 h uncached)
-	$(QSQ) report-engine --out $(BUILD)/report $(ENGINE_REPORT_ARGS)
+	$(QSQ) report-engine -o $(BUILD)/report $(ENGINE_REPORT_ARGS)
 
 report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on a Dask LocalCluster (prints both)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--code-bits", type=int, default=3, help="2, 3 or 4 (default 3)")
     p.add_argument("--scale-bits", type=int, default=7,
                    help="per-filter scale width, 1 to 15 (default 7)")
-    p.add_argument("--out", metavar="PREFIX", help="also write PREFIX.md, PREFIX.csv and PREFIX.json")
+    p.add_argument("-o", "--out", metavar="PREFIX", help="also write PREFIX.md, PREFIX.csv and PREFIX.json")
     p.set_defaults(func=run)
 
 
@@ -58,7 +58,7 @@ def run(args) -> int:
     cfg = CodecConfig(args.code_bits, args.scale_bits)
     if args.out:
         for suffix in (".json", ".md", ".csv"):
-            check_output_path(args.out + suffix, "--out")
+            check_output_path(args.out + suffix, "-o/--out")
     rows, tot = [], dict(n=0, bits=0, fp=0, i8=0)
     for name, w in load_layers(args.weights).items():
         try:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"evaluate N >= 1 uniform random pairs instead of all pairs (needed when "
                         f"a_width + b_width > {EXHAUSTIVE_MAX_BITS})")
     p.add_argument("--seed", type=int, help="seed of --samples (default 1; only with --samples)")
-    p.add_argument("--out", metavar="PREFIX", help="also write PREFIX.md, PREFIX.csv and PREFIX.json")
+    p.add_argument("-o", "--out", metavar="PREFIX", help="also write PREFIX.md, PREFIX.csv and PREFIX.json")
     p.set_defaults(func=run)
 
 
@@ -58,7 +58,7 @@ def check_args(args) -> None:
             check_int("--seed", args.seed, 0, 2**32 - 1)
     if args.out:
         for suffix in (".json", ".md", ".csv"):
-            check_output_path(args.out + suffix, "--out")
+            check_output_path(args.out + suffix, "-o/--out")
 
 
 def run(args) -> int:

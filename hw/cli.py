@@ -7,13 +7,14 @@ Examples::
     qsq verilog shift_scale_decoder --code-bits 3 --scale-bits 7 --lanes 4 --registered -o dec.v
     qsq verilog csd_multiplier --name mul_a -o mul_a.v --core   # top `mul_a` + mul_a.core
     qsq verilog csd_compact_multiplier --timing-harness -o top.v  # + qsq_timing_top for constraints/
-    qsq verilog all --out-dir build/verilog      # every default configuration + manifest
+    qsq verilog all -o build/verilog           # every default configuration + manifest
 """
 
 from __future__ import annotations
 
 import argparse
 
+from golden_model.cliopts import add_deprecated
 from golden_model.fileio import atomic_write_text, check_output_dir, check_output_path
 
 #: Pseudo-module name that writes every default configuration.
@@ -54,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                 mp.add_argument(flag, default=param.default, metavar="|".join(param.kind),
                                 help=f"{param.help}: one of {', '.join(param.kind)} "
                                      f"(default: {param.default})")
-        mp.add_argument("-o", "--output", metavar="FILE.v",
+        mp.add_argument("-o", "--out", metavar="FILE.v",
                         help="write the Verilog to FILE.v (default: standard output)")
+        add_deprecated(mp, "--output", dest="out", new="-o/--out", metavar="FILE.v")
         mp.add_argument("--name", default=None, metavar="NAME",
                         help=f"name of the top module (default: {name}); submodules are "
                              "prefixed NAME__, so differently named cores coexist in one design")
@@ -73,7 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Write the default configurations of every module to "
                                      "OUT_DIR, with manifest.md/.csv/.json listing their "
                                      "parameters and latencies.")
-    ap.add_argument("--out-dir", default="build/verilog", help="default: build/verilog")
+    ap.add_argument("-o", "--out", default="build/verilog", metavar="DIR",
+                    help="output folder (default: build/verilog)")
+    add_deprecated(ap, "--out-dir", dest="out", new="-o/--out", metavar="DIR")
     ap.add_argument("--no-cells", action="store_true", help="leave out the qsq_icg model")
     ap.add_argument("--no-core", action="store_true",
                     help="do not write a FuseSoC .core next to each file")
@@ -101,13 +105,13 @@ def run(args) -> int:
 
     params = {name: getattr(args, name) for name in args.params}
     name = args.name if args.name is not None else args.module
-    if (args.core or args.timing_harness) and not args.output:
+    if (args.core or args.timing_harness) and not args.out:
         raise ValueError(f"--{'core' if args.core else 'timing-harness'} needs -o FILE.v, "
                          "not standard output")
-    if args.output:
-        check_output_path(args.output, "-o/--output")
+    if args.out:
+        check_output_path(args.out, "-o/--out")
         if args.core:
-            check_output_path(Path(args.output).with_suffix(".core"), "--core")
+            check_output_path(Path(args.out).with_suffix(".core"), "--core")
     text = generate(args.module, include_cells=not args.no_cells, name=args.name, **params)
     top_name = name
     if args.timing_harness:
@@ -123,8 +127,8 @@ def run(args) -> int:
         text += (f"\n// {HARNESS_TOP}: timing harness around {name} (hw.flow.yosys); its ports "
                  "clk, rst, sin, sout are those of constraints/*.pcf|lpf|xdc\n"
                  + harness_verilog(harness_ports(top), name))
-    if args.output:
-        out = Path(args.output)
+    if args.out:
+        out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, text)
         print(f"wrote {out} (top module {top_name}, {text.count(chr(10))} lines)")
@@ -157,7 +161,7 @@ def run_all(args) -> int:
     from .fusesoc import core_text
     from .verilog import MODULES, build, command_line, generate, package_version
 
-    out_dir = check_output_dir(args.out_dir, "--out-dir")
+    out_dir = check_output_dir(args.out, "-o/--out")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, entries = [], []
     start = time.perf_counter()

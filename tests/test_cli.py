@@ -44,7 +44,7 @@ def test_metrics_sampled(capsys):
     (["metrics", "--samples", "5", "--seed", "-1"], "--seed must be an integer in [0, 4294967295], not -1"),
     (["metrics", "--seed", "3"], "--seed only applies to --samples (random pairs); without --samples "
                                  "every pair is evaluated, so drop --seed 3"),
-    (["metrics", "--out", "w.npz/t"], "--out: cannot write w.npz/t.json: w.npz is a file, not a folder"),
+    (["metrics", "--out", "w.npz/t"], "-o/--out: cannot write w.npz/t.json: w.npz is a file, not a folder"),
     # File errors name the file and say what is wrong in words (was "[Errno 2] No such file ...").
     (["encode", "missing.npy"], "missing.npy: does not exist"),
     (["encode", "."], ".: is a folder, not a file"),

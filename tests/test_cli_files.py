@@ -107,8 +107,8 @@ WRITERS = {
 
 
 #: The option each writer names in its errors.
-OPTION = {"verilog": "-o/--output", "pack": "-o/--out", "unpack": "-o/--out", "train": "--out",
-          "metrics": "--out", "encode": "--out"}
+OPTION = {"verilog": "-o/--out", "pack": "-o/--out", "unpack": "-o/--out", "train": "-o/--out",
+          "metrics": "-o/--out", "encode": "-o/--out"}
 
 
 def _target_name(command: str) -> str:

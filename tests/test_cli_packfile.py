@@ -38,8 +38,9 @@ def _no_work(monkeypatch):
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["pack", "--lanes", "0"], "--lanes must be an integer in [1, 21], not 0"),
-    (["pack", "--code-bits", "2", "--lanes", "33"], "--lanes must be an integer in [1, 32], not 33"),
+    (["pack", "--codes-per-word", "0"], "--codes-per-word must be an integer in [1, 21], not 0"),
+    (["pack", "--code-bits", "2", "--codes-per-word", "33"],
+     "--codes-per-word must be an integer in [1, 32], not 33"),
     (["pack", "--code-bits", "7"], "--code-bits must be one of (2, 3, 4), not 7"),
     (["pack", "-o", "."], "-o/--out: . is a folder, not a file name"),
     (["pack", "-o", "plain/m.qsq"], "-o/--out: cannot write plain/m.qsq: plain is a file, not a folder"),

@@ -187,17 +187,17 @@ def test_data_given_a_regular_file_says_so(tmp_path, capsys, no_work):
 
 def test_output_paths_checked_before_work(tmp_path, capsys, no_work):
     assert main(["train", "--out", str(tmp_path)]) == 2
-    assert f"qsq: error: --out: {tmp_path} is a folder, not a file name" in capsys.readouterr().err
+    assert f"qsq: error: -o/--out: {tmp_path} is a folder, not a file name" in capsys.readouterr().err
     f = tmp_path / "f"
     f.write_text("x")
     assert main(["evaluate", "--out", str(f)]) == 2
-    assert f"qsq: error: --out {f}: is a file, not a directory" in capsys.readouterr().err
+    assert f"qsq: error: -o/--out {f}: is a file, not a directory" in capsys.readouterr().err
     assert main(["train", "--epochs", "0", "--out", str(tmp_path / "c.npz")]) == 2
     assert "qsq: error: --epochs must be an integer in [1, 100000], not 0" in capsys.readouterr().err
     assert main(["pack", "-o", str(tmp_path)]) == 2
     assert f"qsq: error: -o/--out: {tmp_path} is a folder, not a file name" in capsys.readouterr().err
-    assert main(["pack", "--lanes", "0", "-o", str(tmp_path / "m.qsq")]) == 2
-    assert "qsq: error: --lanes must be an integer in [1, 21], not 0" in capsys.readouterr().err
+    assert main(["pack", "--codes-per-word", "0", "-o", str(tmp_path / "m.qsq")]) == 2
+    assert "qsq: error: --codes-per-word must be an integer in [1, 21], not 0" in capsys.readouterr().err
     assert no_work == []
 
 

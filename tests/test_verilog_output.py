@@ -111,7 +111,7 @@ def test_representative_configurations_lint_clean(tmp_path):
 @pytest.mark.slow
 def test_every_make_verilog_configuration_lints_clean(tmp_path):
     """Exactly what `make verilog` writes (`qsq verilog all`), every file."""
-    assert main(["verilog", "all", "--out-dir", str(tmp_path)]) == 0
+    assert main(["verilog", "all", "-o", str(tmp_path)]) == 0
     files = sorted(tmp_path.glob("*.v"))
     assert len(files) == len(ALL_DEFAULTS)
     for f in files:
@@ -126,7 +126,7 @@ def test_make_verilog_and_engine_lint_clean_with_every_verilator(tmp_path, capsy
     """What `qsq verilog all` and `qsq compile` write lints clean (-Wall, no warning, no error)
     with the bundled Verilator and with the system's (Debian 12: 5.006, which rejects a lint_off
     of a category it does not know, such as PROCASSINIT)."""
-    assert main(["verilog", "all", "--out-dir", str(tmp_path / "v")]) == 0
+    assert main(["verilog", "all", "--out", str(tmp_path / "v")]) == 0
     assert main(["compile", "-o", str(tmp_path / "engine")]) == 0
     capsys.readouterr()
     files = sorted((tmp_path / "v").glob("*.v")) + [tmp_path / "engine" / "qsq_engine.v"]

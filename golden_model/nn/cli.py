@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from golden_model.cliopts import add_deprecated
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -76,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        f"{k} {v[1]}" for k, v in TRAIN_EPOCHS.items()) + ")")
     p.add_argument("--code-bits", type=int, default=3, help="weight code width for QAT (default 3)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
-    p.add_argument("--out", default="build/train/checkpoint.npz",
+    p.add_argument("-o", "--out", default="build/train/checkpoint.npz",
                    help="checkpoint to write (default build/train/checkpoint.npz; `make train` "
                         f"writes the committed {DEFAULT_CHECKPOINT.name})")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -117,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trace-cap", type=int, default=65536,
                    help="operand pairs kept per layer and order in traces.npz (default 65536)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--out", default="build/eval", help="output directory (default build/eval)")
+    p.add_argument("-o", "--out", default="build/eval", help="output directory (default build/eval)")
     p.add_argument("--quiet", action="store_true", help="no progress display and no report echo")
     p.set_defaults(func=run_evaluate)
 
@@ -130,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qat-epochs", type=int, default=8, help="QAT epochs per fold, 0 to skip (default 8)")
     p.add_argument("--levels", type=_levels, default=list(range(9)),
                    help="truncation levels, e.g. 0-8 (default) or 0,2,4")
-    p.add_argument("--out", default="build/spread", help="output directory (default build/spread)")
+    p.add_argument("-o", "--out", default="build/spread", help="output directory (default build/spread)")
     p.add_argument("--quiet", action="store_true", help="no progress and no report echo")
     p.set_defaults(func=run_spread)
 
@@ -143,8 +145,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="DIR", help="data directory for mnist / cifar10 calibration")
     add_weight_arguments(p)
     p.add_argument("--code-bits", type=int, default=3, help="weight code width: 2, 3 or 4 (default 3)")
-    p.add_argument("--lanes", type=int,
-                   help="codes per packed word, 1 to 64 // code_bits (default 64 // code_bits)")
+    p.add_argument("--codes-per-word", type=int, metavar="N",
+                   help="codes per packed 64-bit word, 1 to 64 // code_bits (default "
+                        "64 // code_bits)")
+    add_deprecated(p, "--lanes", dest="codes_per_word", new="--codes-per-word", type=int,
+                   metavar="N")
     p.add_argument("--qat", action="store_true", help="pack the fine-tuned weights (= --weights qat)")
     p.add_argument("-o", "--out", default="build/model.qsq",
                    help="output file (default build/model.qsq); replaced atomically, so a failed "
@@ -192,7 +197,7 @@ def run_train(args) -> int:
                            0, 100_000)
     check_int("--seed", args.seed, 0, 2**32 - 1)
     codec = CodecConfig(args.code_bits)
-    _check_out_file("--out", args.out)
+    _check_out_file("-o/--out", args.out)
     cfg = TrainConfig(epochs=epochs, qat_epochs=qat_epochs, seed=args.seed)
     if args.init is not None:
         ck = load_checkpoint(args.init)
@@ -306,7 +311,7 @@ def run_evaluate(args) -> int:
     mult = multiplier_config(codec)
     for t in args.levels:
         mult.check_truncation(t, "--levels")
-    out = _check_out_dir("--out", args.out)
+    out = _check_out_dir("-o/--out", args.out)
     path, ck = resolve_checkpoint(args.checkpoint, args.dataset)
     names = [lay.name for lay in ck.float_model.compute_layers]
     for ts in args.per_layer_t:
@@ -340,7 +345,7 @@ def run_spread(args) -> int:
     mult = multiplier_config(CodecConfig())
     for t in args.levels:
         mult.check_truncation(t, "--levels")
-    out = _check_out_dir("--out", args.out)
+    out = _check_out_dir("-o/--out", args.out)
     spread(out, args.folds, args.epochs, args.qat_epochs, args.levels, quiet=args.quiet)
     return 0
 
@@ -371,8 +376,8 @@ def run_pack(args) -> int:
     if args.code_bits not in CODE_BITS_ALLOWED:
         raise ValueError(f"--code-bits must be one of {CODE_BITS_ALLOWED}, not {args.code_bits!r}")
     codec = CodecConfig(args.code_bits)
-    if args.lanes is not None:
-        check_int("--lanes", args.lanes, 1, 64 // codec.code_bits)
+    if args.codes_per_word is not None:
+        check_int("--codes-per-word", args.codes_per_word, 1, 64 // codec.code_bits)
     out = check_output_path(args.out, "-o/--out")
     if args.model is not None and args.checkpoint is not None:
         raise ValueError(f"give the checkpoint once, as MODEL or --checkpoint, not both "
@@ -382,7 +387,7 @@ def run_pack(args) -> int:
     path = args.model or args.checkpoint or str(DEFAULT_CHECKPOINT)
     from .userdata import quantize_file
     qm, lines = quantize_file(path, args.calib, args.data, codec, "qat" if args.qat else args.weights)
-    blob = pack_model(qm, args.lanes)
+    blob = pack_model(qm, args.codes_per_word)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, blob)
     headers, rows = file_summary(qm, blob)

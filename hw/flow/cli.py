@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", action="append", metavar="TAG",
                    help="operand configuration [su]<a width>x[su]<b width>, repeatable "
                         "(default: s8xs8 and u8xs8)")
-    p.add_argument("--out", default="build/report", help="output folder (default build/report)")
+    p.add_argument("-o", "--out", default="build/report", help="output folder (default build/report)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="worker processes of the Dask LocalCluster (default: the number of "
                         "cores)")
@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pnr-seeds", type=int, default=3,
                    help="nextpnr placement seeds per design, fmax is their median (default 3, "
                         "at least 3)")
+    p.add_argument("--pnr-timeout", type=float, default=180.0, metavar="SECONDS",
+                   help="cap of one nextpnr run (default 180 s); a run is stopped at "
+                        "min(cap, max(60 s, 5x the median time of the finished seeds of the same "
+                        "design)) and replaced by the next seed, and the report says so")
     p.add_argument("--stimuli", default="uniform,stream,ws",
                    help="comma-separated stimulus sets (default uniform,stream,ws; trace sets are "
                         "added when the trace archive exists)")
@@ -71,7 +75,7 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
                     "simulate the generic-gate netlist over test images at several truncation "
                     "levels for the energy per inference, and write build/report/engine/ plus "
                     "the headline section of build/report/index.md. Results are cached per job.")
-    p.add_argument("--out", default="build/report", help="report folder (default build/report)")
+    p.add_argument("-o", "--out", default="build/report", help="report folder (default build/report)")
     p.add_argument("--workload", default="digits", help="network and images (default digits)")
     p.add_argument("--lanes", type=int, default=16, help="engine lanes (default 16)")
     p.add_argument("--images", type=int, default=16,
@@ -94,6 +98,10 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
                    help="nextpnr placement seeds per build, fmax is their median: N, or per "
                         "board BOARD=N,... (default 3)")
     p.add_argument("--seed", type=int, default=1, help="first placement seed (default 1)")
+    p.add_argument("--pnr-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="cap of one nextpnr run (default 1800 s, the first seed of a build); "
+                        "later seeds are stopped at max(60 s, 5x the median time of the finished "
+                        "seeds of the same build); a stopped run is replaced by the next seed")
     p.add_argument("--jobs", type=int, default=1,
                    help="Dask LocalCluster worker processes (default 1: serially in this "
                         "process)")
@@ -105,7 +113,24 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-reuse", action="store_true",
                    help="skip the energy runs of the engines with weight reuse")
     p.add_argument("--no-cache", action="store_true", help="recompute every job")
-    p.set_defaults(func=run_engine)
+    p.add_argument("--quick", action="store_true",
+                   help=f"a quick run, labelled so in its output (what `make` runs): "
+                        f"{QUICK_TEXT}; options given explicitly win")
+    p.set_defaults(func=run_engine, parser=p)
+
+
+#: ``report-engine --quick``: option -> value, applied where the option keeps its default.
+QUICK_ENGINE = {"boards": "up5k", "pe": "bucket,int8", "pnr_seeds": "1", "images": 2,
+                "levels": "0", "no_lane_search": True, "no_lenet5": True, "no_baseline": True,
+                "no_reuse": True}
+QUICK_TEXT = ("--boards up5k --pe bucket,int8 --pnr-seeds 1 --images 2 --levels 0 "
+              "--no-lane-search --no-lenet5 --no-baseline --no-reuse")
+
+
+def _apply_quick(p: argparse.ArgumentParser, args) -> None:
+    for dest, value in QUICK_ENGINE.items():
+        if getattr(args, dest) == p.get_default(dest):
+            setattr(args, dest, value)
 
 
 def _int_list(name: str, text: str) -> tuple[int, ...]:
@@ -148,7 +173,9 @@ def run_engine(args) -> int:
 
     from golden_model.fileio import check_output_dir
 
-    check_output_dir(args.out, "--out")
+    check_output_dir(args.out, "-o/--out")
+    if args.quick:
+        _apply_quick(args.parser, args)
     boards = tuple(b for b in args.boards.split(",") if b)
     seeds = _seeds(args.pnr_seeds, boards)
     check_int("--jobs", args.jobs, 1, 256)
@@ -161,7 +188,8 @@ def run_engine(args) -> int:
                          styles=tuple(v for v in args.pe.split(",") if v),
                          baseline=not args.no_baseline, reuse=not args.no_reuse)
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
-                      use_cache=not args.no_cache, lane_search=not args.no_lane_search)
+                      use_cache=not args.no_cache, lane_search=not args.no_lane_search,
+                      pnr_timeout=args.pnr_timeout, quick=args.quick)
     return 0
 
 
@@ -186,7 +214,7 @@ def run(args) -> int:
     from .options import FlowOptions, parse_config_tag
     from .report import run_report
 
-    check_output_dir(args.out, "--out")
+    check_output_dir(args.out, "-o/--out")
     configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
     variants = tuple(v for v in args.variants.split(",") if v)
     if not variants:
@@ -199,7 +227,7 @@ def run(args) -> int:
                        pnr=not (args.no_pnr or args.no_ice40), ice40=not args.no_ice40,
                        activity=not args.no_activity, dsp=args.dsp, traces=args.traces,
                        out=args.out, use_cache=not args.no_cache, serial=args.serial,
-                       jobs=args.jobs, scheduler=args.scheduler)
+                       jobs=args.jobs, scheduler=args.scheduler, pnr_timeout=args.pnr_timeout)
     try:
         run_report(configs, opts, quick=args.quick, variants=variants,
                    budgets=_budgets(args.budgets))

@@ -14,7 +14,11 @@ numbers):
     iCE40 UP5K or ECP5 synthesis in the timing harness, packed by nextpnr: resources and whether
     the design fits (:func:`hw.flow.engine_synth.fpga_synth`).
 ``pnr``
-    nextpnr with one placement seed: fmax (median and range over the seeds in the table).
+    nextpnr with one placement seed: fmax (median and range over the seeds in the table). A run
+    that does not finish within its bound (:func:`hw.flow.options.pnr_bound`: the first seed of a
+    build at most ``pnr_timeout``, the others 5x the median time of the seeds of the same build
+    that finished, at least 60 s) is stopped and replaced by the next seed (:func:`place_and_route`),
+    and the table says so; it never fails the report.
 ``energy``
     Gate-level simulation over test images at every truncation setting
     (:func:`hw.flow.engine_energy.simulate_engine`), logits checked bit-exact.
@@ -40,7 +44,12 @@ from golden_model.fileio import atomic_write_text
 from .engine_designs import BOARDS, TARGET_LUT4, EngineDesign, EngineOptions, useful_lanes
 
 __all__ = ["run_engine_report", "mem_bit_weight", "resource_rows", "energy_rows", "SMALL_MEMORIES",
-           "ENGINE_FLOW_VERSION", "FPGA_STYLES", "ENERGY_STYLES", "insert_section"]
+           "ENGINE_FLOW_VERSION", "FPGA_STYLES", "ENERGY_STYLES", "insert_section",
+           "place_and_route", "ENGINE_PNR_CAP_S"]
+
+#: Cap in seconds of one nextpnr run of an engine (the first seed of a build; later seeds are
+#: bounded by the seeds that finished, :func:`hw.flow.options.pnr_bound`).
+ENGINE_PNR_CAP_S = 1800.0
 
 #: Bumped when a change to the engine flow changes its numbers (invalidates the cache).
 ENGINE_FLOW_VERSION = 2
@@ -151,9 +160,11 @@ def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, devic
 
 
 def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
-            seed: int, out: str, use_cache: bool = True) -> dict:
-    """Place and route a packed engine with one seed; cached."""
+            seed: int, out: str, use_cache: bool = True, timeout: float = ENGINE_PNR_CAP_S) -> dict:
+    """Place and route a packed engine with one seed; cached. A run longer than ``timeout``
+    seconds is stopped: ``{"timed_out": True, "bound": timeout, "seed": seed}`` (not cached)."""
     from .engine_synth import fpga_pnr
+    from .tools import ToolTimeout
 
     d = EngineDesign(workload, style, lanes)
     cache, work = Path(out) / "cache", Path(out) / "work" / d.key
@@ -162,9 +173,73 @@ def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device
 
     def run():
         fpga_job(workload, style, lanes, board, dsp, device, out, use_cache)
-        return fpga_pnr(BOARDS[board]["arch"], work / tag, seed=seed, device=device)
+        return fpga_pnr(BOARDS[board]["arch"], work / tag, seed=seed, device=device,
+                        timeout=timeout)
 
-    return _cached(cache, f"{d.key}-{tag}-pnr{seed}", key, run, use_cache)
+    try:
+        return _cached(cache, f"{d.key}-{tag}-pnr{seed}", key, run, use_cache)
+    except ToolTimeout as exc:
+        return {"timed_out": True, "bound": exc.bound, "seed": seed,
+                "error": f"ToolTimeout: {exc}"}
+
+
+def place_and_route(runner, builds: list, seeds_of: dict, seed: int, cap: float, call) -> tuple:
+    """Place and route every build with its seeds; replace a run stopped at its bound.
+
+    Round 1 runs the first seed of every build (bound ``cap``); round 2 the other seeds, each
+    bounded by :func:`hw.flow.options.pnr_bound` over the seeds of its build that finished; then
+    each stopped run is replaced by the build's next unused seed, at most ``seeds_of[board]``
+    times per build.
+
+    Parameters
+    ----------
+    runner : object with ``map(what, calls, tolerate=True)``
+    builds : list of tuple
+        Build keys; ``key[0]`` is the board.
+    seeds_of : dict
+        Board -> planned seeds per build.
+    seed : int
+        First placement seed.
+    cap : float
+        Bound of a run when no seed of its build has finished (seconds).
+    call : callable
+        ``call(key, seed, bound)`` -> ``(fn, args)`` for ``runner.map``.
+
+    Returns
+    -------
+    (dict, dict)
+        Key -> results of the runs that finished; key -> stopped runs
+        (``{"seed", "bound_s", "replaced_by"}``).
+    """
+    from .options import pnr_bound
+
+    done: dict = {}
+    stopped: dict = {}
+    nxt = {k: seed + seeds_of[k[0]] for k in builds}
+    spare = {k: seeds_of[k[0]] for k in builds}
+    todo = [(k, seed) for k in builds]
+    later = [(k, seed + i) for k in builds for i in range(1, seeds_of[k[0]])]
+    rnd = 0
+    while todo:
+        rnd += 1
+        calls = [(k, s, pnr_bound([r["seconds"] for r in done.get(k, ()) if "seconds" in r], cap))
+                 for k, s in todo]
+        res = runner.map(f"place and route, round {rnd}", [call(k, s, b) for k, s, b in calls],
+                         tolerate=True) if calls else []
+        todo = []
+        for (k, s, b), r in zip(calls, res):
+            if r.get("timed_out"):
+                rec = {"seed": s, "bound_s": b, "replaced_by": None}
+                if spare[k] > 0:
+                    spare[k] -= 1
+                    rec["replaced_by"] = nxt[k]
+                    todo.append((k, nxt[k]))
+                    nxt[k] += 1
+                stopped.setdefault(k, []).append(rec)
+            elif "error" not in r:
+                done.setdefault(k, []).append(r)
+        todo, later = later + todo, []
+    return done, stopped
 
 
 def energy_job(workload: str, style: str, lanes: int, setting: list, images: int, out: str,
@@ -314,9 +389,12 @@ def _accuracy(wl, pe: str, setting) -> float:
     return float(np.mean(pred == wl.labels))
 
 
-def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions) -> list[dict]:
-    """Rows of the resource and timing table from the job results (see :func:`run_engine_report`)."""
+def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions, stopped: dict | None = None
+                  ) -> list[dict]:
+    """Rows of the resource and timing table from the job results (see :func:`run_engine_report`);
+    ``stopped``: build key -> place-and-route runs stopped at their bound (:func:`place_and_route`)."""
     rows = []
+    stopped = stopped or {}
     for (board, workload, style, lanes, dsp, label), res in fpga.items():
         d = EngineDesign(workload, style, lanes)
         seeds = pnr.get((board, workload, style, lanes, dsp), [])
@@ -331,7 +409,7 @@ def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions) -> list[dict]:
                "weight_bits": d.memory_bits()["weights"], "int8_weight_bits": d.int8_weight_bits(),
                "fmax_mhz": statistics.median(f) if f else None,
                "fmax_min": min(f) if f else None, "fmax_max": max(f) if f else None,
-               "seeds": len(f)}
+               "seeds": len(f), "stopped": stopped.get((board, workload, style, lanes, dsp), [])}
         row["images_per_s"] = (row["fmax_mhz"] * 1e6 / row["cycles"]) if f else None
         row["weight_ratio"] = row["weight_bits"] / row["int8_weight_bits"]
         rows.append(row)
@@ -462,11 +540,14 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
 
 def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
                       jobs: int = 1, use_cache: bool = True, lane_search: bool = True,
-                      log=print) -> Path:
+                      log=print, pnr_timeout: float = ENGINE_PNR_CAP_S,
+                      quick: bool = False) -> Path:
     """Measure the engines and write ``out/engine/``; put the headline into ``out/index.md``.
 
     Returns the path of ``out/engine/engine.md``. ``pnr_seeds``: nextpnr placement seeds per
-    build (an int, or a dict board -> int).
+    build (an int, or a dict board -> int). ``pnr_timeout``: cap in seconds of one nextpnr run
+    (:func:`place_and_route`). ``quick``: label ``engine.md`` and the headline as a quick run
+    (:data:`QUICK_NOTE`).
 
     Raises
     ------
@@ -483,6 +564,10 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
     for b in opts.boards:
         if not isinstance(seeds_of.get(b), int) or seeds_of[b] < 1:
             raise ValueError(f"pnr_seeds must give every board at least 1 seed, not {pnr_seeds!r}")
+    if (isinstance(pnr_timeout, bool) or not isinstance(pnr_timeout, (int, float))
+            or not 1 <= pnr_timeout <= 7200):
+        raise ValueError(f"pnr_timeout must be a number of seconds in [1, 7200], "
+                         f"not {pnr_timeout!r}")
     out = Path(out)
     eout = out / "engine"
     eout.mkdir(parents=True, exist_ok=True)
@@ -503,20 +588,20 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
         for b, r in zip(builds, fres):
             fpga[b] = r if "error" not in r else {"cells": {}, "memories": {}, "fits": False,
                                                  "why": r["error"].splitlines()[0][:200]}
-        pcalls, pkeys = [], []
-        for (b, w, s, ln, dsp, label), r in fpga.items():
-            if not r.get("fits") or w != opts.workload:
-                continue
-            for k in range(seeds_of[b]):
-                pcalls.append((pnr_job, (w, s, ln, b, dsp, opts.ecp5_device, seed + k, wdir,
-                                         use_cache)))
-                pkeys.append((b, w, s, ln, dsp))
-        pnr: dict = {}
-        for key, r in zip(pkeys, runner.map(f"place and route (seeds per board {seeds_of})", pcalls,
-                                            tolerate=True)):
-            if "error" not in r:
-                pnr.setdefault(key, []).append(r)
-        resources = resource_rows(fpga, pnr, opts)
+        pkeys = [(b, w, s, ln, dsp) for (b, w, s, ln, dsp, label), r in fpga.items()
+                 if r.get("fits") and w == opts.workload]
+        log(f"qsq report-engine: place and route, seeds per board {seeds_of}")
+        pnr, stopped = place_and_route(
+            runner, pkeys, seeds_of, seed, pnr_timeout,
+            lambda k, sd, bound: (pnr_job, (k[1], k[2], k[3], k[0], k[4], opts.ecp5_device, sd,
+                                            wdir, use_cache, bound)))
+        for k, recs in stopped.items():
+            for rec in recs:
+                log(f"qsq report-engine: {'/'.join(map(str, k))} seed {rec['seed']} stopped "
+                    f"after {rec['bound_s']:.0f} s, "
+                    + (f"replaced by seed {rec['replaced_by']}" if rec["replaced_by"] else
+                       "no replacement seed left"))
+        resources = resource_rows(fpga, pnr, opts, stopped)
 
         # 2. energy per inference
         energy, mul8, acc = [], None, {}
@@ -561,11 +646,33 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
     info = {"elapsed": time.perf_counter() - t_start, "pnr_seeds": seeds_of, "seed": seed,
             "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
             "recommended": rec, "settings": settings, "float_accuracy": float_acc,
-            "target_lut4": TARGET_LUT4, "jobs": jobs}
+            "target_lut4": TARGET_LUT4, "jobs": jobs, "pnr_timeout": pnr_timeout}
+    info["quick"] = quick
     path = write_engine_outputs(eout, opts, resources, energy, searches, info)
+    if quick:
+        _label_quick(path, opts, seeds_of)
+        _label_quick(eout / "section.md", opts, seeds_of)
     insert_section(out / "index.md", (eout / "section.md").read_text())
     log(f"qsq report-engine: wrote {path} in {info['elapsed']:.0f} s")
     return path
+
+
+#: What a quick engine report leaves out (``qsq report-engine --quick``, the one ``make`` runs).
+QUICK_NOTE = ("**Quick run** (`qsq report-engine --quick`, as `make` runs it): {boards} only, PE "
+              "styles {styles}, {seeds} placement seed(s) per build, {images} test image(s) per "
+              "energy run, truncation levels {levels} plus the recommended ones; no lane search, "
+              "no LeNet-5 fit check, no before/after or weight-reuse runs. `make full` (or "
+              "`make report-engine`) measures everything.")
+
+
+def _label_quick(path: Path, opts: EngineOptions, seeds_of: dict) -> None:
+    """Put :data:`QUICK_NOTE` under the first heading of ``path``."""
+    note = QUICK_NOTE.format(boards=", ".join(opts.boards), styles=", ".join(opts.styles),
+                             seeds=", ".join(f"{b}: {n}" for b, n in seeds_of.items()),
+                             images=opts.images, levels=", ".join(map(str, opts.levels)))
+    lines = Path(path).read_text().split("\n")
+    at = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("#")), 0)
+    atomic_write_text(path, "\n".join(lines[:at] + ["", note] + lines[at:]))
 
 
 def _float_model(workload: str):

@@ -49,8 +49,8 @@ ECP5_CELLS = {"LUT4": ("LUT4",), "carry": ("CCU2C",), "FF": ("TRELLIS_FF",),
               "MULT18X18D": ("MULT18X18D",)}
 
 
-def _nextpnr(arch: str, args: list[str], cwd: Path, log: str) -> None:
-    run_tool(f"nextpnr-{arch}", args, cwd, log, timeout=3600)
+def _nextpnr(arch: str, args: list[str], cwd: Path, log: str, timeout: float = 3600) -> None:
+    run_tool(f"nextpnr-{arch}", args, cwd, log, timeout=timeout)
 
 
 # ---------------------------------------------------------------- generic gates, memories kept
@@ -204,8 +204,10 @@ def fits(res: dict) -> bool:
 
 
 def fpga_pnr(arch: str, workdir: Path, *, seed: int = 1, device: str = "85k",
-             target_mhz: float = 100.0) -> dict:
+             target_mhz: float = 100.0, timeout: float = 3600) -> dict:
     """Place and route ``workdir/harness.json`` with placement seed ``seed``: fmax and utilisation.
+
+    ``timeout``: seconds after which nextpnr is stopped (:class:`hw.flow.tools.ToolTimeout`).
 
     The UP5K harness uses the iCEBreaker pins of ``constraints/icebreaker.pcf``; the ECP5 one
     those of ``constraints/ulx3s.lpf``.
@@ -214,6 +216,8 @@ def fpga_pnr(arch: str, workdir: Path, *, seed: int = 1, device: str = "85k",
     ------
     NetlistError
         If nextpnr's report has no fmax.
+    ToolTimeout
+        If nextpnr runs longer than ``timeout``.
     ToolError
         If nextpnr fails (e.g. the design does not fit).
     """
@@ -225,7 +229,7 @@ def fpga_pnr(arch: str, workdir: Path, *, seed: int = 1, device: str = "85k",
     args = _device_args(arch, device) + ["--json", "harness.json", *cons,
                                          "--freq", f"{target_mhz:g}", "--seed", str(seed),
                                          "--report", "pnr.json", "--timing-allow-fail", "-q"]
-    _nextpnr(arch, args, workdir, "nextpnr.log")
+    _nextpnr(arch, args, workdir, "nextpnr.log", timeout=timeout)
     try:
         rep = json.loads((workdir / "pnr.json").read_text())
         fmax = min(float(v["achieved"]) for v in rep["fmax"].values())

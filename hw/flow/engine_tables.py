@@ -68,8 +68,10 @@ def _dsp(r: dict) -> int:
 def _fmax(r: dict) -> str:
     if r.get("fmax_mhz") is None:
         return NA
+    stopped = len(r.get("stopped", ()))
     return (f"{r['fmax_mhz']:.1f} ({r['fmax_min']:.1f}–{r['fmax_max']:.1f}, "
-            f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''})")
+            f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}"
+            + (f"; {stopped} run(s) stopped at the bound" if stopped else "") + ")")
 
 
 def _row_id(r: dict) -> str:

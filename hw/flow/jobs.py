@@ -47,12 +47,14 @@ STEPS = ("generic", "activity", "ice40", "pnr")
 
 @dataclass(frozen=True)
 class Job:
-    """One flow step of one design (``seed``: the placement seed of a ``pnr`` step)."""
+    """One flow step of one design (``seed``: the placement seed of a ``pnr`` step; ``timeout``:
+    its bound in seconds, None for ``opts.pnr_timeout``)."""
 
     step: str
     design: Design
     opts: FlowOptions
     seed: int | None = None
+    timeout: float | None = None
 
     def __post_init__(self):
         if self.step not in STEPS:
@@ -97,14 +99,20 @@ def execute_job(job: Job, cache_dir: str, work_dir: str, *inputs: dict) -> dict:
     """Run ``job`` (or read its cached result); ``inputs`` are the results of ``job.needs``.
 
     Returns a JSON-able dict with the step's figures, ``digest``, ``cached``, ``seconds``, or
-    ``{"error": message}``.
+    ``{"error": message}`` (with ``timed_out`` and ``bound`` when a tool ran into its bound and
+    was stopped; such a result is not cached).
     """
+    from .tools import ToolTimeout
+
     t0 = time.perf_counter()
     for inp in inputs:
         if "error" in inp:
             return {"job": job.id, "error": f"skipped: {inp['job']} failed", "skipped": True}
     try:
         res = _cached_or_run(job, Path(cache_dir), Path(work_dir), inputs)
+    except ToolTimeout as exc:
+        return {"job": job.id, "error": f"ToolTimeout: {exc}", "timed_out": True,
+                "bound": exc.bound, "seed": job.seed}
     except Exception as exc:  # reported by the runner, with the job's name
         return {"job": job.id, "error": f"{type(exc).__name__}: {exc}"}
     res["job"] = job.id
@@ -214,9 +222,13 @@ def _pnr(job, work, verilog, inputs) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     harness = folder / "harness.json"
     harness.write_text(_unpack(inputs[0]["harness"]))
-    res = ice40_pnr(folder, seed=job.seed)
-    harness.unlink()            # the same netlist as ../ice40/harness.json: keep the work folder small
-    return {"pnr": res, "seed": job.seed}
+    bound = job.opts.pnr_timeout if job.timeout is None else job.timeout
+    t0 = time.perf_counter()
+    try:
+        res = ice40_pnr(folder, seed=job.seed, timeout=bound)
+    finally:
+        harness.unlink()        # the same netlist as ../ice40/harness.json: keep the work folder small
+    return {"pnr": res, "seed": job.seed, "tool_seconds": time.perf_counter() - t0}
 
 
 _RUN = {"generic": _generic, "activity": _activity, "ice40": _ice40, "pnr": _pnr}

@@ -11,13 +11,42 @@ from dataclasses import asdict, dataclass, replace
 
 from golden_model.config import MultiplierConfig
 
-__all__ = ["FlowOptions", "FLOW_VERSION", "parse_config_tag", "STEP_FIELDS", "MIN_PNR_SEEDS"]
+__all__ = ["FlowOptions", "FLOW_VERSION", "parse_config_tag", "STEP_FIELDS", "MIN_PNR_SEEDS",
+           "pnr_bound", "PNR_FLOOR_S", "PNR_FACTOR", "PNR_CAP_S"]
 
 #: Bumped whenever a change to the flow changes its numbers (invalidates the cache).
 FLOW_VERSION = 4
 
 #: fmax is the median over at least this many nextpnr placement seeds.
 MIN_PNR_SEEDS = 3
+
+#: A nextpnr run is stopped, and replaced by the next seed, after
+#: ``min(cap, max(PNR_FLOOR_S, PNR_FACTOR * median))`` seconds, where ``median`` is the median
+#: nextpnr time of the seeds of the same netlist that had finished when it started (the cap alone
+#: when none had): see :func:`pnr_bound`.
+PNR_FLOOR_S = 60.0
+PNR_FACTOR = 5.0
+#: The cap of the multiplier report's timing harnesses (a few hundred cells each: seconds per seed).
+PNR_CAP_S = 180.0
+
+
+def pnr_bound(finished_seconds, cap: float) -> float:
+    """Seconds a nextpnr run may take before it is stopped and replaced by the next seed.
+
+    Parameters
+    ----------
+    finished_seconds : iterable of float
+        nextpnr times of the seeds of the same netlist that have finished.
+    cap : float
+        The largest bound (:data:`PNR_CAP_S` for the multiplier harnesses).
+    """
+    import statistics
+
+    done = [float(t) for t in finished_seconds]
+    if not done:
+        return float(cap)
+    return min(float(cap), max(PNR_FLOOR_S, PNR_FACTOR * statistics.median(done)))
+
 
 #: The options each flow step depends on (they enter that step's cache key).
 STEP_FIELDS = {
@@ -59,6 +88,9 @@ class FlowOptions:
         ``scheduler`` is given).
     scheduler : str or None
         Address of a running Dask scheduler to use instead of a ``LocalCluster``.
+    pnr_timeout : float
+        Cap in seconds of one nextpnr run (:func:`pnr_bound`); a run stopped at its bound is
+        replaced by the next seed, at most ``pnr_seeds`` times per design.
     """
 
     ops: int = 1000
@@ -76,6 +108,7 @@ class FlowOptions:
     serial: bool = False
     jobs: int = 2
     scheduler: str | None = None
+    pnr_timeout: float = PNR_CAP_S
 
     def key_fields(self, step: str | None = None) -> dict:
         """The options that decide the numbers (of one ``step``, or of the whole run)."""

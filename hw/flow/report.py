@@ -24,7 +24,7 @@ from .options import FLOW_VERSION, MIN_PNR_SEEDS, FlowOptions, parse_config_tag
 from .text import POWER_PROXY_DOC, num
 
 __all__ = ["FlowOptions", "parse_config_tag", "run_report", "FLOW_VERSION", "POWER_PROXY_DOC",
-           "validate", "plan", "work_folder_text", "compare_vcd_readers"]
+           "validate", "plan", "work_folder_text", "compare_vcd_readers", "stopped_notes"]
 
 TRACE_STIMULI = ("trace-stream", "trace-ws")
 
@@ -77,6 +77,10 @@ def validate(opts: FlowOptions, designs: list[Design]) -> tuple[FlowOptions, dic
     check_int("--seed", opts.seed, 0, 2**31 - 1)
     check_int("--jobs", opts.jobs, 1, 256)
     check_int("--pnr-seeds", opts.pnr_seeds, MIN_PNR_SEEDS, 64)
+    if (isinstance(opts.pnr_timeout, bool) or not isinstance(opts.pnr_timeout, (int, float))
+            or not 1 <= opts.pnr_timeout <= 7200):
+        raise ValueError(f"--pnr-timeout must be a number of seconds in [1, 7200], "
+                         f"not {opts.pnr_timeout!r}")
     for s in opts.stimuli:
         if s not in STIMULI + TRACE_STIMULI:
             raise ValueError(f"--stimuli must name sets among "
@@ -133,7 +137,7 @@ def validate(opts: FlowOptions, designs: list[Design]) -> tuple[FlowOptions, dic
                      f"for {d.cfg.tag()}.")
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, not the file {str(out)!r}")
+        raise ValueError(f"-o/--out must be a folder, not the file {str(out)!r}")
     return opts, per_cfg, notes
 
 
@@ -146,13 +150,20 @@ def plan(designs: list[Design], opts: FlowOptions, per_cfg: dict):
 
 # ---------------------------------------------------------------- after the sweep
 def _assemble(designs, jobs, results) -> tuple[dict, list[str]]:
-    """Per design: area, iCE40 figures (fmax median and range over the seeds), activity."""
+    """Per design: area, iCE40 figures (fmax median and range over the seeds that finished,
+    ``fmax_seeds``; ``pnr_stopped``: the runs stopped at their bound), activity.
+
+    A stopped place-and-route run is not a failure."""
     per: dict[str, dict] = {d.key: {"key": d.key, "cached": True, "seconds": 0.0}
                             for d in designs}
     failures, fmax = [], {}
     for job in jobs:
         r = results[job.id]
         out = per[job.design.key]
+        if r.get("timed_out"):
+            out.setdefault("ice40", {}).setdefault("pnr_stopped", []).append(
+                {"seed": job.seed, "bound_s": r["bound"], "replaced_by": r.get("replaced_by")})
+            continue
         if "error" in r:
             if not r.get("skipped"):
                 failures.append(f"{job.id}: {r['error']}")
@@ -178,6 +189,19 @@ def _assemble(designs, jobs, results) -> tuple[dict, list[str]]:
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def stopped_notes(per: dict) -> list[str]:
+    """One line per place-and-route run stopped at its bound (for the report's notes)."""
+    out = []
+    for key, r in per.items():
+        for st in r.get("ice40", {}).get("pnr_stopped", ()):
+            out.append(f"nextpnr seed {st['seed']} of {key} did not finish within its bound of "
+                       f"{st['bound_s']:.0f} s and was stopped; "
+                       + (f"replaced by {st['replaced_by']}." if st["replaced_by"] else
+                          "no replacement seed was left: its fmax is the median over "
+                          f"{len(r['ice40'].get('fmax_seeds', []))} seed(s)."))
+    return out
 
 
 def work_folder_text(work: Path, cache: Path) -> str:
@@ -283,6 +307,7 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
         progress.close()
     elapsed = time.perf_counter() - t_start
     per, failures = _assemble(designs, jobs, results)
+    notes = notes + stopped_notes(per)
     if failures:
         listing = out / "failures.txt"
         atomic_write_text(listing, "\n".join(failures) + "\n")
@@ -296,7 +321,7 @@ def run_report(configs: list[MultiplierConfig], opts: FlowOptions, *, quick: boo
              f"(`python -m hw.flow.bench`).")
     data = ReportData(designs, per, opts, notes,
                       {"elapsed": elapsed, "vcd": vcd, "sweep": sweep, "work": work_text,
-                       "budgets": budgets})
+                       "budgets": budgets, "quick": quick})
     index = write_outputs(data, out, write_plots(data, out))
     log(f"qsq report: {len(jobs)} jobs in {elapsed:.1f} s ({n_cached} from the cache); "
         f"wrote {index}")

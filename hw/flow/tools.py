@@ -13,11 +13,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ToolError", "find_tool", "run_tool", "tool_versions"]
+__all__ = ["ToolError", "ToolTimeout", "find_tool", "run_tool", "tool_versions"]
 
 
 class ToolError(OSError):
     """A tool is missing or failed; the message names it and points at its log."""
+
+
+class ToolTimeout(ToolError):
+    """A tool ran longer than its bound and was stopped.
+
+    Attributes
+    ----------
+    tool : str
+        The tool's name.
+    bound : float
+        The bound in seconds.
+    """
+
+    def __init__(self, tool: str, bound: float, cwd):
+        super().__init__(f"{tool} timed out after {bound:.0f} s in {cwd} (stopped)")
+        self.tool, self.bound = tool, float(bound)
 
 
 _DEFAULTS = {
@@ -63,19 +79,24 @@ def find_tool(name: str) -> str:
 def run_tool(name: str, args: list[str], cwd: Path, log: str, timeout: float = 1800) -> str:
     """Run tool ``name`` with ``args`` in ``cwd``; write its output to ``cwd/log``; return stdout.
 
+    ``timeout``: seconds after which the tool is killed.
+
     Raises
     ------
+    ToolTimeout
+        If it ran longer than ``timeout`` (it is stopped first; the log notes the bound).
     ToolError
-        If the tool is missing, exits non-zero or times out; the message quotes the last lines of
-        its output and names the log file.
+        If the tool is missing or exits non-zero; the message quotes the last lines of its output
+        and names the log file.
     """
     exe = find_tool(name)
     cwd = Path(cwd)
     cwd.mkdir(parents=True, exist_ok=True)
     try:
         proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{name} timed out after {timeout:.0f} s in {cwd}") from None
+    except subprocess.TimeoutExpired:       # subprocess.run has killed it
+        (cwd / log).write_text(f"stopped after {timeout:.0f} s (the bound of this run)\n")
+        raise ToolTimeout(name, timeout, cwd) from None
     (cwd / log).write_text(proc.stdout + ("\n--- stderr ---\n" + proc.stderr if proc.stderr else ""))
     if proc.returncode != 0:
         text = proc.stdout + proc.stderr

@@ -153,8 +153,10 @@ def ice40_synth(verilog: str, top: str, ports: dict, workdir: Path, *, dsp: bool
 
 
 def ice40_pnr(workdir: Path, *, seed: int = 1, target_mhz: float = 100.0,
-              harness: str = "harness.json") -> dict:
+              harness: str = "harness.json", timeout: float = 1800) -> dict:
     """nextpnr-ice40 on the harness netlist ``workdir/harness``: fmax (MHz) and logic cells used.
+
+    ``timeout``: seconds after which nextpnr is stopped (:class:`hw.flow.tools.ToolTimeout`).
 
     Raises
     ------
@@ -168,7 +170,7 @@ def ice40_pnr(workdir: Path, *, seed: int = 1, target_mhz: float = 100.0,
     run_tool("nextpnr-ice40", ["--up5k", "--package", "sg48", "--json", harness,
                                "--pcf", pcf, "--freq", f"{target_mhz:g}", "--seed", str(seed),
                                "--report", "pnr.json", "--timing-allow-fail", "-q"],
-             workdir, "nextpnr.log")
+             workdir, "nextpnr.log", timeout=timeout)
     try:
         rep = json.loads((workdir / "pnr.json").read_text())
         fmax = rep["fmax"]
