@@ -114,7 +114,7 @@ onnx-example: $(STAMP)  ## the README's "Your own network" files: build/mynet/ne
 	$(VPY) -m golden_model.nn.onnx_example -o $(BUILD)/mynet/net.onnx --data $(BUILD)/mynet/digits.npz
 
 # ---------------------------------------------------------------- reports
-.PHONY: report report-bench report-engine report-quick
+.PHONY: report report-bench report-engine report-quick readme-engine
 REPORT_ARGS ?=
 ENGINE_REPORT_ARGS ?=
 report: $(STAMP)  ## synthesis/timing/activity report of every design and of the inference engine (build/report/index.md; work files in build/report/work); REPORT_ARGS="--config s12xs12 ..." for others
@@ -130,6 +130,9 @@ report-quick: $(STAMP)  ## quick report, labelled so: `qsq report --quick` (s8xs
 
 report-engine: $(STAMP)  ## engine only: UP5K/ECP5 resources, fmax, lane search, gate-level energy per inference, headline (build/report/engine/; long: ~1-2 h uncached)
 	$(QSQ) report-engine -o $(BUILD)/report $(ENGINE_REPORT_ARGS)
+
+readme-engine: $(STAMP)  ## copy the finished (full) engine report's headline and targets into README.md (between its engine-readme markers)
+	$(QSQ) readme-engine --report $(BUILD)/report --readme README.md
 
 report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on a Dask LocalCluster (prints both)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench

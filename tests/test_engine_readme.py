@@ -1,49 +1,53 @@
-"""Documentation test: a plain-Verilog bench written from the README classifies digits images.
+"""``qsq readme-engine``: the README's engine block comes from a finished report, never a quick one."""
 
-``sim/engine_readme/`` knows the engine only through the README and the compiler's manifest; this test
-runs it on three test images with Icarus and requires every logit and class to equal the golden path
-the README names.
-"""
+import json
 
-import shutil
-
-import numpy as np
 import pytest
 
-from sim.engine_readme.run import run
-
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
-
-
-def test_readme_bench_bucket(tmp_path):
-    # compiled defaults differ from every level the bench writes, so the abandoned image (1) shows
-    # that a reset restores them
-    s = run("bucket", lanes=8, images=3, seed=3, abort=1, out=tmp_path, trunc="2,0,1,3", verbose=False)
-    assert s["bench_errors"] == 0
-    assert s["rows"] == 3
-    assert s["logits"] == s["expected"]
-    assert s["classes"] == [int(np.argmax(e)) for e in s["expected"]]
-    assert s["compute_measured"] == [s["compute_manifest"]]
-    # README (Cycles): first pixel's cycle to done's cycle, both counted, stalls excluded
-    assert s["cycles_measured"] == [s["cycles_total_manifest"] - 1]
-    assert s["ok"]
-    # the levels written through `config` matter: image 2 ([3, 2, 1, 4]) differs from exact products
-    from golden_model.nn.packfile import unpack_model
-    from golden_model.nn.quant import integer_forward
-    from golden_model.nn.data import load_digits
-    qm = unpack_model(s["packed"].read_bytes())
-    x = load_digits().x_test[:3]
-    assert s["levels"][2] == [3, 2, 1, 4]
-    assert s["logits"][2] != integer_forward(qm, x[2:3], t=0, engine="bucket")[0].tolist()
-    # image 1 ran at the compiled defaults after the reset, not at the [1, 1, 0, 2] written before it
-    assert s["levels"][1] == [2, 0, 1, 3]
-    assert s["logits"][1] != integer_forward(qm, x[1:2], t=[1, 1, 0, 2], engine="bucket")[0].tolist()
+from golden_model.cli import main
+from hw.flow.engine_report import README_BEGIN, README_END, readme_block, update_readme
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("pe", ["int8", "multiplier"])
-def test_readme_bench_other_pe(tmp_path, pe):
-    s = run(pe, lanes=8, images=5, seed=5, abort=3, out=tmp_path, trunc="2,0,1,3", verbose=False)
-    assert s["logits"] == s["expected"]
-    assert s["cycles_measured"] == [s["cycles_total_manifest"] - 1]
-    assert s["ok"]
+def _report(tmp_path, quick=False, command="qsq report-engine --pnr-seeds 1"):
+    eng = tmp_path / "rep" / "engine"
+    eng.mkdir(parents=True)
+    (eng / "section.md").write_text("## Inference engine: which configuration to pick\n\n"
+                                    "See [engine/engine.md](engine/engine.md).\n\n- **met**: 0.283\n")
+    (eng / "engine.json").write_text(json.dumps({"info": {"quick": quick, "command": command,
+                                                          "pnr_seeds": {"up5k": 1}}}))
+    return tmp_path / "rep"
+
+
+def test_block_names_the_command_and_points_into_the_report(tmp_path):
+    block = readme_block(_report(tmp_path))
+    lines = block.splitlines()
+    assert lines[0] == "### Inference engine: which configuration to pick"
+    assert "`qsq report-engine --pnr-seeds 1`" in lines[2] and "up5k: 1" in lines[2]
+    assert f"]({(tmp_path / 'rep').as_posix()}/engine/engine.md)" in block
+    assert "- **met**: 0.283" in block
+
+
+def test_update_replaces_only_between_the_markers(tmp_path):
+    rep = _report(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# top\n\nbefore\n\n{README_BEGIN}\nold text\n{README_END}\n\nafter\n")
+    update_readme(readme, rep)
+    update_readme(readme, rep)          # idempotent
+    text = readme.read_text()
+    assert "old text" not in text and text.count("0.283") == 1
+    assert text.startswith("# top\n\nbefore\n\n" + README_BEGIN + "\n### Inference engine")
+    assert text.endswith(f"{README_END}\n\nafter\n")
+
+
+def test_refusals(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="no <!-- engine-readme:begin -->"):
+        update_readme(readme, _report(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no finished engine report"):
+        readme_block(tmp_path / "nothing")
+    quick = _report(tmp_path / "q", quick=True)
+    readme.write_text(f"{README_BEGIN}\n{README_END}\n")
+    assert main(["readme-engine", "--report", str(quick), "--readme", str(readme)]) == 2
+    assert "is a quick run" in capsys.readouterr().err
+    assert readme.read_text() == f"{README_BEGIN}\n{README_END}\n"

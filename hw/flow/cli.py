@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,6 +121,17 @@ def _register_engine(sub: argparse._SubParsersAction) -> None:
                         f"{QUICK_TEXT}; options given explicitly win")
     p.set_defaults(func=run_engine, parser=p)
 
+    p = sub.add_parser(
+        "readme-engine", help="copy the engine report's headline and targets into the README",
+        description="Replace the block between <!-- engine-readme:begin --> and "
+                    "<!-- engine-readme:end --> of the README with the headline and design "
+                    "targets of a finished (not --quick) `qsq report-engine` run, naming the "
+                    "command that measured them.")
+    p.add_argument("--report", default="build/report",
+                   help="the report folder of qsq report-engine -o (default build/report)")
+    p.add_argument("--readme", default="README.md", help="file to update (default README.md)")
+    p.set_defaults(func=run_readme_engine)
+
 
 #: ``report-engine --quick``: option -> value, applied where the option keeps its default.
 QUICK_ENGINE = {"boards": "up5k", "pe": "bucket,int8", "pnr_seeds": "1", "images": 2,
@@ -189,7 +203,16 @@ def run_engine(args) -> int:
                          baseline=not args.no_baseline, reuse=not args.no_reuse)
     run_engine_report(opts, args.out, pnr_seeds=seeds, seed=args.seed, jobs=args.jobs,
                       use_cache=not args.no_cache, lane_search=not args.no_lane_search,
-                      pnr_timeout=args.pnr_timeout, quick=args.quick)
+                      pnr_timeout=args.pnr_timeout, quick=args.quick,
+                      command=" ".join(["qsq", *map(shlex.quote, sys.argv[1:])]))
+    return 0
+
+
+def run_readme_engine(args) -> int:
+    from .engine_report import update_readme
+
+    update_readme(Path(args.readme), Path(args.report))
+    print(f"qsq readme-engine: {args.readme}: engine results from {args.report}/engine/")
     return 0
 
 

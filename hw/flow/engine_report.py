@@ -541,13 +541,14 @@ def _lane_search(runner: _Runner, opts: EngineOptions, out: str, board: str, sty
 def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
                       jobs: int = 1, use_cache: bool = True, lane_search: bool = True,
                       log=print, pnr_timeout: float = ENGINE_PNR_CAP_S,
-                      quick: bool = False) -> Path:
+                      quick: bool = False, command: str | None = None) -> Path:
     """Measure the engines and write ``out/engine/``; put the headline into ``out/index.md``.
 
     Returns the path of ``out/engine/engine.md``. ``pnr_seeds``: nextpnr placement seeds per
     build (an int, or a dict board -> int). ``pnr_timeout``: cap in seconds of one nextpnr run
     (:func:`place_and_route`). ``quick``: label ``engine.md`` and the headline as a quick run
-    (:data:`QUICK_NOTE`).
+    (:data:`QUICK_NOTE`). ``command``: the command line, recorded in ``engine.json`` (the
+    README block names it).
 
     Raises
     ------
@@ -646,7 +647,8 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
     info = {"elapsed": time.perf_counter() - t_start, "pnr_seeds": seeds_of, "seed": seed,
             "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
             "recommended": rec, "settings": settings, "float_accuracy": float_acc,
-            "target_lut4": TARGET_LUT4, "jobs": jobs, "pnr_timeout": pnr_timeout}
+            "target_lut4": TARGET_LUT4, "jobs": jobs, "pnr_timeout": pnr_timeout,
+            "command": command}
     info["quick"] = quick
     path = write_engine_outputs(eout, opts, resources, energy, searches, info)
     if quick:
@@ -697,3 +699,65 @@ def insert_section(index: Path, section: str) -> None:
         at = 1 if lines and lines[0].startswith("# ") else 0
         text = "\n".join(lines[:at] + ["", block] + lines[at:])
     atomic_write_text(index, text)
+
+
+# ---------------------------------------------------------------- README section
+#: The README's markers around the engine report's results (``qsq readme-engine``).
+README_BEGIN = "<!-- engine-readme:begin -->"
+README_END = "<!-- engine-readme:end -->"
+
+
+def readme_block(report: Path) -> str:
+    """The README's engine-results block from a finished report folder ``report`` (the ``-o``
+    of ``qsq report-engine``): its headline and targets (``engine/section.md``), headings one
+    level down, links pointing into ``report``, and a first line saying how it was measured.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``report`` holds no finished engine report.
+    ValueError
+        If the report is a quick run (``--quick``): its figures are not the README's.
+    """
+    report = Path(report)
+    section, meta = report / "engine" / "section.md", report / "engine" / "engine.json"
+    if not (section.is_file() and meta.is_file()):
+        raise FileNotFoundError(f"{report}: no finished engine report (engine/section.md and "
+                                f"engine/engine.json); run `make report-engine` first")
+    try:
+        info = json.loads(meta.read_text())["info"]
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{meta}: not an engine report's engine.json ({e})") from None
+    if info.get("quick"):
+        raise ValueError(f"{report}: the engine report there is a quick run (--quick); the "
+                         f"README takes a full one (`make report-engine`)")
+    how = f"Measured by `{info.get('command') or 'qsq report-engine'}`"
+    seeds = ", ".join(f"{b}: {n}" for b, n in info.get("pnr_seeds", {}).items())
+    if seeds:
+        how += f" (nextpnr seeds per board: {seeds})"
+    how += "; copied here from its output by `qsq readme-engine` (`make readme-engine`)."
+    lines = []
+    for ln in section.read_text().splitlines():
+        if ln.startswith("#"):
+            ln = "#" + ln
+        lines.append(ln.replace("](engine/", f"]({report.as_posix()}/engine/"))
+    return "\n".join([lines[0], "", how, *lines[1:]]).rstrip() + "\n"
+
+
+def update_readme(readme: Path, report: Path) -> None:
+    """Replace the block between :data:`README_BEGIN` and :data:`README_END` of ``readme`` with
+    :func:`readme_block` of ``report`` (written atomically).
+
+    Raises
+    ------
+    ValueError
+        If ``readme`` lacks the two markers (in that order), or see :func:`readme_block`.
+    """
+    readme = Path(readme)
+    text = readme.read_text()
+    a, b = text.find(README_BEGIN), text.find(README_END)
+    if a < 0 or b < a:
+        raise ValueError(f"{readme}: no {README_BEGIN} ... {README_END} markers (in that order) "
+                         f"to put the engine report between")
+    block = readme_block(report)
+    atomic_write_text(readme, text[:a + len(README_BEGIN)] + "\n" + block + text[b:])
