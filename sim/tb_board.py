@@ -211,7 +211,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=
     import json
 
     from hw.boards.top import CORE_NAME, BoardCore
-    from hw.engine.config import EngineConfig
+    from hw.engine.config import FPGA_POWER, EngineConfig
     from hw.engine.program import compile_program
     from hw.engine.workloads import workload as get_workload
     from hw.verilog import convert
@@ -221,7 +221,7 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=
 
     wl = get_workload(workload)
     model = wl.model(pe)
-    cfg = EngineConfig(lanes=lanes, pe=pe)
+    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER)     # as `qsq bitstream` builds it
     prog = compile_program(model, cfg)
     n_layers = len(model.layers)
     levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]

@@ -59,10 +59,10 @@ def tool_env(environ=None) -> dict:
 
 def _program(pe: str, lanes: int, model, trunc):
     from hw.engine.compile import load_model
-    from hw.engine.config import EngineConfig
+    from hw.engine.config import FPGA_POWER, EngineConfig
     from hw.engine.program import compile_program
 
-    cfg = EngineConfig(lanes=lanes, pe=pe)
+    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER)
     if model is not None and not Path(model).is_file():
         raise ValueError(f"{model}: no such model file")
     return compile_program(load_model(model, pe), cfg, trunc if pe != "int8" else 0)

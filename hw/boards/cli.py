@@ -281,14 +281,14 @@ def _golden(info: P.BoardInfo, wl, levels, n: int):
     committed model (its program id says so); ``ValueError`` otherwise."""
     import numpy as np
 
-    from hw.engine.config import EngineConfig
+    from hw.engine.config import FPGA_POWER, EngineConfig
     from hw.engine.program import compile_program
     from hw.engine.workloads import golden_logits
 
     from .model import program_id
 
     # The digits workload's network is the committed model quantized as `qsq compile` does it.
-    prog = compile_program(wl.model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe),
+    prog = compile_program(wl.model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe, power=FPGA_POWER),
                            list(info.reset_levels) if info.pe != "int8" else 0)
     if program_id(prog) != info.program_id:
         raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is not the "

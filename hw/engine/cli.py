@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"per lane, a second activation read port) (default {d.reuse})")
     p.add_argument("--power", default=d.power, choices=POWER_STYLES,
                    help=f"lean: read ports and registers switch only when their data is used; "
-                        f"baseline: the engine as first built, for comparison (default {d.power})")
+                        f"fpga: lean without the bucket adders' operand isolation (a LUT per "
+                        f"adder bit on an FPGA); baseline: the engine as first built, for "
+                        f"comparison (default {d.power})")
     p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
                         "(default 0, exact; the host can change them at run time)")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from golden_model.config import GATING_STYLES, check_int
 
 __all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "PRODUCT_STYLES", "POWER_STYLES", "MAX_LANES",
-           "EngineConfig"]
+           "FPGA_POWER", "EngineConfig"]
 
 #: Processing-element styles: code-steered bucket adders, decoder + truncated-CSD multiplier (the
 #: paper's dataflow), exact multipliers on INT8 weights (the baseline).
@@ -24,10 +24,15 @@ PRODUCT_STYLES = ("parallel", "serial")
 #: Most output channels computed in parallel.
 MAX_LANES = 64
 #: ``lean``: the engine's energy follows its work (read ports read only the words used, pipeline
-#: registers load only with valid data, operand isolation); ``baseline``: the engine as first built
-#: (every read port reads every cycle, pipeline registers load every cycle), kept so the report
-#: measures what the savings are worth.
-POWER_STYLES = ("lean", "baseline")
+#: registers load only with valid data, operand isolation); ``fpga``: ``lean`` without the operand
+#: isolation of the bucket adders -- on LUT fabric the isolating AND costs a LUT per adder bit
+#: (an adder's carry-chain LUT has no input left for it), and clock enables are free there --
+#: what the FPGA flows build; ``baseline``: the engine as first built (every read port reads every
+#: cycle, pipeline registers load every cycle), kept so the report measures what the savings are
+#: worth.
+POWER_STYLES = ("lean", "fpga", "baseline")
+#: The power style of every FPGA build (resources, fmax, lane searches, bitstreams).
+FPGA_POWER = "fpga"
 
 
 def _check_choice(name: str, value, allowed) -> str:
@@ -57,8 +62,9 @@ class EngineConfig:
     products : {"parallel", "serial"}
         Bucket PE only: ``M`` post-processing multipliers, or one used ``M`` cycles per lane
         (:data:`PRODUCT_STYLES`).
-    power : {"lean", "baseline"}
-        ``lean`` (default) or the engine as first built, for comparison (:data:`POWER_STYLES`).
+    power : {"lean", "fpga", "baseline"}
+        ``lean`` (default), ``fpga`` (lean without the bucket adders' operand isolation: the
+        FPGA builds), or the engine as first built, for comparison (:data:`POWER_STYLES`).
     reuse : {1, 2}
         Output positions each weight word serves in the convolution layers: 1, or 2 -- two
         neighbouring positions of a row per tap (the weight-stationary pair), each lane holding

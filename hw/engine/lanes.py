@@ -79,7 +79,8 @@ class BucketLanes(wiring.Component):
         output); ``none``: every bucket loads on every tap (adding 0 when not selected).
     lean : bool
         Operand isolation: only the selected bucket's adder sees the activation (default);
-        False: every adder sees it (the engine as first built).
+        False: every adder sees it (the engine as first built, and the FPGA builds: a LUT per
+        adder bit there).
 
     Members
     -------

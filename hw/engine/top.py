@@ -11,7 +11,8 @@ Block diagram::
     config (per-layer truncation) ─► trunc registers               logit memory ─► logits, cls
 
 Energy (``EngineConfig.power``, default ``lean``): every memory read port reads only the words
-used, registers load only with valid data (clock enables), the lanes isolate their operands; with
+used, registers load only with valid data (clock enables), the lanes isolate their operands
+(``power="fpga"``: all but the bucket adders' isolation, which costs LUTs on an FPGA); with
 ``EngineConfig.reuse = 2`` each weight word read serves two neighbouring output positions of a
 convolution (a second activation read port, two accumulator sets per lane).
 
@@ -128,8 +129,10 @@ class QSQEngine(wiring.Component):
         d_rd = d_mem.read_port()
         l_rd, l_wr = l_mem.read_port(), l_mem.write_port()
         if coded:
+            # a block RAM on an FPGA: Yosys would build this small ROM from LUTs otherwise
             m.submodules.scale_mem = s_mem = memory.Memory(shape=unsigned(prog.codec.scale_bits),
-                                                           depth=prog.filters, init=prog.scales)
+                                                           depth=prog.filters, init=prog.scales,
+                                                           attrs={"ram_style": "block"})
             s_rd = s_mem.read_port()
 
         # ---- units
@@ -153,7 +156,7 @@ class QSQEngine(wiring.Component):
             t_op = Signal(tw, name="trunc_op")   # clamped to ndigits
             m.d.comb += t_op.eq(Mux(t_cur > nd, nd, t_cur))
 
-        lean = cfg.power == "lean"
+        lean = cfg.power != "baseline"
         if lean:
             # Every read port is enabled only in the cycles whose word is used (a read port's
             # enable is 1 unless driven): the descriptor in DESC0, the logits while they stream out.
@@ -281,10 +284,10 @@ class QSQEngine(wiring.Component):
 
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
-    lean, pairs = cfg.power == "lean", cfg.reuse == 2
+    lean, pairs = cfg.power != "baseline", cfg.reuse == 2
     if cfg.pe == "bucket":
-        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating, lean=lean,
-                            pairs=pairs)
+        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating,
+                            lean=cfg.power == "lean", pairs=pairs)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
                          cfg.gating, cfg.recode, lean=lean, pairs=pairs)

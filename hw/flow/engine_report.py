@@ -41,6 +41,8 @@ import numpy as np
 
 from golden_model.fileio import atomic_write_text
 
+from hw.engine.config import FPGA_POWER
+
 from .engine_designs import BOARDS, TARGET_LUT4, EngineDesign, EngineOptions, useful_lanes
 
 __all__ = ["run_engine_report", "mem_bit_weight", "resource_rows", "energy_rows", "SMALL_MEMORIES",
@@ -143,13 +145,15 @@ def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, devic
     """Synthesize and pack one engine for ``board``; cached."""
     from .engine_synth import fpga_synth
 
-    d = EngineDesign(workload, style, lanes)
+    d = EngineDesign(workload, style, lanes, FPGA_POWER)
     cache, work = Path(out) / "cache", Path(out) / "work" / d.key
     tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
-    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "fpga", tag)
+    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "fpga", tag)
 
     def run():
-        nl = _netlist(d, work, cache, use_cache)
+        # the ports (same in every power style) from the lean engine's generic netlist
+        lean = EngineDesign(workload, style, lanes)
+        nl = _netlist(lean, Path(out) / "work" / lean.key, cache, use_cache)
         return fpga_synth(d.verilog(), _TOP, nl.ports, BOARDS[board]["arch"], work / tag,
                           dsp=dsp, device=device)
 
@@ -166,10 +170,11 @@ def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device
     from .engine_synth import fpga_pnr
     from .tools import ToolTimeout
 
-    d = EngineDesign(workload, style, lanes)
+    d = EngineDesign(workload, style, lanes, FPGA_POWER)
     cache, work = Path(out) / "cache", Path(out) / "work" / d.key
     tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
-    key = _key(_verilog_digest(workload, style, lanes), _flow_digest(), "pnr", tag, seed)
+    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "pnr", tag,
+               seed)
 
     def run():
         fpga_job(workload, style, lanes, board, dsp, device, out, use_cache)

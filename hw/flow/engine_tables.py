@@ -493,7 +493,10 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
              "## Resources and timing per board", "",
              f"Yosys `synth_ice40 -dsp` (iCE40 UP5K, SG48) and `synth_ecp5` (ULX3S "
              f"LFE5U-{opts.ecp5_device.upper()}, CABGA381; `-nodsp` for the LUT-only INT8 "
-             f"engine, and `synth_ice40` without `-dsp`) of the engine inside the flow's "
+             f"engine, and `synth_ice40` without `-dsp`) of the engine built as the bitstreams "
+             f"build it (`--power fpga`: the lean engine without the bucket adders' operand "
+             f"isolation, an ASIC saving that costs a LUT per adder bit on an FPGA; the energy "
+             f"rows below measure `--power lean`) inside the flow's "
              f"timing harness (inputs from a shift register, outputs captured), counted for the "
              f"engine module alone; `packed logic cells` and `fits` from nextpnr's packer on the "
              f"whole harness. fmax: median over the nextpnr placement seeds "
