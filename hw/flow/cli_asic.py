@@ -1,0 +1,92 @@
+"""``qsq asic``: the multipliers of the report sweep on the OSU 0.18 um standard cells."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "asic", help="area, timing and power in real units on the OSU 0.18 um cells (build/asic/)",
+        description="Map every multiplier of the report sweep to the OSU 0.18 um standard cells "
+                    "(Debian qflow-tech-osu018) with Yosys, time it with OpenSTA (Debian "
+                    "opensta: fmax, critical path), simulate the mapped netlist with the cell "
+                    "models on the report's stimulus sets (products checked against the golden "
+                    "model; zero delay and with the cells' delays, for glitches), and write "
+                    "area (um^2), fmax (MHz), power (mW) and energy per operation (pJ) from the "
+                    "liberty tables to index.md, area.csv and power.csv. Results are cached per "
+                    "design.")
+    p.add_argument("--config", action="append", metavar="TAG",
+                   help="operand configuration [su]<a width>x[su]<b width>, repeatable "
+                        "(default: s8xs8 and u8xs8)")
+    p.add_argument("--out", default="build/asic", help="output folder (default build/asic)")
+    p.add_argument("--variants", default="csd,csdc-xor",
+                   help="CSD multiplier variants, as in qsq report (default csd,csdc-xor)")
+    p.add_argument("--quick", action="store_true",
+                   help="a few levels per family only, as qsq report --quick")
+    p.add_argument("--designs", default=None, metavar="KEY,...",
+                   help="only these designs of the sweep (keys as in the report, e.g. "
+                        "s8xs8-exact,s8xs8-csdcx-t0-icg)")
+    p.add_argument("--ops", type=int, default=1000,
+                   help="operations per stimulus segment (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="stimulus seed (default 1)")
+    p.add_argument("--stimuli", default="uniform,stream,ws",
+                   help="comma-separated stimulus sets (default uniform,stream,ws; trace-stream, "
+                        "trace-ws need --traces)")
+    p.add_argument("--traces", default=None, help="network trace archive for the trace sets")
+    p.add_argument("--clock-mhz", type=float, default=100.0,
+                   help="common clock of the power table, MHz (default 100)")
+    p.add_argument("--no-glitch", action="store_true",
+                   help="skip the timed (glitch) simulations")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="designs measured in parallel (default 1)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every design")
+    p.set_defaults(func=run)
+
+
+def select_designs(configs, variants, quick: bool, keys: str | None):
+    """The multipliers of the report sweep for ``configs``, optionally only ``keys``.
+
+    Raises
+    ------
+    ValueError
+        For a variant or design key that is not in the sweep.
+    """
+    from .designs import VARIANTS
+    from .report import sweep_designs
+
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"--variants must name variants among {', '.join(VARIANTS)}, "
+                             f"not {v!r}")
+    designs = [d for d in sweep_designs(configs, quick=quick, variants=variants)
+               if d.is_multiplier]
+    if keys is not None:
+        wanted = [k for k in keys.split(",") if k]
+        known = {d.key: d for d in designs}
+        unknown = [k for k in wanted if k not in known]
+        if unknown or not wanted:
+            raise ValueError(f"--designs must name designs of the sweep (e.g. "
+                             f"{', '.join(list(known)[:3])}), not {keys!r}")
+        designs = [known[k] for k in wanted]
+    return designs
+
+
+def run(args) -> int:
+    from golden_model.fileio import check_output_dir
+
+    from .asic_report import AsicOptions, run_asic
+    from .options import parse_config_tag
+
+    check_output_dir(args.out, "--out")
+    configs = [parse_config_tag(t) for t in (args.config or ["s8xs8", "u8xs8"])]
+    variants = tuple(v for v in args.variants.split(",") if v)
+    designs = select_designs(configs, variants, args.quick, args.designs)
+    opts = AsicOptions(ops=args.ops, seed=args.seed,
+                       stimuli=tuple(s for s in args.stimuli.split(",") if s),
+                       clock_mhz=args.clock_mhz, glitch=not args.no_glitch, traces=args.traces)
+    try:
+        run_asic(designs, opts, args.out, use_cache=not args.no_cache, jobs=args.jobs)
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
+    return 0
