@@ -546,13 +546,49 @@ def simulate_mapped(nl: MappedNetlist, segments: list, workdir: Path, latency: i
     # The dump's time unit is the simulation precision (10 ps): the bounds scale with it.
     scale = _vcd_ticks_per_ns(workdir / "activity.vcd")
     tg = count_toggles(workdir / "activity.vcd", scope="u", bounds=[b * scale for b in bounds])
-    toggles, rises = {}, {}
+    duty = static_probability(workdir / "activity.vcd", "u", [b * scale for b in bounds])
+    toggles, rises, prob = {}, {}, {}
     for name, counts in tg.toggles.items():
         if name.startswith("n") and name[1:].isdigit():
             toggles[int(name[1:])] = counts[1:1 + len(segments)]
             rises[int(name[1:])] = tg.rises[name][1:1 + len(segments)]
+            prob[int(name[1:])] = duty[name]
     (workdir / "activity.vcd").unlink()      # large; the counts are what the report uses
-    return {"toggles": toggles, "rises": rises, "ops": [s.a.size for s in segments]}
+    ops = [s.a.size for s in segments]
+    # Per net and segment: toggles per operation (one operation per cycle) and the fraction of
+    # the time at 1 -- the activity and static probability a power tool takes.
+    rows = ["net\tsegment\tstimulus\tt\ttoggles_per_cycle\tstatic_probability"]
+    for n in sorted(toggles):
+        for k, seg in enumerate(segments):
+            rows.append(f"n{n}\t{k}\t{seg.stimulus}\t{'' if seg.t is None else seg.t}\t"
+                        f"{toggles[n][k] / ops[k]:.6g}\t{prob[n][k]:.6g}")
+    (workdir / "activity.tsv").write_text("\n".join(rows) + "\n")
+    return {"toggles": toggles, "rises": rises, "static_probability": prob, "ops": ops}
+
+
+def static_probability(path: Path, scope: str, bounds: list[int]) -> dict[str, list[float]]:
+    """Fraction of each window ``[bounds[k], bounds[k+1])`` that every 1-bit variable of
+    ``scope`` spends at 1 (``x``/``z`` count as not 1), keyed by variable name."""
+    import pywellen
+
+    wave = pywellen.Waveform(str(path), multi_threaded=False)
+    edges = np.asarray(bounds, dtype=float)
+    out = {}
+    for var in (v for s in wave.all_scopes() if s.name == scope for v in s.vars()):
+        if not var.is_1bit:
+            continue
+        sig = var.signal
+        changes = sig[0:len(sig)]
+        times = np.fromiter((c[0] for c in changes), float, len(changes))
+        ones = np.fromiter((c[1] == 1 for c in changes), float, len(changes))
+        # time at 1 up to each change, then up to each bound (the value after the last change
+        # at or before the bound holds until it)
+        acc = np.concatenate(([0.0], np.cumsum(np.diff(times) * ones[:-1])))
+        j = np.searchsorted(times, edges, side="right") - 1
+        at = np.where(j >= 0, acc[np.maximum(j, 0)] + (edges - times[np.maximum(j, 0)])
+                      * ones[np.maximum(j, 0)], 0.0)
+        out[var.name] = (np.diff(at) / np.diff(edges)).tolist()
+    return out
 
 
 def _vcd_ticks_per_ns(path: Path) -> int:
