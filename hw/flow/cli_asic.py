@@ -7,19 +7,22 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "asic", help="area, timing and power in real units on the OSU 0.18 um cells (build/asic/)",
+        "asic", help="area, timing and power in real units on the OSU 0.18 um cells "
+                            "(build/report/asic/)",
         description="Map every multiplier of the report sweep to the OSU 0.18 um standard cells "
                     "(Debian qflow-tech-osu018) with Yosys, time it with OpenSTA (Debian "
                     "opensta: fmax, critical path), simulate the mapped netlist with the cell "
                     "models on the report's stimulus sets (products checked against the golden "
                     "model; zero delay and with the cells' delays, for glitches), and write "
                     "area (um^2), fmax (MHz), power (mW) and energy per operation (pJ) from the "
-                    "liberty tables to index.md, area.csv and power.csv. Results are cached per "
+                    "liberty tables to index.md, area.csv and power.csv (build/report/asic/). "
+                    "Results are cached per "
                     "design.")
     p.add_argument("--config", action="append", metavar="TAG",
                    help="operand configuration [su]<a width>x[su]<b width>, repeatable "
                         "(default: s8xs8 and u8xs8)")
-    p.add_argument("--out", default="build/asic", help="output folder (default build/asic)")
+    p.add_argument("--out", default="build/report/asic",
+                   help="output folder (default build/report/asic)")
     p.add_argument("--variants", default="csd,csdc-xor",
                    help="CSD multiplier variants, as in qsq report (default csd,csdc-xor)")
     p.add_argument("--quick", action="store_true",
