@@ -330,6 +330,46 @@ report_power -digits 8 > power_uniform.txt
             "uniform_activity": uniform_activity, "check_period_ns": check_period}
 
 
+def sta_vectorless_power(workdir: Path, top: str, lib_path: Path, nl: "MappedNetlist",
+                         sim: dict, periods: dict) -> list[dict]:
+    """OpenSTA's own power estimate per simulated segment: the input ports get their simulated
+    activity (toggles per cycle) and static probability (``set_power_activity -input_ports``);
+    OpenSTA propagates them through the cells' functions (its probabilistic, vectorless
+    propagation) and runs ``report_power`` at each clock of ``periods`` (name -> ns).
+
+    Returns, per segment, ``{name: total W}``.
+    """
+    workdir = Path(workdir)
+    ports = []
+    for pname, (direction, bits, _) in nl.ports.items():
+        if direction != "input" or pname == "clk":
+            continue
+        for i, b in enumerate(bits):
+            if isinstance(b, int):
+                ports.append((f"{pname}[{i}]" if len(bits) > 1 else pname, b))
+    out = []
+    for k in range(len(sim["ops"])):
+        lines = [_sta_head(top, lib_path)]
+        for name, b in ports:
+            act = sim["toggles"][b][k] / sim["ops"][k]
+            duty = min(1.0, max(0.0, sim["static_probability"][b][k]))
+            lines.append(f"set_power_activity -input_ports [get_ports {{{name}}}] "
+                         f"-activity {act:.6g} -duty {duty:.6g}")
+        for label, period in periods.items():
+            lines += [f"set qsq_period {period:.6f}", "source design.sdc",
+                      f"report_power -digits 8 > power_vectorless_{k}_{label}.txt"]
+        _run_sta("\n".join(lines) + "\n", workdir, f"sta_vectorless_{k}")
+        res = {}
+        for label in periods:
+            f = workdir / f"power_vectorless_{k}_{label}.txt"
+            tot = re.search(r"^Total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", f.read_text(), re.M)
+            if not tot:
+                raise AsicError(f"{top}: cannot read OpenSTA's report {f}")
+            res[label] = float(tot[4])
+        out.append(res)
+    return out
+
+
 # ---------------------------------------------------------------- power from the liberty
 #: Internal-energy conventions of :class:`PowerModel`.
 CONVENTIONS = ("average", "sta-2.0.17")

@@ -150,7 +150,7 @@ def measure_design(d: Design, opts: AsicOptions, workdir: Path) -> dict:
         If a tool is missing or fails.
     """
     from .asic import (PowerModel, asic_synth, find_liberty, run_sta, simulate_mapped,
-                       write_sdc)
+                       sta_vectorless_power, write_sdc)
     from .liberty import read_liberty
 
     if not d.is_multiplier:
@@ -176,6 +176,11 @@ def measure_design(d: Design, opts: AsicOptions, workdir: Path) -> dict:
     period = _sim_period(sta["min_period_ns"])
     zero = simulate_mapped(nl, segs, work / "sim-zero", d.latency, cells_v, period=period)
     rows = _power_rows(pm, zero, segs, sta, clock_ns, clock_nets)
+    vectorless = sta_vectorless_power(work, d.top, lib_path, nl, zero,
+                                      {"fmax": sta["min_period_ns"], "clock": clock_ns})
+    for r, v in zip(rows, vectorless):
+        r["sta_vectorless_fmax_mw"] = v["fmax"] * 1e3
+        r["sta_vectorless_clock_mw"] = v["clock"] * 1e3
     t_zero = time.perf_counter()
     if opts.glitch:
         timed = simulate_mapped(nl, segs, work / "sim-timed", d.latency, cells_v, timed=True,
@@ -354,7 +359,9 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                    "energy_pj": p["energy_pj"], "power_clock_mw": p["power_clock_mw"],
                    "power_fmax_mw": p["power_fmax_mw"], "fmax_mhz": s["fmax_mhz"],
                    "clock_tree_mw": p["clock_tree_mw"], "leakage_uw": p["leakage_uw"],
-                   "data_toggles": p["data_toggles"], "clock_toggles": p["clock_toggles"]}
+                   "data_toggles": p["data_toggles"], "clock_toggles": p["clock_toggles"],
+                   "sta_vectorless_clock_mw": p["sta_vectorless_clock_mw"],
+                   "sta_vectorless_fmax_mw": p["sta_vectorless_fmax_mw"]}
             if "energy_pj_timed" in p:
                 row.update({"energy_pj_timed": p["energy_pj_timed"],
                             "power_clock_mw_timed": p["power_clock_mw_timed"],
@@ -397,7 +404,7 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                   f"nets apart)." + (" *timed*: the same run with the cells' delays, glitches "
                                      "included." if timed else ""), ""]
         hdr = ["design", "level", "pJ/op", f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax",
-               "clock tree mW", "data toggles/op"]
+               "clock tree mW", "data toggles/op", f"OpenSTA vectorless mW @ {opts.clock_mhz:g} MHz"]
         if timed:
             hdr += ["pJ/op timed", "data toggles/op timed", "glitch toggle ratio",
                     "glitch energy ratio"]
@@ -405,7 +412,8 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
         for r in rows:
             line = [r["design"], r["level"], f"{r['energy_pj']:.3f}",
                     f"{r['power_clock_mw']:.4f}", f"{r['power_fmax_mw']:.3f}",
-                    f"{r['clock_tree_mw']:.4f}", f"{r['data_toggles']:.1f}"]
+                    f"{r['clock_tree_mw']:.4f}", f"{r['data_toggles']:.1f}",
+                    f"{r['sta_vectorless_clock_mw']:.4f}"]
             if timed:
                 line += [f"{r['energy_pj_timed']:.3f}", f"{r['data_toggles_timed']:.1f}",
                          num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
