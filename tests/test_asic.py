@@ -199,3 +199,36 @@ def test_a_wrong_product_is_an_error(tmp_path):
     bad = Segment("uniform", None, a, b, d.golden(a, b) + (a == 5))
     with pytest.raises(AsicError, match="product 5 is"):
         simulate_mapped(nl, [bad], tmp_path / "bad", d.latency, cells_v)
+
+
+@needs_tools
+def test_qsq_asic_writes_the_report(tmp_path):
+    """The command end to end on one small design: tables, CSV, cache; a second run reads it."""
+    import json
+
+    from golden_model.cli import main
+
+    out = tmp_path / "asic"
+    designs = ("u4xu4-exact", "u4xu4-tam-k2", "u4xu4-tam-k4")
+    argv = ["asic", "--config", "u4xu4", "--designs", ",".join(designs), "--ops", "20",
+            "--stimuli", "uniform,ws", "--no-glitch", "--out", str(out)]
+    assert main(argv) == 0
+    index = (out / "index.md").read_text()
+    for section in ("## Headline", "## Area and timing", "## Power and energy: stimulus `ws`",
+                    "## Cross-check with the power proxy", "## Method"):
+        assert section in index
+    power = json.loads((out / "power.json").read_text())
+    assert {(r["design"], r["stimulus"]) for r in power} == {
+        (d, s) for d in designs for s in ("uniform", "ws")}
+    assert len(list((out / "cache").glob("*.json"))) == 3
+    # the rank cross-check against a proxy table in qsq report's format: a proxy that orders the
+    # points as the liberty energy does has Spearman 1, one that reverses them -1
+    proxy = tmp_path / "activity.json"
+    cols = ["design", "t", "stimulus", "power proxy/op"]
+    for sign, rho in ((1, "1"), (-1, "-1")):
+        proxy.write_text(json.dumps({"columns": cols, "rows": [
+            [r["design"], r["t"], r["stimulus"], sign * r["energy_pj"]] for r in power]}))
+        assert main(argv + ["--proxy", str(proxy)]) == 0    # from the cache
+        assert json.loads((out / "power.json").read_text()) == power
+        text = (out / "index.md").read_text()
+        assert f"| uniform | 3 | {rho} |" in text and f"| ws | 3 | {rho} |" in text

@@ -74,7 +74,8 @@ class AsicOptions:
         return self
 
 
-def _sha(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from golden_model.config import check_int
 from golden_model.fileio import atomic_write_text
 
-from .asic_measure import ASIC_VERSION, AsicOptions, flow_digest, measure_design
+from .asic_measure import ASIC_VERSION, AsicOptions, flow_digest, measure_design, sha256_file
 from .designs import Design
 from .text import num
 
@@ -33,10 +33,10 @@ def _cached(d: Design, opts: AsicOptions, out: Path, use_cache: bool) -> tuple[d
     lib_path, cells_v = find_liberty()
     h = hashlib.sha256()
     for part in (d.verilog(), d.key, str(d.latency), json.dumps(asdict(opts), sort_keys=True),
-                 str(ASIC_VERSION), flow_digest(), _sha(lib_path), _sha(cells_v)):
+                 str(ASIC_VERSION), flow_digest(), sha256_file(lib_path), sha256_file(cells_v)):
         h.update(part.encode())
     if opts.traces:
-        h.update(_sha(Path(opts.traces)).encode())
+        h.update(sha256_file(Path(opts.traces)).encode())
     cache = out / "cache" / f"{d.key}-{h.hexdigest()[:16]}.json"
     if use_cache and cache.is_file():
         try:
@@ -75,7 +75,7 @@ def check_tools() -> dict:
 
 
 def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool = True,
-             jobs: int = 1, log=print) -> Path:
+             jobs: int = 1, proxy=None, log=print) -> Path:
     """Measure ``designs`` and write the report into ``out``; return the path of ``index.md``.
 
     Raises
@@ -91,6 +91,8 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     check_int("--jobs", jobs, 1, 64)
     if not designs:
         raise ValueError("the sweep has no multiplier designs")
+    if proxy is not None:
+        load_proxy(proxy)                     # a bad table is an error before any work
     tools = check_tools()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +130,8 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
         raise RuntimeError(f"{len(failures)} of {len(designs)} design(s) failed, the first: "
                            f"{failures[0].splitlines()[0]} (all of them: {listing})")
     index = write_report(designs, results, opts, out, tools,
-                         {"elapsed": elapsed, "cached": n_cached, "jobs": jobs})
+                         {"elapsed": elapsed, "cached": n_cached, "jobs": jobs,
+                          "proxy": None if proxy is None else str(proxy)})
     log(f"qsq asic: {len(designs)} designs in {elapsed:.1f} s ({n_cached} from the cache); "
         f"wrote {index}")
     return index
@@ -182,6 +185,7 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
             "cells_by_type": " ".join(f"{k}:{v}" for k, v in a["by_type"].items())})
         for p in r["power"]:
             row = {"design": d.key, "family": d.family, "level": _level(d, p["t"]),
+                   "t": p["t"] if d.runtime else (d.p["t"] if d.kind in ("csd", "csdc") else None),
                    "stimulus": p["stimulus"], "ops": p["ops"],
                    "energy_pj": p["energy_pj"], "power_clock_mw": p["power_clock_mw"],
                    "power_fmax_mw": p["power_fmax_mw"], "fmax_mhz": s["fmax_mhz"],
@@ -246,10 +250,105 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                          num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
             body.append(line)
         lines += _md(hdr, body) + [""]
+    lines += _cross_check(power_rows, info.get("proxy"), results)
     lines += _method(opts, results, tools, info, by)
     index = out / "index.md"
     atomic_write_text(index, "\n".join(lines) + "\n")
     return index
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of ``x`` and ``y`` (ties get their average rank)."""
+    import numpy as np
+
+    def ranks(v):
+        v = np.asarray(v, float)
+        order = np.argsort(v, kind="stable")
+        r = np.empty(v.size)
+        r[order] = np.arange(v.size, dtype=float)
+        for val in np.unique(v):                     # average rank of tied values
+            tie = v == val
+            r[tie] = r[tie].mean()
+        return r
+
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"x and y must be equally long with at least 3 values, not "
+                         f"{len(x)} and {len(y)}")
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def load_proxy(path) -> dict:
+    """The power proxy per (design, t, stimulus) from ``qsq report``'s ``activity.json``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not that table.
+    """
+    data = json.loads(Path(path).read_text())
+    try:
+        cols = data["columns"]
+        i_d, i_t, i_s, i_p = (cols.index(c) for c in ("design", "t", "stimulus",
+                                                       "power proxy/op"))
+        return {(r[i_d], r[i_t], r[i_s]): float(r[i_p]) for r in data["rows"]}
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"--proxy: {path} is not the activity.json of qsq report "
+                         f"({exc})") from None
+
+
+def _cross_check(power_rows, proxy_path, results) -> list[str]:
+    out = ["## Cross-check with the power proxy of `qsq report`", ""]
+    if not proxy_path:
+        return out + ["No proxy table: run `qsq report` first (it writes "
+                      "`build/report/activity.json`, read by default) or give `--proxy PATH`.",
+                      ""]
+    proxy = load_proxy(proxy_path)
+    out += [f"Spearman rank correlation, per stimulus set, between the power proxy of "
+            f"`{proxy_path}` (fanout-weighted toggles of the generic-gate netlist, zero delay) "
+            f"and the liberty energy per operation here, over the operating points in both "
+            f"(each design, each level of a runtime design). 1: the proxy orders the designs as "
+            f"the liberty does. Below each set, the points whose ranks differ most, with the "
+            f"share of their liberty power in the clock tree (the proxy charges a clock-pin "
+            f"edge like one input-pin charge, the liberty a flip-flop's clock-pin internal "
+            f"energy) and their glitch ratio (the proxy has no glitches).", ""]
+    rows = []
+    detail = []
+    for stim in sorted({r["stimulus"] for r in power_rows}):
+        pts = [(r, proxy[(r["design"], r["t"], stim)]) for r in power_rows
+               if r["stimulus"] == stim and (r["design"], r["t"], stim) in proxy]
+        if len(pts) < 3:
+            rows.append([stim, len(pts), "–", "–"])
+            continue
+        lib = [r["energy_pj"] for r, _ in pts]
+        prx = [p for _, p in pts]
+        timed = [r.get("energy_pj_timed") for r, _ in pts]
+        rho = spearman(prx, lib)
+        rho_t = spearman(prx, timed) if None not in timed else None
+        rows.append([stim, len(pts), num(rho), num(rho_t)])
+        import numpy as np
+        rp = np.argsort(np.argsort(prx)) + 1
+        rl = np.argsort(np.argsort(lib)) + 1
+        worst = sorted(range(len(pts)), key=lambda i: -abs(int(rp[i]) - int(rl[i])))[:5]
+        median_clock = float(np.median([r["clock_tree_mw"] / r["power_clock_mw"]
+                                        for r, _ in pts]))
+        for i in worst:
+            r = pts[i][0]
+            share = r["clock_tree_mw"] / r["power_clock_mw"]
+            why = ("clock tree above the median share" if share > median_clock and rl[i] > rp[i]
+                   else "clock tree below the median share" if share < median_clock
+                   and rl[i] < rp[i] else "cell mix (energy per toggle differs by cell type)")
+            detail.append([stim, r["design"], r["level"], int(rp[i]), int(rl[i]), num(share),
+                           num(median_clock), num(r.get("glitch_energy_ratio")), why])
+    out += _md(["stimulus", "points", "Spearman proxy vs liberty", "Spearman proxy vs liberty "
+                "timed"], rows) + [""]
+    if detail:
+        out += _md(["stimulus", "design", "level", "proxy rank", "liberty rank",
+                    "clock-tree share", "median share", "glitch energy ratio", "likely reason"],
+                   detail) + [""]
+    return out
 
 
 def _headline(designs, results, power_rows, opts) -> list[str]:

@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the timed (glitch) simulations")
     p.add_argument("--jobs", type=int, default=1,
                    help="designs measured in parallel (default 1)")
+    p.add_argument("--proxy", default=None, metavar="ACTIVITY_JSON",
+                   help="activity.json of qsq report, for the rank cross-check of its power "
+                        "proxy against the liberty power (default build/report/activity.json "
+                        "when it exists; a file named here must exist)")
     p.add_argument("--no-cache", action="store_true", help="recompute every design")
     p.set_defaults(func=run)
 
@@ -88,8 +92,16 @@ def run(args) -> int:
     opts = AsicOptions(ops=args.ops, seed=args.seed,
                        stimuli=tuple(s for s in args.stimuli.split(",") if s),
                        clock_mhz=args.clock_mhz, glitch=not args.no_glitch, traces=args.traces)
+    from pathlib import Path
+
+    proxy = args.proxy
+    if proxy is not None and not Path(proxy).is_file():
+        raise ValueError(f"--proxy must be an existing activity.json of qsq report, not {proxy!r}")
+    if proxy is None and Path("build/report/activity.json").is_file():
+        proxy = "build/report/activity.json"
     try:
-        run_asic(designs, opts, args.out, use_cache=not args.no_cache, jobs=args.jobs)
+        run_asic(designs, opts, args.out, use_cache=not args.no_cache, jobs=args.jobs,
+                 proxy=proxy)
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0
