@@ -172,6 +172,7 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                  info: dict) -> Path:
     """``index.md``, ``area.csv/json``, ``power.csv/json`` from the per-design results."""
     area_rows, power_rows = [], []
+    errors = {}
     for d in designs:
         r = results[d.key]
         a, s = r["area"], r["sta"]
@@ -184,8 +185,13 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
             "sta_check_rel": r["sta_check"]["rel"],
             "cells_by_type": " ".join(f"{k}:{v}" for k, v in a["by_type"].items())})
         for p in r["power"]:
+            t = p["t"] if d.runtime else None
+            if (d.key, t) not in errors:        # golden model, every operand pair at 8 x 8
+                errors[(d.key, t)] = (d.error_metrics(t).mred, d.always_zero(t))
+            mred, zero = errors[(d.key, t)]
             row = {"design": d.key, "family": d.family, "level": _level(d, p["t"]),
                    "t": p["t"] if d.runtime else (d.p["t"] if d.kind in ("csd", "csdc") else None),
+                   "mred": mred, "always_zero": zero,
                    "stimulus": p["stimulus"], "ops": p["ops"],
                    "energy_pj": p["energy_pj"], "power_clock_mw": p["power_clock_mw"],
                    "power_fmax_mw": p["power_fmax_mw"], "fmax_mhz": s["fmax_mhz"],
@@ -234,14 +240,15 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                   f"design's own fmax; toggles per operation summed over the data nets (clock "
                   f"nets apart)." + (" *timed*: the same run with the cells' delays, glitches "
                                      "included." if timed else ""), ""]
-        hdr = ["design", "level", "pJ/op", f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax",
+        hdr = ["design", "level", "MRED", "pJ/op", f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax",
                "clock tree mW", "data toggles/op", f"OpenSTA vectorless mW @ {opts.clock_mhz:g} MHz"]
         if timed:
             hdr += ["pJ/op timed", "data toggles/op timed", "glitch toggle ratio",
                     "glitch energy ratio"]
         body = []
         for r in rows:
-            line = [r["design"], r["level"], f"{r['energy_pj']:.3f}",
+            line = [r["design"], r["level"], num(r["mred"]) + (" (always 0)" if r["always_zero"]
+                                                              else ""), f"{r['energy_pj']:.3f}",
                     f"{r['power_clock_mw']:.4f}", f"{r['power_fmax_mw']:.3f}",
                     f"{r['clock_tree_mw']:.4f}", f"{r['data_toggles']:.1f}",
                     f"{r['sta_vectorless_clock_mw']:.4f}"]
@@ -351,30 +358,42 @@ def _cross_check(power_rows, proxy_path, results) -> list[str]:
     return out
 
 
-def _headline(designs, results, power_rows, opts) -> list[str]:
-    out = ["## Headline", ""]
+def _headline(designs, results, power_rows, opts, budgets=(0.0, 0.05)) -> list[str]:
+    out = ["## Headline", "",
+           "Per operand configuration and stimulus set: the design with the lowest energy per "
+           "operation among those within each MRED budget (golden-model error over every "
+           "operand pair; levels whose product is always 0 are left out), against the exact "
+           "multiplier; then which designs the glitches change most (timed / zero-delay "
+           "energy).", ""]
     for stim in opts.stimuli:
-        rows = [r for r in power_rows if r["stimulus"] == stim]
-        if not rows:
-            continue
+        rows = [r for r in power_rows if r["stimulus"] == stim and not r["always_zero"]]
         for tag in sorted({r["design"].split("-")[0] for r in rows}):
             sub = [r for r in rows if r["design"].startswith(tag + "-")]
             exact = [r for r in sub if r["design"] == f"{tag}-exact"]
-            best = min(sub, key=lambda r: r["energy_pj"])
-            ref = f" (exact multiplier: {exact[0]['energy_pj']:.2f} pJ)" if exact else ""
-            out.append(f"- `{stim}`, {tag}: lowest energy per operation {best['energy_pj']:.2f} "
-                       f"pJ, `{best['design']}` at {best['level']}{ref}.")
+            ref = exact[0]["energy_pj"] if exact else None
+            parts = []
+            for b in budgets:
+                ok = [r for r in sub if r["mred"] <= b + 1e-12]
+                if not ok:
+                    continue
+                best = min(ok, key=lambda r: r["energy_pj"])
+                vs = f", {best['energy_pj'] / ref:.2f} of the exact multiplier's" if ref else ""
+                parts.append(f"MRED <= {b:g}: `{best['design']}` {best['level']}, "
+                             f"{best['energy_pj']:.2f} pJ{vs}")
+            ex = f" (exact multiplier {ref:.2f} pJ)" if ref else ""
+            out.append(f"- `{stim}`, {tag}{ex}: " + "; ".join(parts) + ".")
             if "glitch_energy_ratio" in sub[0]:
                 g = sorted(sub, key=lambda r: -(r["glitch_energy_ratio"] or 0))
                 top = ", ".join(f"`{r['design']}` {r['level']} x{r['glitch_energy_ratio']:.2f}"
                                 for r in g[:3])
                 low = g[-1]
-                out.append(f"  Glitches (timed / zero-delay energy) change most: {top}; least: "
-                           f"`{low['design']}` {low['level']} x{low['glitch_energy_ratio']:.2f}.")
+                out.append(f"  Glitches change most: {top}; least: `{low['design']}` "
+                           f"{low['level']} x{low['glitch_energy_ratio']:.2f}.")
     areas = sorted(designs, key=lambda d: results[d.key]["area"]["area_um2"])
     fast = max(designs, key=lambda d: results[d.key]["sta"]["fmax_mhz"])
     out += [f"- Smallest: `{areas[0].key}`, {results[areas[0].key]['area']['area_um2']:.0f} um^2; "
-            f"fastest: `{fast.key}`, {results[fast.key]['sta']['fmax_mhz']:.1f} MHz.", ""]
+            f"fastest: `{fast.key}`, {results[fast.key]['sta']['fmax_mhz']:.1f} MHz (any "
+            f"accuracy).", ""]
     return out
 
 
