@@ -202,8 +202,16 @@ def simulate_engine_mapped(nl: EngineNetlist, images_q: np.ndarray, setting: lis
                                                   for v in images_q.reshape(-1)) + "\n")
     module = "qsq_asic_engine"
     (workdir / "netlist_sim.v").write_text(nl.sim_verilog(module, nets))
-    (workdir / "tb.v").write_text(_testbench(_Counters(nl.ports, nets), module, n_img, n_pix,
-                                             n_cls, [list(map(int, setting))], layer_bits, coded))
+    tb = _testbench(_Counters(nl.ports, nets), module, n_img, n_pix, n_cls,
+                    [list(map(int, setting))], layer_bits, coded)
+    # One $fwrite per counter: Icarus's scanner refuses a source line of thousands of arguments.
+    start = tb.index("  task snapshot(input integer tag);")
+    end = tb.index("  endtask", start) + len("  endtask")
+    snap = ["  task snapshot(input integer tag);", "    begin",
+            '      $fwrite(f, "S %0d %0d %0d %0d", tag, s, i, cyc);']
+    snap += [f'      $fwrite(f, " %0d", u.qsq_tc_{n});' for n in nets]
+    snap += ['      $fwrite(f, "\\n");', "    end", "  endtask"]
+    (workdir / "tb.v").write_text(tb[:start] + "\n".join(snap) + tb[end:])
     run_tool("iverilog", ["-g2012", "-o", "tb.vvp", "-s", "qsq_engine_energy_tb", "tb.v",
                           "netlist_sim.v", str(cells_v)], workdir, "iverilog.log", timeout=3600)
     run_tool("vvp", ["-n", "tb.vvp"], workdir, "vvp.log", timeout=4 * 3600)

@@ -49,6 +49,55 @@ def _cached(d: Design, opts: AsicOptions, out: Path, use_cache: bool) -> tuple[d
     return res, False
 
 
+def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz: float,
+                   out: Path, use_cache: bool) -> tuple[dict, bool]:
+    from .asic import find_liberty
+    from .asic_engine import measure_engine
+    from .engine_designs import EngineDesign
+
+    lib_path, cells_v = find_liberty()
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for part in (EngineDesign("digits", style, lanes).verilog(), style, str(lanes),
+                 json.dumps([setting, images, clock_mhz]), str(ASIC_VERSION), flow_digest(),
+                 hashlib.sha256((here / "asic_engine.py").read_bytes()
+                                + (here / "engine_energy.py").read_bytes()
+                                + (here / "memnet.py").read_bytes()).hexdigest(),
+                 sha256_file(lib_path), sha256_file(cells_v)):
+        h.update(part.encode())
+    tag = f"digits-{style}-l{lanes}-t{'-'.join(map(str, setting))}-n{images}"
+    cache = out / "cache" / f"engine-{tag}-{h.hexdigest()[:16]}.json"
+    if use_cache and cache.is_file():
+        try:
+            return json.loads(cache.read_text()), True
+        except json.JSONDecodeError:
+            pass
+    res = measure_engine(style, lanes, setting, images, out / "work" / f"engine-{style}-l{lanes}",
+                         clock_mhz)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cache, json.dumps(res) + "\n")
+    return res, False
+
+
+def engine_settings(style: str, levels) -> list[list[int]]:
+    """Per-layer truncation settings of an engine run: every level of ``levels`` on every layer
+    (an INT8 engine has none: one exact setting)."""
+    from hw.engine.workloads import workload
+
+    wl = workload("digits")
+    if style == "int8":
+        return [[0] * len(wl.model("int8").layers)]
+    coded = wl.model("bucket")
+    out = []
+    for t in levels:
+        if not 0 <= t <= coded.mult.ndigits:
+            raise ValueError(f"--engine-levels must be truncation levels in [0, "
+                             f"{coded.mult.ndigits}], not {t!r}")
+        if [t] * len(coded.layers) not in out:
+            out.append([t] * len(coded.layers))
+    return out
+
+
 def _measure_one(args) -> tuple[str, dict | None, bool, str | None]:
     d, opts, out, use_cache = args
     try:
@@ -75,7 +124,8 @@ def check_tools() -> dict:
 
 
 def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool = True,
-             jobs: int = 1, proxy=None, log=print) -> Path:
+             jobs: int = 1, proxy=None, engines=(), engine_lanes: int = 4,
+             engine_images: int = 1, engine_levels=(0,), log=print) -> Path:
     """Measure ``designs`` and write the report into ``out``; return the path of ``index.md``.
 
     Raises
@@ -89,8 +139,16 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     """
     opts = opts.check()
     check_int("--jobs", jobs, 1, 64)
-    if not designs:
+    if not designs and not engines:
         raise ValueError("the sweep has no multiplier designs")
+    from .engine_designs import STYLES
+    for e in engines:
+        if e not in STYLES:
+            raise ValueError(f"--engine must name PE styles among {', '.join(STYLES)}, "
+                             f"not {e!r}")
+    check_int("--engine-lanes", engine_lanes, 1, 64)
+    check_int("--engine-images", engine_images, 1, 360)
+    engine_runs = [(e, s) for e in engines for s in engine_settings(e, engine_levels)]
     if proxy is not None:
         load_proxy(proxy)                     # a bad table is an error before any work
     tools = check_tools()
@@ -123,6 +181,22 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     finally:
         if jobs != 1:
             pool.shutdown()
+    engine_results = []
+    for k, (style, setting) in enumerate(engine_runs, start=1):
+        try:
+            res, cached = _engine_cached(style, engine_lanes, setting, engine_images,
+                                         opts.clock_mhz, out, use_cache)
+        except Exception as exc:  # reported with the engine's name; the run then fails
+            failures.append(f"engine {style} {setting}: {type(exc).__name__}: {exc}")
+            log(f"[engine {k}/{len(engine_runs)}] {style} {setting} FAILED "
+                f"{str(exc).splitlines()[0]}")
+            continue
+        engine_results.append(res)
+        n_cached += cached
+        how = "cached" if cached else f"{sum(res['seconds'].values()):.1f} s"
+        log(f"[engine {k}/{len(engine_runs)}] {style} l{engine_lanes} {setting}: "
+            f"{res['energy_per_inference_nj']:.0f} nJ/inference, {res['sta']['fmax_mhz']:.1f} MHz "
+            f"({how})")
     elapsed = time.perf_counter() - t0
     if failures:
         listing = out / "failures.txt"
@@ -131,8 +205,10 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
                            f"{failures[0].splitlines()[0]} (all of them: {listing})")
     index = write_report(designs, results, opts, out, tools,
                          {"elapsed": elapsed, "cached": n_cached, "jobs": jobs,
-                          "proxy": None if proxy is None else str(proxy)})
-    log(f"qsq asic: {len(designs)} designs in {elapsed:.1f} s ({n_cached} from the cache); "
+                          "proxy": None if proxy is None else str(proxy),
+                          "engines": engine_results})
+    log(f"qsq asic: {len(designs)} designs and {len(engine_runs)} engine runs in {elapsed:.1f} s "
+        f"({n_cached} from the cache); "
         f"wrote {index}")
     return index
 
@@ -257,6 +333,7 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                          num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
             body.append(line)
         lines += _md(hdr, body) + [""]
+    lines += _engine_section(info.get("engines") or [], opts, out)
     lines += _cross_check(power_rows, info.get("proxy"), results)
     lines += _method(opts, results, tools, info, by)
     index = out / "index.md"
@@ -304,6 +381,45 @@ def load_proxy(path) -> dict:
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"--proxy: {path} is not the activity.json of qsq report "
                          f"({exc})") from None
+
+
+def _engine_section(engines: list, opts, out: Path) -> list[str]:
+    if not engines:
+        return []
+    rows = [{"engine": e["key"], "style": e["style"], "lanes": e["lanes"],
+             "truncation": " ".join(map(str, e["setting"])), "images": e["images"],
+             "cycles": e["cycles"], "logic_area_um2": e["area"]["area_um2"],
+             "cells": e["area"]["cells"], "flip_flops": e["area"]["flip_flops"],
+             "memories": " ".join(f"{k}:{v[0]}x{v[1]}" for k, v in e["area"]["memories"].items()),
+             "fmax_mhz": e["sta"]["fmax_mhz"], "critical_path_ns": e["sta"]["critical_path_ns"],
+             "critical_path": e["sta"]["critical_path"],
+             "energy_per_inference_nj": e["energy_per_inference_nj"],
+             "power_clock_mw": e["power_clock_mw"], "power_fmax_mw": e["power_fmax_mw"],
+             "clock_tree_mw": e["clock_tree_mw"],
+             "inferences_per_s_fmax": e["inferences_per_s_fmax"]} for e in engines]
+    atomic_write_text(out / "engine.csv", _csv(rows))
+    atomic_write_text(out / "engine.json", json.dumps(rows, indent=1) + "\n")
+    lines = ["## Inference engine (digits LeNet)", "",
+             "The engine's logic on the OSU 0.18 um cells (`hw/flow/asic_engine.py`): memories "
+             "kept as memories (sizes below, words x bits; no memory compiler here, so no SRAM "
+             "area or energy: the logic's figures only), register files built from cells. "
+             "Zero-delay gate-level simulation of the mapped netlist with the cell models over "
+             "the first test images, every logit checked bit-exact against the golden model and "
+             "every inference's cycles against the compiler's prediction; per-net toggles from "
+             "counters in the netlist; power from the liberty tables as for the multipliers. "
+             "Timing: every memory is an ideal register boundary; no buffering of high-fanout "
+             "nets (no placement or repair), so a wide net such as the reset can set the "
+             "critical path.", ""]
+    lines += _md(["engine", "truncation", "images", "cycles", "logic um^2", "cells", "FF",
+                  "memories", "fmax MHz", "critical path", "nJ/inference (logic)",
+                  f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax", "inferences/s @ fmax"],
+                 [[r["engine"], r["truncation"], r["images"], r["cycles"],
+                   f"{r['logic_area_um2']:.0f}", r["cells"], r["flip_flops"], r["memories"],
+                   f"{r['fmax_mhz']:.1f}", f"{r['critical_path_ns']:.2f} ns ({r['critical_path']})",
+                   f"{r['energy_per_inference_nj']:.0f}", f"{r['power_clock_mw']:.2f}",
+                   f"{r['power_fmax_mw']:.2f}", f"{r['inferences_per_s_fmax']:.0f}"]
+                  for r in rows])
+    return lines + [""]
 
 
 def _cross_check(power_rows, proxy_path, results) -> list[str]:

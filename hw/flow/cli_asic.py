@@ -47,6 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="activity.json of qsq report, for the rank cross-check of its power "
                         "proxy against the liberty power (default build/report/activity.json "
                         "when it exists; a file named here must exist)")
+    p.add_argument("--engine", default="", metavar="STYLE,...",
+                   help="also the inference engine of the digits LeNet in these PE styles "
+                        "(bucket, bucket-serial, multiplier-filter, multiplier-operation, int8; "
+                        "default none)")
+    p.add_argument("--engine-lanes", type=int, default=4, help="engine lanes (default 4)")
+    p.add_argument("--engine-images", type=int, default=1,
+                   help="test images per engine run (default 1)")
+    p.add_argument("--engine-levels", default="0",
+                   help="uniform truncation levels of the coded engines, comma-separated "
+                        "(default 0)")
     p.add_argument("--no-cache", action="store_true", help="recompute every design")
     p.set_defaults(func=run)
 
@@ -79,6 +89,14 @@ def select_designs(configs, variants, quick: bool, keys: str | None):
     return designs
 
 
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"--engine-levels must be comma-separated integers, not {text!r}") \
+            from None
+
+
 def run(args) -> int:
     from golden_model.fileio import check_output_dir
 
@@ -101,7 +119,9 @@ def run(args) -> int:
         proxy = "build/report/activity.json"
     try:
         run_asic(designs, opts, args.out, use_cache=not args.no_cache, jobs=args.jobs,
-                 proxy=proxy)
+                 proxy=proxy, engines=tuple(e for e in args.engine.split(",") if e),
+                 engine_lanes=args.engine_lanes, engine_images=args.engine_images,
+                 engine_levels=_levels(args.engine_levels))
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0
