@@ -317,7 +317,8 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                   f"nets apart)." + (" *timed*: the same run with the cells' delays, glitches "
                                      "included." if timed else ""), ""]
         hdr = ["design", "level", "MRED", "pJ/op", f"mW @ {opts.clock_mhz:g} MHz", "mW @ fmax",
-               "clock tree mW", "data toggles/op", f"OpenSTA vectorless mW @ {opts.clock_mhz:g} MHz"]
+               "clock tree mW", "data toggles/op",
+               f"OpenSTA vectorless mW @ {opts.clock_mhz:g} MHz"]
         if timed:
             hdr += ["pJ/op timed", "data toggles/op timed", "glitch toggle ratio",
                     "glitch energy ratio"]
