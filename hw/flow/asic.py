@@ -44,11 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .liberty import Library, read_liberty
+from .liberty import Library
 from .tools import ToolError, run_tool
 
 __all__ = ["TECH", "find_liberty", "find_sta", "MappedNetlist", "asic_synth", "run_sta",
-           "PowerModel", "simulate_mapped", "SDC_TEMPLATE", "write_sdc", "AsicError"]
+           "PowerModel", "CONVENTIONS", "simulate_mapped", "static_probability",
+           "sta_vectorless_power", "SDC_TEMPLATE", "write_sdc", "AsicError"]
 
 #: The technology of this flow.
 TECH = "osu018"
@@ -125,8 +126,10 @@ class MappedNetlist:
         ports = {n: (p["direction"], list(p["bits"]), bool(p.get("signed", 0)))
                  for n, p in m["ports"].items()}
         cells = []
-        for k, c in enumerate(sorted(m["cells"].values(), key=lambda c: json.dumps(c["connections"],
-                                                                                   sort_keys=True))):
+        # instance names by a stable order of the cells (Yosys's own names are not kept)
+        order = sorted(m["cells"].values(),
+                       key=lambda c: json.dumps(c["connections"], sort_keys=True))
+        for k, c in enumerate(order):
             if c["type"] not in lib.cells:
                 raise AsicError(f"cell type {c['type']!r} of the mapped netlist is not in the "
                                 f"library (an unmapped Yosys cell)")
@@ -179,7 +182,8 @@ def _yosys_script(top: str) -> str:
             f"synth -flatten -top {top}; "
             "dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_N_ 01 -cell $_DLATCH_P_ 01; "
             f"dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean -purge; setundef -zero; "
-            f"tee -q -o stat.txt stat -liberty {lib}; tee -q -o stat.json stat -json -liberty {lib}; "
+            f"tee -q -o stat.txt stat -liberty {lib}; "
+            f"tee -q -o stat.json stat -json -liberty {lib}; "
             "write_json mapped.json")
 
 
@@ -455,11 +459,7 @@ class PowerModel:
                     self.internal[key] = sum(e for e, _ in energies) / len(energies) / 2.0 * eu
                 else:   # OpenSTA 2.0.17: (rise + fall) x the related pin's duty, summed
                     self.internal[key] = sum(e * d for e, d in energies) * eu
-                self.switching[key] = 0.5 * cap * self.cap_unit(lib) * v2 if out else 0.0
-
-    @staticmethod
-    def cap_unit(lib: Library) -> float:
-        return lib.cap_unit
+                self.switching[key] = 0.5 * cap * lib.cap_unit * v2 if out else 0.0
 
     def power(self, activity, period_ns: float) -> dict:
         """Power (W) at a clock of ``period_ns`` with ``activity(key, net) -> transitions per
