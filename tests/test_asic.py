@@ -296,3 +296,12 @@ endmodule
     assert m and m[1] == "42", r.stdout
     # q bit 0: 0 in reset, 1 after the first read of (unwritten) word 0 + 1, 0 for 0x41 + 1
     assert int(m[2]) == 2
+    # the same with the cells' delays and event counters
+    (tmp_path / "sim.v").write_text(nl.sim_verilog("dut", nets, timed=True))
+    r = subprocess.run(["iverilog", "-g2012", "-gspecify", "-Ttyp", "-o", "t.vvp", "-s", "tb",
+                        "tb.v", "sim.v", str(cells_v)], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["vvp", "-n", "t.vvp"], cwd=tmp_path, capture_output=True, text=True)
+    m = re.search(r"q=(\w+) toggles=(\d+)", r.stdout)
+    assert m and m[1] == "42" and int(m[2]) == 2, r.stdout

@@ -86,9 +86,11 @@ class EngineNetlist(MappedNetlist):
                 ports[name] = p
         return MappedNetlist(self.top, ports, self.cells)
 
-    def sim_verilog(self, name: str, data_nets: list[int]) -> str:
+    def sim_verilog(self, name: str, data_nets: list[int], timed: bool = False) -> str:
         """Simulation Verilog: the cells, behavioural memories and one toggle counter per net of
-        ``data_nets`` (``qsq_tc_<id>``)."""
+        ``data_nets`` (``qsq_tc_<id>``): the clock edges at which the net differs from the
+        previous edge's value (zero delay), or, ``timed``, every change of its value between 0
+        and 1 (glitches included; with the cells' delays no net changes twice at one time)."""
         base = MappedNetlist.to_verilog(self, name).rstrip()
         body = base[:-len("endmodule")].rstrip("\n").split("\n")
 
@@ -125,8 +127,13 @@ class EngineNetlist(MappedNetlist):
         clk = ref(self.ports["clk"][1][0])
         for n in data_nets:
             body.append(f"  reg [31:0] qsq_tc_{n} = 0; reg qsq_tp_{n} = 0;")
-            body.append(f"  always @(posedge {clk}) begin qsq_tc_{n} <= qsq_tc_{n} + "
-                        f"((n{n} === 1'b1) != qsq_tp_{n}); qsq_tp_{n} <= (n{n} === 1'b1); end")
+            if timed:
+                body.append(f"  always @(n{n}) begin if ((n{n} === 1'b1) != qsq_tp_{n} && "
+                            f"(n{n} === 1'b0 || n{n} === 1'b1)) qsq_tc_{n} = qsq_tc_{n} + 1; "
+                            f"qsq_tp_{n} = (n{n} === 1'b1); end")
+            else:
+                body.append(f"  always @(posedge {clk}) begin qsq_tc_{n} <= qsq_tc_{n} + "
+                            f"((n{n} === 1'b1) != qsq_tp_{n}); qsq_tp_{n} <= (n{n} === 1'b1); end")
         body.append("endmodule")
         return "\n".join(body) + "\n"
 
@@ -184,10 +191,12 @@ class _Counters:
 
 def simulate_engine_mapped(nl: EngineNetlist, images_q: np.ndarray, setting: list[int],
                            expected: np.ndarray, workdir: Path, cells_v: Path, *,
-                           layer_bits: int, cycles: int) -> dict:
-    """Zero-delay simulation of the mapped engine over ``images_q`` at one truncation
-    ``setting``; logits checked against ``expected`` (``(images, classes)``), every inference's
-    cycles against ``cycles``. Returns per-net toggles per inference (mean over the images)."""
+                           layer_bits: int, cycles: int, timed: bool = False,
+                           period: int = 10) -> dict:
+    """Simulation of the mapped engine over ``images_q`` at one truncation ``setting`` (zero
+    delay, or ``timed`` with the cells' specify delays and a clock of ``period`` ns); logits
+    checked against ``expected`` (``(images, classes)``), every inference's cycles against
+    ``cycles``. Returns per-net toggles per inference (mean over the images)."""
     from .engine_energy import EngineEnergyError, _testbench
 
     workdir = Path(workdir)
@@ -201,7 +210,7 @@ def simulate_engine_mapped(nl: EngineNetlist, images_q: np.ndarray, setting: lis
     (workdir / "pixels.hex").write_text("\n".join(f"{int(v) & 0xff:02x}"
                                                   for v in images_q.reshape(-1)) + "\n")
     module = "qsq_asic_engine"
-    (workdir / "netlist_sim.v").write_text(nl.sim_verilog(module, nets))
+    (workdir / "netlist_sim.v").write_text(nl.sim_verilog(module, nets, timed))
     tb = _testbench(_Counters(nl.ports, nets), module, n_img, n_pix, n_cls,
                     [list(map(int, setting))], layer_bits, coded)
     # One $fwrite per counter: Icarus's scanner refuses a source line of thousands of arguments.
@@ -211,8 +220,16 @@ def simulate_engine_mapped(nl: EngineNetlist, images_q: np.ndarray, setting: lis
             '      $fwrite(f, "S %0d %0d %0d %0d", tag, s, i, cyc);']
     snap += [f'      $fwrite(f, " %0d", u.qsq_tc_{n});' for n in nets]
     snap += ['      $fwrite(f, "\\n");', "    end", "  endtask"]
-    (workdir / "tb.v").write_text(tb[:start] + "\n".join(snap) + tb[end:])
-    run_tool("iverilog", ["-g2012", "-o", "tb.vvp", "-s", "qsq_engine_energy_tb", "tb.v",
+    tb = tb[:start] + "\n".join(snap) + tb[end:]
+    half = period // 2
+    if period % 2 or half < 5:
+        raise ValueError(f"period must be an even number of ns, at least 10, not {period!r}")
+    tb = tb.replace("always #5 clk = ~clk;", f"always #{half} clk = ~clk;")
+    if f"always #{half} clk" not in tb:
+        raise AsicError("the engine testbench's clock line was not found")
+    (workdir / "tb.v").write_text(tb)
+    flags = ["-gspecify", "-Ttyp"] if timed else []
+    run_tool("iverilog", ["-g2012", *flags, "-o", "tb.vvp", "-s", "qsq_engine_energy_tb", "tb.v",
                           "netlist_sim.v", str(cells_v)], workdir, "iverilog.log", timeout=3600)
     run_tool("vvp", ["-n", "tb.vvp"], workdir, "vvp.log", timeout=4 * 3600)
     logits = np.full((n_img, n_cls), np.iinfo(np.int64).min, dtype=np.int64)
@@ -250,7 +267,7 @@ def simulate_engine_mapped(nl: EngineNetlist, images_q: np.ndarray, setting: lis
 
 
 def measure_engine(style: str, lanes: int, setting: list[int], images: int, workdir: Path,
-                   clock_mhz: float, workload: str = "digits") -> dict:
+                   clock_mhz: float, workload: str = "digits", glitch: bool = False) -> dict:
     """Area, fmax, and logic energy per inference of one engine on the OSU 0.18 um cells.
 
     Raises
@@ -294,6 +311,28 @@ def measure_engine(style: str, lanes: int, setting: list[int], images: int, work
 
     p_clk = pm.power(act, clock_ns)
     p_fmax = pm.power(act, sta["min_period_ns"])
+    t_sim = time.perf_counter()
+    timed = {}
+    if glitch:
+        import math
+
+        # a clock every path meets (the reset's unbuffered fanout included), in even ns
+        period = max(10, 2 * math.ceil(0.6 * sta["min_period_ns"]))
+        tsim = simulate_engine_mapped(nl, wl.quantized_images(d.pe)[:images], setting, exp,
+                                      work / f"sim-timed-t{'-'.join(map(str, setting))}",
+                                      cells_v, layer_bits=d.program().widths["layer"],
+                                      cycles=d.inference_cycles, timed=True, period=period)
+
+        def act_t(key, net):
+            if net == clk_net:
+                return 2.0
+            return tsim["toggles"].get(net, 0.0) / cyc if isinstance(net, int) else 0.0
+
+        pt = pm.power(act_t, clock_ns)
+        timed = {"energy_per_inference_nj_timed": pt["energy_per_cycle_pj"] * cyc * 1e-3,
+                 "data_toggles_per_cycle": sum(sim["toggles"].values()) / cyc,
+                 "data_toggles_per_cycle_timed": sum(tsim["toggles"].values()) / cyc,
+                 "timed_period_ns": period}
     t_end = time.perf_counter()
     return {"key": d.key, "style": style, "lanes": lanes, "setting": list(setting),
             "images": images, "cycles": cyc, "area": area,
@@ -301,5 +340,5 @@ def measure_engine(style: str, lanes: int, setting: list[int], images: int, work
             "energy_per_inference_nj": p_clk["energy_per_cycle_pj"] * cyc * 1e-3,
             "power_clock_mw": p_clk["total_w"] * 1e3, "power_fmax_mw": p_fmax["total_w"] * 1e3,
             "clock_tree_mw": p_clk["clock_w"] * 1e3, "leakage_uw": p_clk["leakage_w"] * 1e6,
-            "inferences_per_s_fmax": sta["fmax_mhz"] * 1e6 / cyc,
-            "seconds": {"map_sta": t_sta - t0, "sim": t_end - t_sta}}
+            "inferences_per_s_fmax": sta["fmax_mhz"] * 1e6 / cyc, **timed,
+            "seconds": {"map_sta": t_sta - t0, "sim": t_sim - t_sta, "sim_timed": t_end - t_sim}}

@@ -50,7 +50,7 @@ def _cached(d: Design, opts: AsicOptions, out: Path, use_cache: bool) -> tuple[d
 
 
 def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz: float,
-                   out: Path, use_cache: bool) -> tuple[dict, bool]:
+                   out: Path, use_cache: bool, glitch: bool = False) -> tuple[dict, bool]:
     from .asic import find_liberty
     from .asic_engine import measure_engine
     from .engine_designs import EngineDesign
@@ -59,13 +59,15 @@ def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz
     h = hashlib.sha256()
     here = Path(__file__).parent
     for part in (EngineDesign("digits", style, lanes).verilog(), style, str(lanes),
-                 json.dumps([setting, images, clock_mhz]), str(ASIC_VERSION), flow_digest(),
+                 json.dumps([setting, images, clock_mhz, glitch]), str(ASIC_VERSION),
+                 flow_digest(),
                  hashlib.sha256((here / "asic_engine.py").read_bytes()
                                 + (here / "engine_energy.py").read_bytes()
                                 + (here / "memnet.py").read_bytes()).hexdigest(),
                  sha256_file(lib_path), sha256_file(cells_v)):
         h.update(part.encode())
-    tag = f"digits-{style}-l{lanes}-t{'-'.join(map(str, setting))}-n{images}"
+    tag = (f"digits-{style}-l{lanes}-t{'-'.join(map(str, setting))}-n{images}"
+           + ("-timed" if glitch else ""))
     cache = out / "cache" / f"engine-{tag}-{h.hexdigest()[:16]}.json"
     if use_cache and cache.is_file():
         try:
@@ -73,7 +75,7 @@ def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz
         except json.JSONDecodeError:
             pass
     res = measure_engine(style, lanes, setting, images, out / "work" / f"engine-{style}-l{lanes}",
-                         clock_mhz)
+                         clock_mhz, glitch=glitch)
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cache, json.dumps(res) + "\n")
     return res, False
@@ -125,7 +127,8 @@ def check_tools() -> dict:
 
 def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool = True,
              jobs: int = 1, proxy=None, engines=(), engine_lanes: int = 4,
-             engine_images: int = 1, engine_levels=(0,), log=print) -> Path:
+             engine_images: int = 1, engine_levels=(0,), engine_glitch=(),
+             log=print) -> Path:
     """Measure ``designs`` and write the report into ``out``; return the path of ``index.md``.
 
     Raises
@@ -142,6 +145,10 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     if not designs and not engines:
         raise ValueError("the sweep has no multiplier designs")
     from .engine_designs import STYLES
+    for e in engine_glitch:
+        if e not in engines:
+            raise ValueError(f"--engine-glitch must name styles of --engine "
+                             f"({', '.join(engines) or 'none'}), not {e!r}")
     for e in engines:
         if e not in STYLES:
             raise ValueError(f"--engine must name PE styles among {', '.join(STYLES)}, "
@@ -185,7 +192,8 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     for k, (style, setting) in enumerate(engine_runs, start=1):
         try:
             res, cached = _engine_cached(style, engine_lanes, setting, engine_images,
-                                         opts.clock_mhz, out, use_cache)
+                                         opts.clock_mhz, out, use_cache,
+                                         glitch=style in engine_glitch)
         except Exception as exc:  # reported with the engine's name; the run then fails
             failures.append(f"engine {style} {setting}: {type(exc).__name__}: {exc}")
             log(f"[engine {k}/{len(engine_runs)}] {style} {setting} FAILED "
@@ -397,7 +405,11 @@ def _engine_section(engines: list, opts, out: Path) -> list[str]:
              "energy_per_inference_nj": e["energy_per_inference_nj"],
              "power_clock_mw": e["power_clock_mw"], "power_fmax_mw": e["power_fmax_mw"],
              "clock_tree_mw": e["clock_tree_mw"],
-             "inferences_per_s_fmax": e["inferences_per_s_fmax"]} for e in engines]
+             "inferences_per_s_fmax": e["inferences_per_s_fmax"],
+             "energy_per_inference_nj_timed": e.get("energy_per_inference_nj_timed"),
+             "data_toggles_per_cycle": e.get("data_toggles_per_cycle"),
+             "data_toggles_per_cycle_timed": e.get("data_toggles_per_cycle_timed")}
+            for e in engines]
     atomic_write_text(out / "engine.csv", _csv(rows))
     atomic_write_text(out / "engine.json", json.dumps(rows, indent=1) + "\n")
     lines = ["## Inference engine (digits LeNet)", "",
@@ -420,6 +432,20 @@ def _engine_section(engines: list, opts, out: Path) -> list[str]:
                    f"{r['energy_per_inference_nj']:.0f}", f"{r['power_clock_mw']:.2f}",
                    f"{r['power_fmax_mw']:.2f}", f"{r['inferences_per_s_fmax']:.0f}"]
                   for r in rows])
+    timed = [r for r in rows if r["energy_per_inference_nj_timed"] is not None]
+    if timed:
+        lines += ["", "Glitches in the engine: the same inference simulated with the cells' "
+                  "specify delays (a slower clock, so every path settles), toggles counted at "
+                  "every change of every net.", ""]
+        lines += _md(["engine", "truncation", "data toggles/cycle", "timed", "ratio",
+                      "nJ/inference (logic)", "timed", "ratio"],
+                     [[r["engine"], r["truncation"], f"{r['data_toggles_per_cycle']:.1f}",
+                       f"{r['data_toggles_per_cycle_timed']:.1f}",
+                       num(r["data_toggles_per_cycle_timed"] / r["data_toggles_per_cycle"]),
+                       f"{r['energy_per_inference_nj']:.0f}",
+                       f"{r['energy_per_inference_nj_timed']:.0f}",
+                       num(r["energy_per_inference_nj_timed"] / r["energy_per_inference_nj"])]
+                      for r in timed])
     return lines + [""]
 
 

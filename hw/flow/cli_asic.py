@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine-levels", default="0",
                    help="uniform truncation levels of the coded engines, comma-separated "
                         "(default 0)")
+    p.add_argument("--engine-glitch", default="", metavar="STYLE,...",
+                   help="engines of --engine also simulated with the cells' delays (glitches; "
+                        "slow: several times the zero-delay run)")
     p.add_argument("--no-cache", action="store_true", help="recompute every design")
     p.set_defaults(func=run)
 
@@ -121,7 +124,8 @@ def run(args) -> int:
         run_asic(designs, opts, args.out, use_cache=not args.no_cache, jobs=args.jobs,
                  proxy=proxy, engines=tuple(e for e in args.engine.split(",") if e),
                  engine_lanes=args.engine_lanes, engine_images=args.engine_images,
-                 engine_levels=_levels(args.engine_levels))
+                 engine_levels=_levels(args.engine_levels),
+                 engine_glitch=tuple(e for e in args.engine_glitch.split(",") if e))
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0
