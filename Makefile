@@ -137,6 +137,22 @@ readme-engine: $(STAMP)  ## copy the finished (full) engine report's headline an
 report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on a Dask LocalCluster (prints both)
 	$(VPY) -m hw.flow.bench --out $(BUILD)/report-bench
 
+# ---------------------------------------------------------------- ASIC (OSU 0.18 um + OpenSTA)
+.PHONY: asic asic-deps
+ASIC_ARGS ?= --engine bucket,multiplier-filter,int8
+ASIC_PACKAGES := opensta qflow-tech-osu018
+asic: $(STAMP)  ## multipliers on the OSU 0.18 um cells: area um^2, OpenSTA fmax, liberty power mW and pJ/op, glitches (build/report/asic/; needs Debian opensta + qflow-tech-osu018: make asic-deps); ASIC_ARGS="..." passes options
+	$(QSQ) asic -o $(BUILD)/report/asic $(ASIC_ARGS)
+
+asic-deps:  ## install the ASIC flow's Debian packages (opensta, qflow-tech-osu018; as root, or prints the command)
+	@if command -v sta >/dev/null && test -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib; then \
+	  echo "asic-deps: sta and the OSU 0.18 um library are installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(ASIC_PACKAGES); \
+	else \
+	  echo "asic-deps: run as root: apt-get install --no-install-recommends $(ASIC_PACKAGES)"; exit 1; \
+	fi
+
 # ---------------------------------------------------------------- tests
 test: $(STAMP)  ## fast test suite (CI)
 	$(VPY) -m pytest -m "not slow" -q --durations=10

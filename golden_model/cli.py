@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "golden_model.nn.cli",
     "hw.engine.cli_import",
     "hw.flow.cli",
+    "hw.flow.cli_asic",
     "hw.engine.cli",
     "hw.boards.cli",
 ]
