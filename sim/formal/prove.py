@@ -74,7 +74,7 @@ def make_proof(name: str, designs: tuple, part: str, lemmas: str = "all") -> Pro
     ``bmc`` run from reset looks for a real counterexample: an operation entering at step 0 sits
     in the row registers at step 1 and in ``p`` at step 2, so 3 steps reach every lemma, twice
     that with ``multiclock`` (a clock cycle is two global steps)."""
-    icg = part == "rows" and any(d.params.get("gating") == "icg" for d in designs)
+    icg = part in ("rows", "e2e") and any(d.params.get("gating") == "icg" for d in designs)
     return Proof(name, tuple(designs), part, cex_depth=6 if icg else 3, multiclock=icg,
                  lemmas=lemmas)
 
