@@ -202,3 +202,68 @@ def test_bad_arguments(capsys, argv, message):
         prove.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ a shared wrong parameter
+
+@pytest.fixture
+def one_digit_short(monkeypatch):
+    """Plant the wrong digit count in the shared configuration (golden_model.config), which the
+    RTL generator reads: an unsigned b gets ``width`` CSD digits instead of ``width + 1`` (so
+    ``1 * 15`` at 4x4 loses its top digit). The proofs' expectation comes from the spec alone
+    and must not follow it."""
+    import golden_model.config as config
+    import sim.formal.runner as runner
+
+    real = config.OperandFormat.ndigits
+    monkeypatch.setattr(config.OperandFormat, "ndigits", property(
+        lambda self: self.width if not self.signed else real.fget(self)))
+    monkeypatch.setattr(runner, "_CACHE", {})       # generate the design again, planted
+    yield
+    assert config.OperandFormat.ndigits is not real    # undone by monkeypatch afterwards
+
+
+def _u4():
+    return _mul(4, a_signed=False, b_signed=False)
+
+
+def test_a_wrong_shared_digit_count_fails_the_end_to_end_proof(tmp_path, one_digit_short):
+    from sim.formal.harness import SpecShape
+
+    assert SpecShape(4, False, 4, False).ndigits == 5          # the spec's count, not the plant's
+    r = run(_proof("plant-e2e", _u4(), "e2e"), tmp_path)
+    assert r.status == "FAIL", r.detail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", ["rows", "acc"])
+def test_a_wrong_shared_digit_count_fails_the_decomposed_proofs(tmp_path, one_digit_short, part):
+    r = run(_proof(f"plant-{part}", _u4(), part), tmp_path)
+    assert r.status == "FAIL", r.detail
+
+
+def test_the_end_to_end_proof_passes_unplanted(tmp_path):
+    r = run(_proof("e2e", _u4(), "e2e"), tmp_path)
+    assert r.status == "PASS", r.detail
+
+
+def test_a_port_resize_is_an_error_in_proof_builds(tmp_path):
+    """A spec instance connected to a wire of another width (what let the planted digit count
+    through before): Yosys's resize warning is fatal in every proof build."""
+    import sim.formal.runner as runner
+
+    d = _mul(4)
+    real = runner.dut_text
+
+    def narrow(proof, mutate=None, split=False):
+        text, names = real(proof, mutate, split)
+        bad = text.replace(".dpos(f_naf_pos)", ".dpos(f_naf_pos[2:0])", 1)
+        assert bad != text
+        return bad, names
+    runner.dut_text = narrow
+    try:
+        r = run(_proof("resize", d, "acc"), tmp_path)
+    finally:
+        runner.dut_text = real
+    assert r.status == "ERROR"
+    assert "Resizing cell port" in r.detail

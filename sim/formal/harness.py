@@ -449,13 +449,6 @@ def _acc_lemma(d: Design) -> str:
     return "".join(s)
 
 
-def _as_assumptions(text: str) -> str:
-    """``text`` with every assertion turned into an assumption (the helper lemmas of ``e2e``)."""
-    out = text.replace(": assert (", ": assume (").replace(": assert {", ": assume {")
-    assert ": assert" not in out, "an assertion escaped the helper conversion"
-    return out
-
-
 def _e2e(d: Design) -> str:
     """Part ``e2e``: whenever ``out_valid`` is high, ``p`` equals the full specification
     ``qsq_csd_spec(a, b, t)`` of the operands on the ports two cycles (the latency) earlier.
@@ -465,19 +458,22 @@ def _e2e(d: Design) -> str:
     depends neither on :class:`SpecShape` nor on the RTL's configuration, and it reads no
     internal signal.
 
-    How it is proven (one k-induction run): the lemmas of ``recoder``, ``rows`` and ``acc``
-    (each proven in its own run) are *assumed* as helpers -- they hold on every reachable state,
-    so an induction relative to them is sound -- with two small lemmas of its own: the digit
-    registers hold the NAF of ``b`` one cycle old (``f_digits1``), and the first cycle has no
-    operation in flight (``f_first``). What is left to the solver is the congruence of the
-    terms and the re-association of the sum (the RTL's adder tree against the spec's loop):
-    seconds with 9 digit positions, no verdict within minutes with 17 (see the README).
+    How it is proven (one k-induction run, depth 1): the lemmas of ``recoder``, ``rows`` (without
+    its digit assumptions) and ``acc`` (without its cut points) are stated again beside it, as
+    assertions -- not assumptions, so a wrong helper cannot make the conclusion pass vacuously
+    (a planted wrong digit count fails this run on its own) -- with two small lemmas of its
+    own: the digit registers hold the NAF of ``b`` one cycle old (``f_digits1``), and the first
+    cycle has no operation in flight (``f_first``); a static level's register holds it
+    (``f_level``). The induction step assumes them all one cycle earlier; what is left to the
+    solver is the congruence of the terms and the re-association of the sum (the RTL's adder
+    tree against the spec's loop): seconds with 9 digit positions, no verdict within minutes
+    with 17 (see the README).
     """
     p = d.params
     cfg = d.shape
     nd, bw = cfg.ndigits, cfg.b_width
     as_, bs = int(p["a_signed"]), int(p["b_signed"])
-    helpers = _as_assumptions(_recoder(d) + _control(d) + _rows_lemmas(d) + _acc_lemma(d))
+    helpers = _recoder(d) + _control(d) + _rows_lemmas(d) + _acc_lemma(d)
     tnow1, tbits = ("f_t1", "$bits(trunc)") if d.runtime else (f"8'd{d.first}", "8")
     # a static level: the harness's level register holds it after the first cycle
     level = "" if d.runtime else \
