@@ -182,9 +182,10 @@ def test_summary_table_from_results(tmp_path, capsys):
     out = capsys.readouterr().out
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
              if line.startswith("|")]
-    assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
-                        "proof time [s]"]
-    assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "yices", "7.5"]
+    assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed",
+                        "end-to-end", "solver", "proof time [s]"]
+    assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "not stated",
+                        "yices", "7.5"]
     assert "2/3 SBY runs passed; proof time summed over runs 8 s; unfinished run" in out
 
 
@@ -195,7 +196,8 @@ def test_summary_table_from_results(tmp_path, capsys):
     (["--timeout", "-1"], "argument --timeout: timeout must be a positive number of seconds, "
                           "not '-1'"),
     (["--levels", "some"], "argument --levels: invalid choice: 'some'"),
-    (["-k", "nothing-like-this"], "-k ['nothing-like-this'] selects no proof (see --list)"),
+    (["--no-shapes", "-k", "nothing-like-this"],
+     "-k ['nothing-like-this'] selects no proof (see --list)"),
 ])
 def test_bad_arguments(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
@@ -267,3 +269,40 @@ def test_a_port_resize_is_an_error_in_proof_builds(tmp_path):
         runner.dut_text = real
     assert r.status == "ERROR"
     assert "Resizing cell port" in r.detail
+
+
+# ------------------------------------------------------------------ the matrix
+
+_ENGINE = ([("csd_compact_multiplier", "enable", "xor", 17, True, 8, True, "digits (bucket PE)")],
+           [(3, 9, "digits (multiplier PE)")])
+
+
+def test_the_matrix_has_the_engine_shapes_unequal_widths_and_every_level_there():
+    names = {x.name: x for x in prove.proofs((8,), {8: "all"}, True, _ENGINE)}
+    eng = names["engine-csdc-enable-xor-s17xs8-acc"]
+    assert [d.params["truncation"] for d in eng.designs] == list(range(9)) + ["runtime"]
+    assert "engine-csdc-enable-xor-s17xs8-rows" in names
+    for shape in ("s12xs8", "u16xs8"):
+        assert {f"csd-enable-{shape}-rows", f"csdc-enable-xor-{shape}-acc"} <= set(names)
+    # b of 16 bits: one run per level, all 18 of them
+    wide = [n for n in names if n.startswith("csd-enable-s8xs16-") and n.endswith("-acc")]
+    assert len(wide) == 17 + 1
+    # the end-to-end part: every 8x8 runtime-level design, nothing wider (no verdict there)
+    e2e = [x for x in names.values() if x.part == "e2e"]
+    assert len(e2e) == len(prove.VARIANTS) * len(prove.OPERANDS)
+    assert all(x.designs[0].runtime and x.designs[0].params["a_width"] == 8 for x in e2e)
+    # the engine's decoder shape joins the decoder proof
+    dec = names["decoder"]
+    assert {(d.params["code_bits"], d.params["scale_bits"]) for d in dec.designs} >= {(3, 9)}
+    every = prove.proofs((8,), {8: "all"}, False, None, "all")
+    assert sum(x.part == "e2e" for x in every) == len(prove.VARIANTS) * (10 + 10 + 11)  # u8xu8: 9 digits
+    with pytest.raises(ValueError, match="e2e must be 'runtime', 'all' or 'none', not 'some'"):
+        prove.proofs((8,), e2e="some")
+
+
+@pytest.mark.slow
+def test_engine_shapes_come_from_the_compiled_engines():
+    mults, decs = prove.engine_shapes()
+    shapes = {(m[3], m[5]) for m in mults}
+    assert {(17, 8), (18, 8)} <= shapes        # the bucket engines' products (digits, LeNet-5)
+    assert (3, 7) in {(c, s) for c, s, _ in decs}

@@ -61,8 +61,8 @@ SHAPE_VARIANTS = (("csd_multiplier", "enable", None), ("csd_compact_multiplier",
 #: Operand formats at the unequal widths: signed x signed (the bucket engine's products) and
 #: unsigned x signed (activations x weights).
 SHAPE_OPERANDS = ((True, True), (False, True))
-#: Most digit positions at which the matrix states the end-to-end lemma (see e2e_feasible).
-E2E_MAX_DIGITS = 9
+#: Largest shape at which the matrix states the end-to-end lemma (see e2e_feasible).
+E2E_MAX_DIGITS, E2E_MAX_P_WIDTH = 9, 16
 HEADERS = ["proof", "part", "engine", "result", "seconds"]
 _SHORT = {"csd_multiplier": "csd", "csd_compact_multiplier": "csdc"}
 
@@ -103,13 +103,15 @@ def _name(module, gating, sign) -> str:
     return "-".join(x for x in (_SHORT[module], gating, sign) if x)
 
 
-def _group_proofs(name: str, designs: list, e2e: bool) -> list[Proof]:
+def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
     """The SBY runs of one variant and operand format over ``designs`` (its levels): every
     level in one run while b has at most :data:`BATCH_WIDTH` bits (measured: about as fast as
     one design), else one run per level (batches of wide designs slow the solver down more than
     they save in start-up time); parts ``rows`` (ICG: the term lemma in a run of its own;
-    measured 171 s together, 30 s + 4 s apart on a compact 16x16 design), ``acc`` and, if
-    ``e2e``, the end-to-end lemma."""
+    measured 171 s together, 30 s + 4 s apart on a compact 16x16 design) and ``acc``. The
+    end-to-end part, one run per design (a batch of ten 8x8 designs gave no verdict in 4
+    minutes; one design takes seconds): ``e2e="all"`` every design, ``"runtime"`` the
+    runtime-level design (the engines' kind), false none."""
     out = []
     bw = designs[0].params["b_width"]
     icg = designs[0].params["gating"] == "icg"
@@ -120,8 +122,9 @@ def _group_proofs(name: str, designs: list, e2e: bool) -> list[Proof]:
         for part_name, lemmas in halves:
             out.append(make_proof(f"{name}{suffix}{part_name}", tuple(group), "rows", lemmas))
         out.append(make_proof(f"{name}{suffix}-acc", tuple(group), "acc"))
-        if e2e:
-            out.append(make_proof(f"{name}{suffix}-e2e", tuple(group), "e2e"))
+    for d in designs:
+        if e2e in ("all", True) or (e2e == "runtime" and d.runtime):
+            out.append(make_proof(f"{name}-{_level(d.params['truncation'])}-e2e", (d,), "e2e"))
     return out
 
 
@@ -139,9 +142,11 @@ def _designs(module, gating, sign, aw, a_s, bw, b_s, mode) -> list[Design]:
 
 def e2e_feasible(aw: int, a_s: bool, bw: int, b_s: bool) -> bool:
     """Whether the matrix states the end-to-end lemma for this shape: at most
-    :data:`E2E_MAX_DIGITS` digit positions (measured: seconds at 9, no verdict within 5
-    minutes at 17 -- the re-association of the sum)."""
-    return SpecShape(aw, a_s, bw, b_s).ndigits <= E2E_MAX_DIGITS
+    :data:`E2E_MAX_DIGITS` digit positions and a product of at most :data:`E2E_MAX_P_WIDTH`
+    bits (measured, runtime level: 8x8 3-50 s; 17x8 and 12x12 no verdict within 150 s, 16x16
+    none within 10 minutes -- the re-association of the sum)."""
+    shape = SpecShape(aw, a_s, bw, b_s)
+    return shape.ndigits <= E2E_MAX_DIGITS and shape.p_width <= E2E_MAX_P_WIDTH
 
 
 def engine_shapes(models=None, lanes: int = 2) -> tuple[list[tuple], list[tuple]]:
@@ -205,12 +210,15 @@ def engine_shapes(models=None, lanes: int = 2) -> tuple[list[tuple], list[tuple]
 
 
 def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
-           engine: tuple | None = None) -> list[Proof]:
+           engine: tuple | None = None, e2e: str = "runtime") -> list[Proof]:
     """The proof matrix. ``level_mode`` is ``key``/``all`` or a dict width -> mode (equal
     widths). ``shapes``: also the unequal widths of :data:`UNEQUAL` (variants
     :data:`SHAPE_VARIANTS`, every level) and the engine's multipliers and decoders
     (``engine``: :func:`engine_shapes`'s result; every level). The end-to-end part is stated
-    wherever :func:`e2e_feasible`."""
+    wherever :func:`e2e_feasible`: ``e2e="runtime"`` for the runtime-level designs, ``"all"``
+    for every design, ``"none"`` nowhere."""
+    if e2e not in ("runtime", "all", "none"):
+        raise ValueError(f"e2e must be 'runtime', 'all' or 'none', not {e2e!r}")
     out = []
     for w in widths:
         mode = level_mode.get(w, "key") if isinstance(level_mode, dict) else level_mode
@@ -218,7 +226,7 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
             for a_s, b_s in OPERANDS:
                 designs = _designs(module, gating, sign, w, a_s, w, b_s, mode)
                 out += _group_proofs(f"{_name(module, gating, sign)}-{_tag(a_s, b_s, w)}",
-                                     designs, e2e_feasible(w, a_s, w, b_s))
+                                     designs, e2e_feasible(w, a_s, w, b_s) and e2e)
     dec_shapes = {(c, s) for c in (2, 3, 4) for s in (7, 15)}
     if shapes:
         for aw, bw in UNEQUAL:
@@ -226,14 +234,14 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
                 for a_s, b_s in SHAPE_OPERANDS:
                     designs = _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
                     out += _group_proofs(f"{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}",
-                                         designs, e2e_feasible(aw, a_s, bw, b_s))
+                                         designs, e2e_feasible(aw, a_s, bw, b_s) and e2e)
         mults, decs = engine if engine is not None else ((), ())
         for module, gating, sign, aw, a_s, bw, b_s, _src in mults:
             name = f"engine-{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}"
             if any(x.name.startswith(name[len("engine-"):] + "-") for x in out):
                 continue                      # already in the matrix with every level
             designs = _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
-            out += _group_proofs(name, designs, e2e_feasible(aw, a_s, bw, b_s))
+            out += _group_proofs(name, designs, e2e_feasible(aw, a_s, bw, b_s) and e2e)
         dec_shapes |= {(c, s) for c, s, _src in decs}
     dec = [Design("shift_scale_decoder", dict(code_bits=c, scale_bits=s,
                                                lanes=4 if s <= 7 else 2, registered=r))
@@ -286,6 +294,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-shapes", dest="shapes", action="store_false",
                    help="leave out the unequal widths and the engines' own shapes (every level, "
                         "derived from the compiled default engines)")
+    p.add_argument("--e2e", choices=("runtime", "all", "none"), default="runtime",
+                   help="end-to-end part (shapes up to 8x8): runtime-level designs (default), "
+                        "every design, or none")
     p.add_argument("-k", action="append", default=[], metavar="SUBSTR",
                    help="only proofs whose name contains SUBSTR (repeatable: any)")
     p.add_argument("--list", action="store_true", help="list the selected proofs and exit")
@@ -313,7 +324,8 @@ def main(argv=None) -> int:
                   f"{_name(*m[:3])} {_tag(m[4], m[6], m[3], m[5])} from {m[7]}"
                   for m in engine[0]) + "; decoders " + ", ".join(
                   f"{c}-bit codes / {s}-bit scales" for c, s, _ in engine[1]), flush=True)
-    selected = [x for x in proofs(args.widths, mode, args.shapes, engine)
+    selected = [x for x in proofs(args.widths, mode, args.shapes, engine,
+                                  "none" if args.e2e == "none" else args.e2e)
                 if not args.k or any(k in x.name for k in args.k)]
     if not selected:
         p.error(f"-k {args.k!r} selects no proof (see --list)")
