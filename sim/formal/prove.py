@@ -61,6 +61,8 @@ SHAPE_VARIANTS = (("csd_multiplier", "enable", None), ("csd_compact_multiplier",
 #: Operand formats at the unequal widths: signed x signed (the bucket engine's products) and
 #: unsigned x signed (activations x weights).
 SHAPE_OPERANDS = ((True, True), (False, True))
+#: Which designs get the end-to-end part (see proofs).
+E2E_MODES = ("enable", "runtime", "all", "none")
 #: Largest shape at which the matrix states the end-to-end lemma (see e2e_feasible).
 E2E_MAX_DIGITS, E2E_MAX_P_WIDTH = 9, 16
 HEADERS = ["proof", "part", "engine", "result", "seconds"]
@@ -110,8 +112,9 @@ def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
     they save in start-up time); parts ``rows`` (ICG: the term lemma in a run of its own;
     measured 171 s together, 30 s + 4 s apart on a compact 16x16 design) and ``acc``. The
     end-to-end part, one run per design (a batch of ten 8x8 designs gave no verdict in 4
-    minutes; one design takes seconds): ``e2e="all"`` every design, ``"runtime"`` the
-    runtime-level design (the engines' kind), false none."""
+    minutes; one design takes 25-150 s on a busy machine): ``e2e="all"`` every design,
+    ``"runtime"`` the runtime-level design (the engines' kind), ``"enable"`` the runtime-level
+    design with row enables (the engines' gating), false none."""
     out = []
     bw = designs[0].params["b_width"]
     icg = designs[0].params["gating"] == "icg"
@@ -123,7 +126,8 @@ def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
             out.append(make_proof(f"{name}{suffix}{part_name}", tuple(group), "rows", lemmas))
         out.append(make_proof(f"{name}{suffix}-acc", tuple(group), "acc"))
     for d in designs:
-        if e2e in ("all", True) or (e2e == "runtime" and d.runtime):
+        if e2e in ("all", True) or (e2e == "runtime" and d.runtime) or \
+                (e2e == "enable" and d.runtime and d.params["gating"] == "enable"):
             out.append(make_proof(f"{name}-{_level(d.params['truncation'])}-e2e", (d,), "e2e"))
     return out
 
@@ -210,15 +214,16 @@ def engine_shapes(models=None, lanes: int = 2) -> tuple[list[tuple], list[tuple]
 
 
 def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
-           engine: tuple | None = None, e2e: str = "runtime") -> list[Proof]:
+           engine: tuple | None = None, e2e: str = "enable") -> list[Proof]:
     """The proof matrix. ``level_mode`` is ``key``/``all`` or a dict width -> mode (equal
     widths). ``shapes``: also the unequal widths of :data:`UNEQUAL` (variants
     :data:`SHAPE_VARIANTS`, every level) and the engine's multipliers and decoders
     (``engine``: :func:`engine_shapes`'s result; every level). The end-to-end part is stated
-    wherever :func:`e2e_feasible`: ``e2e="runtime"`` for the runtime-level designs, ``"all"``
-    for every design, ``"none"`` nowhere."""
-    if e2e not in ("runtime", "all", "none"):
-        raise ValueError(f"e2e must be 'runtime', 'all' or 'none', not {e2e!r}")
+    wherever :func:`e2e_feasible`: ``e2e="enable"`` for the runtime-level designs with row
+    enables (the engines' gating; the default, for the time budget), ``"runtime"`` for every
+    runtime-level design, ``"all"`` for every design, ``"none"`` nowhere."""
+    if e2e not in E2E_MODES:
+        raise ValueError(f"e2e must be one of {E2E_MODES}, not {e2e!r}")
     out = []
     for w in widths:
         mode = level_mode.get(w, "key") if isinstance(level_mode, dict) else level_mode
@@ -294,9 +299,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-shapes", dest="shapes", action="store_false",
                    help="leave out the unequal widths and the engines' own shapes (every level, "
                         "derived from the compiled default engines)")
-    p.add_argument("--e2e", choices=("runtime", "all", "none"), default="runtime",
-                   help="end-to-end part (shapes up to 8x8): runtime-level designs (default), "
-                        "every design, or none")
+    p.add_argument("--e2e", choices=E2E_MODES, default="enable",
+                   help="end-to-end part (shapes up to 8x8): runtime-level designs with row "
+                        "enables (default), every runtime-level design, every design, or none")
     p.add_argument("-k", action="append", default=[], metavar="SUBSTR",
                    help="only proofs whose name contains SUBSTR (repeatable: any)")
     p.add_argument("--list", action="store_true", help="list the selected proofs and exit")
