@@ -279,14 +279,15 @@ _ENGINE = ([("csd_compact_multiplier", "enable", "xor", 17, True, 8, True, "digi
 
 def test_the_matrix_has_the_engine_shapes_unequal_widths_and_every_level_there():
     names = {x.name: x for x in prove.proofs((8,), {8: "all"}, True, _ENGINE)}
-    eng = names["engine-csdc-enable-xor-s17xs8-acc"]
-    assert [d.params["truncation"] for d in eng.designs] == list(range(9)) + ["runtime"]
-    assert "engine-csdc-enable-xor-s17xs8-rows" in names
-    for shape in ("s12xs8", "u16xs8"):
-        assert {f"csd-enable-{shape}-rows", f"csdc-enable-xor-{shape}-acc"} <= set(names)
-    # b of 16 bits: one run per level, all 18 of them
-    wide = [n for n in names if n.startswith("csd-enable-s8xs16-") and n.endswith("-acc")]
-    assert len(wide) == 17 + 1
+    eng = [x for x in names.values() if x.name.startswith("engine-csdc-enable-xor-s17xs8-")
+           and x.part == "acc"]
+    assert [x.designs[0].params["truncation"] for x in eng] == list(range(9)) + ["runtime"]
+    assert "engine-csdc-enable-xor-s17xs8-rt-rows" in names
+    # unequal widths: one run per level (wider than 8 bits), every level
+    for shape, n in (("s12xs8", 9 + 1), ("s16xs8", 9 + 1), ("s8xs16", 17 + 1)):
+        runs = [x for x in names if x.startswith(f"csdc-enable-xor-{shape}-") and
+                x.endswith("-acc")]
+        assert len(runs) == n, shape
     # the end-to-end part: by default every 8x8 runtime-level design with row enables (the
     # engines' gating), nothing wider (no verdict there)
     e2e = [x for x in names.values() if x.part == "e2e"]

@@ -51,16 +51,16 @@ VARIANTS = tuple([("csd_multiplier", g, None) for g in GATING_STYLES]
                  + [("csd_compact_multiplier", g, s) for s in SIGN_STYLES for g in GATING_STYLES])
 #: Operand formats (a_signed, b_signed): b signed with a signed and unsigned, and both unsigned.
 OPERANDS = ((True, True), (False, True), (False, False))
-#: Widest b whose truncation levels share one SBY run.
+#: Widest operands whose truncation levels share one SBY run.
 BATCH_WIDTH = 8
 #: Unequal operand widths (a, b) of the matrix (beside the engine's own shapes).
 UNEQUAL = ((12, 8), (8, 16), (16, 8))
-#: Variants proven at the unequal widths: each multiplier once, with row enables (the engine's
-#: gating) and, compact, the XOR sign style (the engine's).
-SHAPE_VARIANTS = (("csd_multiplier", "enable", None), ("csd_compact_multiplier", "enable", "xor"))
-#: Operand formats at the unequal widths: signed x signed (the bucket engine's products) and
-#: unsigned x signed (activations x weights).
-SHAPE_OPERANDS = ((True, True), (False, True))
+#: Variant proven at the unequal widths: the engines' own (compact, row enables, XOR sign
+#: style); one variant and one operand format, every level, for the time budget.
+SHAPE_VARIANTS = (("csd_compact_multiplier", "enable", "xor"),)
+#: Operand format at the unequal widths: signed x signed (the bucket engines' products; the
+#: multiplier PE's unsigned x signed 8x8 is in the 8x8 rows).
+SHAPE_OPERANDS = ((True, True),)
 #: Which designs get the end-to-end part (see proofs).
 E2E_MODES = ("enable", "runtime", "all", "none")
 #: Largest shape at which the matrix states the end-to-end lemma (see e2e_feasible).
@@ -107,8 +107,9 @@ def _name(module, gating, sign) -> str:
 
 def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
     """The SBY runs of one variant and operand format over ``designs`` (its levels): every
-    level in one run while b has at most :data:`BATCH_WIDTH` bits (measured: about as fast as
-    one design), else one run per level (batches of wide designs slow the solver down more than
+    level in one run while both operands have at most :data:`BATCH_WIDTH` bits (measured:
+    about as fast as one design; a batch of ten 12x8 designs took minutes), else one run per
+    level (batches of wide designs slow the solver down more than
     they save in start-up time); parts ``rows`` (ICG: the term lemma in a run of its own;
     measured 171 s together, 30 s + 4 s apart on a compact 16x16 design) and ``acc``. The
     end-to-end part, one run per design (a batch of ten 8x8 designs gave no verdict in 4
@@ -116,9 +117,9 @@ def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
     ``"runtime"`` the runtime-level design (the engines' kind), ``"enable"`` the runtime-level
     design with row enables (the engines' gating), false none."""
     out = []
-    bw = designs[0].params["b_width"]
+    wide = max(designs[0].params["a_width"], designs[0].params["b_width"]) > BATCH_WIDTH
     icg = designs[0].params["gating"] == "icg"
-    groups = [("", designs)] if bw <= BATCH_WIDTH else [
+    groups = [("", designs)] if not wide else [
         ("-" + _level(d.params["truncation"]), [d]) for d in designs]
     for suffix, group in groups:
         halves = (("-rows", "others"), ("-terms", "terms")) if icg else (("-rows", "all"),)
