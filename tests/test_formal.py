@@ -182,9 +182,10 @@ def test_summary_table_from_results(tmp_path, capsys):
     out = capsys.readouterr().out
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
              if line.startswith("|")]
-    assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
-                        "proof time [s]"]
-    assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "yices", "7.5"]
+    assert cells[0] == ["width", "design", "operands", "levels (t)", "proofs passed",
+                        "end-to-end", "solver", "proof time [s]"]
+    assert cells[2] == ["8x8", "csd-none", "sxs uxu", "all (0..8), runtime", "2/3", "not stated",
+                        "yices", "7.5"]
     assert "2/3 SBY runs passed; proof time summed over runs 8 s; unfinished run" in out
 
 
@@ -195,10 +196,119 @@ def test_summary_table_from_results(tmp_path, capsys):
     (["--timeout", "-1"], "argument --timeout: timeout must be a positive number of seconds, "
                           "not '-1'"),
     (["--levels", "some"], "argument --levels: invalid choice: 'some'"),
-    (["-k", "nothing-like-this"], "-k ['nothing-like-this'] selects no proof (see --list)"),
+    (["--no-shapes", "-k", "nothing-like-this"],
+     "-k ['nothing-like-this'] selects no proof (see --list)"),
 ])
 def test_bad_arguments(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         prove.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ a shared wrong parameter
+
+@pytest.fixture
+def one_digit_short(monkeypatch):
+    """Plant the wrong digit count in the shared configuration (golden_model.config), which the
+    RTL generator reads: an unsigned b gets ``width`` CSD digits instead of ``width + 1`` (so
+    ``1 * 15`` at 4x4 loses its top digit). The proofs' expectation comes from the spec alone
+    and must not follow it."""
+    import golden_model.config as config
+    import sim.formal.runner as runner
+
+    real = config.OperandFormat.ndigits
+    monkeypatch.setattr(config.OperandFormat, "ndigits", property(
+        lambda self: self.width if not self.signed else real.fget(self)))
+    monkeypatch.setattr(runner, "_CACHE", {})       # generate the design again, planted
+    yield
+    assert config.OperandFormat.ndigits is not real    # undone by monkeypatch afterwards
+
+
+def _u4():
+    return _mul(4, a_signed=False, b_signed=False)
+
+
+def test_a_wrong_shared_digit_count_fails_the_end_to_end_proof(tmp_path, one_digit_short):
+    from sim.formal.harness import SpecShape
+
+    assert SpecShape(4, False, 4, False).ndigits == 5          # the spec's count, not the plant's
+    r = run(_proof("plant-e2e", _u4(), "e2e"), tmp_path)
+    assert r.status == "FAIL", r.detail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", ["rows", "acc"])
+def test_a_wrong_shared_digit_count_fails_the_decomposed_proofs(tmp_path, one_digit_short, part):
+    r = run(_proof(f"plant-{part}", _u4(), part), tmp_path)
+    assert r.status == "FAIL", r.detail
+
+
+def test_the_end_to_end_proof_passes_unplanted(tmp_path):
+    r = run(_proof("e2e", _u4(), "e2e"), tmp_path)
+    assert r.status == "PASS", r.detail
+
+
+def test_a_port_resize_is_an_error_in_proof_builds(tmp_path):
+    """A spec instance connected to a wire of another width (what let the planted digit count
+    through before): Yosys's resize warning is fatal in every proof build."""
+    import sim.formal.runner as runner
+
+    d = _mul(4)
+    real = runner.dut_text
+
+    def narrow(proof, mutate=None, split=False):
+        text, names = real(proof, mutate, split)
+        bad = text.replace(".dpos(f_naf_pos)", ".dpos(f_naf_pos[2:0])", 1)
+        assert bad != text
+        return bad, names
+    runner.dut_text = narrow
+    try:
+        r = run(_proof("resize", d, "acc"), tmp_path)
+    finally:
+        runner.dut_text = real
+    assert r.status == "ERROR"
+    assert "Resizing cell port" in r.detail
+
+
+# ------------------------------------------------------------------ the matrix
+
+_ENGINE = ([("csd_compact_multiplier", "enable", "xor", 17, True, 8, True, "digits (bucket PE)")],
+           [(3, 9, "digits (multiplier PE)")])
+
+
+def test_the_matrix_has_the_engine_shapes_unequal_widths_and_every_level_there():
+    names = {x.name: x for x in prove.proofs((8,), {8: "all"}, True, _ENGINE)}
+    eng = [x for x in names.values() if x.name.startswith("engine-csdc-enable-xor-s17xs8-")
+           and x.part == "acc"]
+    assert [x.designs[0].params["truncation"] for x in eng] == list(range(9)) + ["runtime"]
+    assert "engine-csdc-enable-xor-s17xs8-rt-rows" in names
+    # unequal widths: one run per level (wider than 8 bits), every level
+    for shape, n in (("s12xs8", 9 + 1), ("s16xs8", 9 + 1), ("s8xs16", 17 + 1)):
+        runs = [x for x in names if x.startswith(f"csdc-enable-xor-{shape}-") and
+                x.endswith("-acc")]
+        assert len(runs) == n, shape
+    # the end-to-end part: by default every 8x8 runtime-level design with row enables (the
+    # engines' gating), nothing wider (no verdict there)
+    e2e = [x for x in names.values() if x.part == "e2e"]
+    enable = [v for v in prove.VARIANTS if v[1] == "enable"]
+    assert len(e2e) == len(enable) * len(prove.OPERANDS)
+    assert all(x.designs[0].runtime and x.designs[0].params["a_width"] == 8 for x in e2e)
+    rt = prove.proofs((8,), {8: "all"}, False, None, "runtime")
+    assert sum(x.part == "e2e" for x in rt) == len(prove.VARIANTS) * len(prove.OPERANDS)
+    # the engine's decoder shape joins the decoder proof
+    dec = names["decoder"]
+    assert {(d.params["code_bits"], d.params["scale_bits"]) for d in dec.designs} >= {(3, 9)}
+    every = prove.proofs((8,), {8: "all"}, False, None, "all")
+    assert sum(x.part == "e2e" for x in every) == len(prove.VARIANTS) * (10 + 10 + 11)  # u8xu8: 9 digits
+    with pytest.raises(ValueError, match=r"e2e must be one of \('enable', 'runtime', 'all', "
+                                         r"'none'\), not 'some'"):
+        prove.proofs((8,), e2e="some")
+
+
+@pytest.mark.slow
+def test_engine_shapes_come_from_the_compiled_engines():
+    mults, decs = prove.engine_shapes()
+    shapes = {(m[3], m[5]) for m in mults}
+    assert {(17, 8), (18, 8)} <= shapes        # the bucket engines' products (digits, LeNet-5)
+    assert (3, 7) in {(c, s) for c, s, _ in decs}

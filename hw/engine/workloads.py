@@ -120,16 +120,17 @@ def _synthetic() -> Workload:
 
 def recommended_trunc(wl: Workload, budget: float | None = None) -> list[int]:
     """The per-layer truncation levels ``qsq evaluate`` recommends: its automatic choice on the
-    validation split within ``budget`` (default: the evaluation's) of exact-integer accuracy; all
-    zeros for a workload without a validation split."""
-    from golden_model.nn.evaluate import EvalOptions, choose_per_layer_t, operand_histograms
+    search fold of the validation split (:func:`golden_model.nn.selection.per_layer_choice`)
+    within ``budget`` (default: the evaluation's) of exact-integer accuracy; all zeros for a
+    workload without a validation split of at least 2 images."""
+    from golden_model.nn.evaluate import EvalOptions
+    from golden_model.nn.selection import per_layer_choice
 
-    if wl.notes.get("y_val") is None or not len(wl.notes["y_val"]):
+    if wl.notes.get("y_val") is None or len(wl.notes["y_val"]) < 2:
         return [0] * len(wl.coded.layers)
     budget = EvalOptions().auto_per_layer_budget if budget is None else budget
     levels = list(wl.coded.mult.truncation_levels)
-    hists = operand_histograms(wl.coded, wl.images)
-    return choose_per_layer_t(wl.coded, wl.notes["x_val"], wl.notes["y_val"], budget, levels, hists)
+    return per_layer_choice(wl.coded, wl.notes["x_val"], wl.notes["y_val"], budget, levels)
 
 
 #: Workload name -> loader.

@@ -67,12 +67,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from golden_model.config import MultiplierConfig
-
-__all__ = ["Design", "insert_harness", "harness", "cut_signals", "PARTS"]
+__all__ = ["Design", "SpecShape", "insert_harness", "harness", "cut_signals", "PARTS"]
 
 #: Proof parts of a multiplier (see the module docstring).
-PARTS = ("recoder", "rows", "acc")
+PARTS = ("recoder", "rows", "acc", "e2e")
+
+
+@dataclass(frozen=True)
+class SpecShape:
+    """The multiplier's shape as the specification defines it from the operand ports alone.
+
+    Deliberately *not* :class:`golden_model.config.MultiplierConfig`, which the RTL generator
+    uses: a wrong digit count or product width there must not reach the proof's expectation.
+    The formulas are those of ``sim/formal/spec/csd_spec.v`` (``ND = BS ? BW : BW + 1``,
+    ``PW = AW + BW``); every spec instance in a harness leaves ``ND``/``PW`` at the spec's own
+    default and is connected to wires of these widths, so a disagreement between this class
+    and the spec is a port resize, which proof builds make fatal (``logger -werror``).
+    """
+
+    a_width: int
+    a_signed: bool
+    b_width: int
+    b_signed: bool
+
+    @property
+    def ndigits(self) -> int:
+        """Digit positions of the non-adjacent form of ``b`` (the spec's ``ND``)."""
+        return self.b_width if self.b_signed else self.b_width + 1
+
+    @property
+    def p_width(self) -> int:
+        """Product width (the spec's ``PW``): ``a * b`` always fits."""
+        return self.a_width + self.b_width
+
+    @property
+    def t_width(self) -> int:
+        """Bits of a runtime truncation level 0 .. ``ndigits``."""
+        return max(1, self.ndigits.bit_length())
 
 
 @dataclass(frozen=True)
@@ -94,9 +125,10 @@ class Design:
         return self.module in ("csd_multiplier", "csd_compact_multiplier")
 
     @property
-    def config(self) -> MultiplierConfig:
+    def shape(self) -> SpecShape:
+        """The operand shape this proof claims, with the spec's digit count and widths."""
         p = self.params
-        return MultiplierConfig(p["a_width"], p["a_signed"], p["b_width"], p["b_signed"])
+        return SpecShape(p["a_width"], p["a_signed"], p["b_width"], p["b_signed"])
 
     @property
     def runtime(self) -> bool:
@@ -113,17 +145,13 @@ class Design:
     @property
     def compact_rows(self) -> list[tuple[int, ...]]:
         """Digit positions of each compact row (as ``CSDCompactMultiplier.rows``)."""
-        nd = self.config.ndigits
+        nd = self.shape.ndigits
         out = []
         for k in range((nd + 1) // 2):
             pos = tuple(q for q in (2 * k, 2 * k + 1) if self.first <= q < nd)
             if pos:
                 out.append(pos)
         return out
-
-
-def _tw(cfg: MultiplierConfig) -> int:
-    return max(1, cfg.ndigits.bit_length())
 
 
 def cut_signals(d: Design, part: str = "acc") -> list[str]:
@@ -134,7 +162,7 @@ def cut_signals(d: Design, part: str = "acc") -> list[str]:
         return ["digit_pos", "digit_neg", "p"]
     if part != "acc":
         return []
-    nd = d.config.ndigits
+    nd = d.shape.ndigits
     if d.module == "csd_multiplier":
         rows = range(d.first, nd)
         return [f"row{i}" for i in rows] + ([f"row{i}_contrib" for i in rows] if d.gated else [])
@@ -172,6 +200,8 @@ def harness(d: Design, part: str, split: bool = False, lemmas: str = "all") -> s
         return _decoder(d)
     if part == "recoder":
         body = _recoder(d)
+    elif part == "e2e":
+        body = _e2e(d)
     else:
         body = _rows(d, split, lemmas) if part == "rows" else _acc(d)
     return "\n`ifdef FORMAL\n  // ---- formal harness (sim/formal/harness.py), part " \
@@ -181,8 +211,8 @@ def harness(d: Design, part: str, split: bool = False, lemmas: str = "all") -> s
 def _history(d: Design) -> str:
     """Registers one cycle deep: the operands and level of the previous cycle, valid flags,
     reset, ``p``; ``f_init`` marks the first cycle (no history yet)."""
-    cfg = d.config
-    aw, bw, nd, pw, tw = cfg.a_width, cfg.b_width, cfg.ndigits, cfg.p_width, _tw(cfg)
+    cfg = d.shape
+    aw, bw, nd, pw, tw = cfg.a_width, cfg.b_width, cfg.ndigits, cfg.p_width, cfg.t_width
     tnow = "trunc" if d.runtime else f"{tw}'d{d.first}"
     return f"""  localparam F_ND = {nd}, F_PW = {pw};
   reg f_init = 1'b1;
@@ -205,7 +235,7 @@ def _history(d: Design) -> str:
 def _control(d: Design) -> str:
     """The control lemmas (part ``acc``): ``out_valid`` is ``in_valid`` two cycles late; reset
     clears ``p`` and ``out_valid``; ``p`` holds between results."""
-    pw = d.config.p_width
+    pw = d.shape.p_width
     return f"""  always @* begin
     f_valid: assert (valid1 == f_v1 && out_valid == f_v2);
     if (!f_init && f_rst1) f_reset: assert (p == {pw}'d0 && !out_valid);
@@ -218,7 +248,7 @@ def _glue(d: Design) -> str:
     """``f_glue``: the contribution of each digit position, read from the datapath registers
     (``F_ND`` words of ``F_PW`` bits; 0 for positions without a row). Compact design: also
     ``f_v`` (the same before the zero flag) and ``f_w{k}``, the value row ``k`` adds to the sum."""
-    cfg = d.config
+    cfg = d.shape
     aw, nd, pw = cfg.a_width, cfg.ndigits, cfg.p_width
     s = [f"  wire [{nd * pw - 1}:0] f_glue;\n"]
     built = set()
@@ -264,7 +294,7 @@ def _digit_assumptions(d: Design) -> str:
     """What part ``rows`` assumes of its free digits, one small assumption per digit (no digit
     both +1 and -1) and, compact design, per row pair (not both digits nonzero): implied by
     the NAF shape the recoder lemma proves."""
-    nd = d.config.ndigits
+    nd = d.shape.ndigits
     s = ["  // the recoder's digits are cut free (part `acc` proves them equal to the specification's\n"
          "  // non-adjacent form of b, and of its shape); assumed here: what that shape implies and\n"
          "  // the rows rely on, a digit at a time\n"]
@@ -278,7 +308,7 @@ def _digit_assumptions(d: Design) -> str:
 
 
 def _recoder(d: Design) -> str:
-    cfg = d.config
+    cfg = d.shape
     nd, bw = cfg.ndigits, cfg.b_width
     return f"""  // recoder: the digits of the current b equal the specification's non-adjacent form, and
   // (what part `rows` assumes of its free digits) they have the shape of a non-adjacent form
@@ -292,10 +322,14 @@ def _recoder(d: Design) -> str:
 
 
 def _rows(d: Design, split: bool = False, lemmas: str = "all") -> str:
-    cfg = d.config
-    aw, nd, pw, tw = cfg.a_width, cfg.ndigits, cfg.p_width, _tw(cfg)
-    bw = cfg.b_width
-    s = [_history(d), _glue(d), _digit_assumptions(d), f"""  wire [{nd - 1}:0] f_dpos = digit_pos, f_dneg = digit_neg;
+    return _history(d) + _glue(d) + _digit_assumptions(d) + _rows_lemmas(d, split, lemmas)
+
+
+def _rows_lemmas(d: Design, split: bool = False, lemmas: str = "all") -> str:
+    """The lemmas of part ``rows`` (needs ``_history`` and ``_glue``)."""
+    cfg = d.shape
+    aw, nd, pw, tw = cfg.a_width, cfg.ndigits, cfg.p_width, cfg.t_width
+    s = [f"""  wire [{nd - 1}:0] f_dpos = digit_pos, f_dneg = digit_neg;
   reg [{nd - 1}:0] f_dpos1, f_dneg1;
   always @(posedge clk) begin f_dpos1 <= f_dpos; f_dneg1 <= f_dneg; end
   // the specification's terms of the operation in the row/operand registers (entered one cycle
@@ -376,13 +410,20 @@ def _tree(terms: list[str], zero: str) -> str:
 
 
 def _acc(d: Design) -> str:
-    cfg = d.config
+    glue = _glue(d) if d.module == "csd_multiplier" else ""
+    return _history(d) + _control(d) + _recoder(d) + glue + _acc_lemma(d)
+
+
+def _acc_lemma(d: Design) -> str:
+    """``f_acc_eq``: ``p`` loads the sum of the row words (in the RTL's order) of one cycle
+    earlier (needs ``_history`` and, ``csd_multiplier``, ``_glue``)."""
+    cfg = d.shape
     pw = cfg.p_width
     zero = f"{pw}'d0"
-    s = [_history(d), _control(d), _recoder(d)]
+    s = []
     if d.module == "csd_multiplier":
         words = [f"f_glue[{i * pw} +: {pw}]" for i in range(d.first, cfg.ndigits)]
-        s.append(_glue(d) + f"""  // accumulation: with the row registers free, p loads the sum of the glue words (the
+        s.append(f"""  // accumulation: with the row registers free, p loads the sum of the glue words (the
   // sum mod 2**{pw}, associated as the RTL's tree)
   wire [{pw - 1}:0] f_acc = {_tree(words, zero)};
 """)
@@ -406,6 +447,57 @@ def _acc(d: Design) -> str:
   always @* if (!f_init && f_ld) f_acc_eq: assert (p == f_acc_q);
 """)
     return "".join(s)
+
+
+def _e2e(d: Design) -> str:
+    """Part ``e2e``: whenever ``out_valid`` is high, ``p`` equals the full specification
+    ``qsq_csd_spec(a, b, t)`` of the operands on the ports two cycles (the latency) earlier.
+
+    The conclusion's widths are the ports' (``$bits(a)``, ``$bits(b)``, ``$bits(trunc)``); the
+    digit count and the product width are the spec's own parameter defaults: the statement
+    depends neither on :class:`SpecShape` nor on the RTL's configuration, and it reads no
+    internal signal.
+
+    How it is proven (one k-induction run, depth 1): the lemmas of ``recoder``, ``rows`` (without
+    its digit assumptions) and ``acc`` (without its cut points) are stated again beside it, as
+    assertions -- not assumptions, so a wrong helper cannot make the conclusion pass vacuously
+    (a planted wrong digit count fails this run on its own) -- with two small lemmas of its
+    own: the digit registers hold the NAF of ``b`` one cycle old (``f_digits1``), and the first
+    cycle has no operation in flight (``f_first``); a static level's register holds it
+    (``f_level``). The induction step assumes them all one cycle earlier; what is left to the
+    solver is the congruence of the terms and the re-association of the sum (the RTL's adder
+    tree against the spec's loop): seconds with 9 digit positions, no verdict within minutes
+    with 17 (see the README).
+    """
+    p = d.params
+    cfg = d.shape
+    nd, bw = cfg.ndigits, cfg.b_width
+    as_, bs = int(p["a_signed"]), int(p["b_signed"])
+    helpers = _recoder(d) + _control(d) + _rows_lemmas(d) + _acc_lemma(d)
+    tnow1, tbits = ("f_t1", "$bits(trunc)") if d.runtime else (f"8'd{d.first}", "8")
+    # a static level: the harness's level register holds it after the first cycle
+    level = "" if d.runtime else \
+        f"    if (!f_init) f_level: assert (f_t1 == {cfg.t_width}'d{d.first});\n"
+    return _history(d) + _glue(d) + helpers + f"""  // ---- end-to-end: p == qsq_csd_spec(a, b, t) of the operation `out_valid` stands for;
+  // widths from the ports, digit count and product width the spec's own defaults
+  localparam F_EAW = $bits(a), F_EBW = $bits(b), F_ETW = {tbits}, F_EPW = F_EAW + F_EBW;
+  reg [F_EAW-1:0] f_ea2;
+  reg [F_EBW-1:0] f_eb2;
+  reg [F_ETW-1:0] f_et2;
+  always @(posedge clk) begin f_ea2 <= f_a1; f_eb2 <= f_b1; f_et2 <= {tnow1}; end
+  wire [F_EPW-1:0] f_eprod;
+  qsq_csd_spec #(.AW(F_EAW), .AS({as_}), .BW(F_EBW), .BS({bs}), .TW(F_ETW)) f_espec (
+    .a(f_ea2), .b(f_eb2), .t(f_et2), .p(f_eprod), .dpos(), .dneg(), .terms());
+  always @* if (out_valid) f_e2e: assert (p == f_eprod);
+  // helpers: the digits one cycle old are the NAF of b one cycle old (inductive by the
+  // recoder lemma); the first cycle has no operation in flight (the initial values)
+  wire [{nd - 1}:0] f_enaf_pos, f_enaf_neg;
+  qsq_spec_naf #(.BW({bw}), .BS({bs})) f_enaf (.b(f_b1), .dpos(f_enaf_pos), .dneg(f_enaf_neg));
+  always @* begin
+    if (!f_init) f_digits1: assert (f_dpos1 == f_enaf_pos && f_dneg1 == f_enaf_neg);
+    if (f_init) f_first: assert (!valid1 && !f_v1 && !f_v2 && !out_valid);
+{level}  end
+"""
 
 
 def _decoder(d: Design) -> str:

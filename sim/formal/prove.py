@@ -34,10 +34,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from golden_model.config import GATING_STYLES, SIGN_STYLES, MultiplierConfig
+from golden_model.config import GATING_STYLES, SIGN_STYLES
 from golden_model.tables import markdown_table, write_table
 
-from .harness import Design
+from .harness import Design, SpecShape
 from .runner import Proof, Result, run
 from .tools import ToolMissing, tool
 
@@ -53,13 +53,26 @@ VARIANTS = tuple([("csd_multiplier", g, None) for g in GATING_STYLES]
 OPERANDS = ((True, True), (False, True), (False, False))
 #: Widest operands whose truncation levels share one SBY run.
 BATCH_WIDTH = 8
+#: Unequal operand widths (a, b) of the matrix (beside the engine's own shapes).
+UNEQUAL = ((12, 8), (8, 16), (16, 8))
+#: Variant proven at the unequal widths: the engines' own (compact, row enables, XOR sign
+#: style); one variant and one operand format, every level, for the time budget.
+SHAPE_VARIANTS = (("csd_compact_multiplier", "enable", "xor"),)
+#: Operand format at the unequal widths: signed x signed (the bucket engines' products; the
+#: multiplier PE's unsigned x signed 8x8 is in the 8x8 rows).
+SHAPE_OPERANDS = ((True, True),)
+#: Which designs get the end-to-end part (see proofs).
+E2E_MODES = ("enable", "runtime", "all", "none")
+#: Largest shape at which the matrix states the end-to-end lemma (see e2e_feasible).
+E2E_MAX_DIGITS, E2E_MAX_P_WIDTH = 9, 16
 HEADERS = ["proof", "part", "engine", "result", "seconds"]
 _SHORT = {"csd_multiplier": "csd", "csd_compact_multiplier": "csdc"}
 
 
-def levels(cfg: MultiplierConfig, mode: str) -> list:
-    """Truncation levels of one operand format: ``all`` = every static level and ``runtime``;
-    ``key`` = 0, 1, the middle level and ``runtime``."""
+def levels(cfg, mode: str) -> list:
+    """Truncation levels of one operand format (``cfg``: anything with ``ndigits``, here the
+    spec's :class:`~sim.formal.harness.SpecShape`): ``all`` = every static level and
+    ``runtime``; ``key`` = 0, 1, the middle level and ``runtime``."""
     nd = cfg.ndigits
     if mode == "all":
         return list(range(nd + 1)) + ["runtime"]
@@ -70,11 +83,11 @@ def make_proof(name: str, designs: tuple, part: str, lemmas: str = "all") -> Pro
     """One SBY run of the matrix. Every part is proven by 1-step induction (each lemma relates a
     cycle to the one before it through registers one cycle deep; measured, a 16x16 ``rows``
     run took 226 s at depth 2, all of it in the base case's second step, and 9 s at depth 1).
-    ICG designs' ``rows`` model every clock (``multiclock``). If a proof does not pass, a
-    ``bmc`` run from reset looks for a real counterexample: an operation entering at step 0 sits
-    in the row registers at step 1 and in ``p`` at step 2, so 3 steps reach every lemma, twice
-    that with ``multiclock`` (a clock cycle is two global steps)."""
-    icg = part == "rows" and any(d.params.get("gating") == "icg" for d in designs)
+    ICG designs' ``rows`` and ``e2e`` model every clock (``multiclock``). If a proof does not
+    pass, a ``bmc`` run from reset looks for a real counterexample: an operation entering at
+    step 0 sits in the row registers at step 1 and in ``p`` at step 2, so 3 steps reach every
+    lemma, twice that with ``multiclock`` (a clock cycle is two global steps)."""
+    icg = part in ("rows", "e2e") and any(d.params.get("gating") == "icg" for d in designs)
     return Proof(name, tuple(designs), part, cex_depth=6 if icg else 3, multiclock=icg,
                  lemmas=lemmas)
 
@@ -83,46 +96,163 @@ def _level(t) -> str:
     return "rt" if t == "runtime" else f"t{t}"
 
 
-def _tag(a_signed, b_signed, w):
-    return f"{'s' if a_signed else 'u'}{w}x{'s' if b_signed else 'u'}{w}"
+def _tag(a_signed, b_signed, aw, bw=None):
+    bw = aw if bw is None else bw
+    return f"{'s' if a_signed else 'u'}{aw}x{'s' if b_signed else 'u'}{bw}"
 
 
-def proofs(widths=WIDTHS, level_mode: dict | str = "key") -> list[Proof]:
-    """The proof matrix. ``level_mode`` is ``key``/``all`` or a dict width -> mode."""
+def _name(module, gating, sign) -> str:
+    return "-".join(x for x in (_SHORT[module], gating, sign) if x)
+
+
+def _group_proofs(name: str, designs: list, e2e: str | bool) -> list[Proof]:
+    """The SBY runs of one variant and operand format over ``designs`` (its levels): every
+    level in one run while both operands have at most :data:`BATCH_WIDTH` bits (measured:
+    about as fast as one design; a batch of ten 12x8 designs took minutes), else one run per
+    level (batches of wide designs slow the solver down more than
+    they save in start-up time); parts ``rows`` (ICG: the term lemma in a run of its own;
+    measured 171 s together, 30 s + 4 s apart on a compact 16x16 design) and ``acc``. The
+    end-to-end part, one run per design (a batch of ten 8x8 designs gave no verdict in 4
+    minutes; one design takes 25-150 s on a busy machine): ``e2e="all"`` every design,
+    ``"runtime"`` the runtime-level design (the engines' kind), ``"enable"`` the runtime-level
+    design with row enables (the engines' gating), false none."""
+    out = []
+    wide = max(designs[0].params["a_width"], designs[0].params["b_width"]) > BATCH_WIDTH
+    icg = designs[0].params["gating"] == "icg"
+    groups = [("", designs)] if not wide else [
+        ("-" + _level(d.params["truncation"]), [d]) for d in designs]
+    for suffix, group in groups:
+        halves = (("-rows", "others"), ("-terms", "terms")) if icg else (("-rows", "all"),)
+        for part_name, lemmas in halves:
+            out.append(make_proof(f"{name}{suffix}{part_name}", tuple(group), "rows", lemmas))
+        out.append(make_proof(f"{name}{suffix}-acc", tuple(group), "acc"))
+    for d in designs:
+        if e2e in ("all", True) or (e2e == "runtime" and d.runtime) or \
+                (e2e == "enable" and d.runtime and d.params["gating"] == "enable"):
+            out.append(make_proof(f"{name}-{_level(d.params['truncation'])}-e2e", (d,), "e2e"))
+    return out
+
+
+def _designs(module, gating, sign, aw, a_s, bw, b_s, mode) -> list[Design]:
+    shape = SpecShape(aw, a_s, bw, b_s)
+    out = []
+    for t in levels(shape, mode):
+        params = dict(a_width=aw, a_signed=a_s, b_width=bw, b_signed=b_s, truncation=t,
+                      gating=gating)
+        if sign:
+            params["sign"] = sign
+        out.append(Design(module, params))
+    return out
+
+
+def e2e_feasible(aw: int, a_s: bool, bw: int, b_s: bool) -> bool:
+    """Whether the matrix states the end-to-end lemma for this shape: at most
+    :data:`E2E_MAX_DIGITS` digit positions and a product of at most :data:`E2E_MAX_P_WIDTH`
+    bits (measured, runtime level: 8x8 3-50 s; 17x8 and 12x12 no verdict within 150 s, 16x16
+    none within 10 minutes -- the re-association of the sum)."""
+    shape = SpecShape(aw, a_s, bw, b_s)
+    return shape.ndigits <= E2E_MAX_DIGITS and shape.p_width <= E2E_MAX_P_WIDTH
+
+
+def engine_shapes(models=None, lanes: int = 2) -> tuple[list[tuple], list[tuple]]:
+    """The multipliers and decoders of every engine the project compiles by default.
+
+    Each committed network (``golden_model/nn/*.npz``, or ``models``) is compiled
+    (:func:`hw.engine.program.compile_program`) for every PE style with a truncated-CSD
+    multiplier, its engine is elaborated, and every ``CSDCompactMultiplier`` /
+    ``CSDMultiplier`` / ``ShiftScaleDecoder`` in it is collected -- so a new network's shapes
+    join the matrix without being typed in. Calibration uses random images: the shapes depend
+    on the architecture (fan-in, code width), not on the weights' scales. A
+    ``CSDDigitMultiplier`` (the compact multiplier with its recoder removed) is proven as the
+    compact multiplier of the same shape.
+
+    Returns
+    -------
+    (multipliers, decoders)
+        ``(module, gating, sign, a_width, a_signed, b_width, b_signed, source)`` and
+        ``(code_bits, scale_bits, source)``, sorted, without repeats.
+    """
+    from amaranth.hdl import Fragment
+
+    from golden_model.nn.checkpoint import load_checkpoint
+    from golden_model.nn.quant import quantize_model
+    from golden_model.nn.synthetic import random_images
+    from hw.csd_compact import CSDCompactMultiplier
+    from hw.csd_multiplier import CSDMultiplier
+    from hw.decoder import ShiftScaleDecoder
+    from hw.engine.config import EngineConfig, PE_STYLES
+    from hw.engine.program import compile_program
+    from hw.engine.top import QSQEngine
+
+    paths = sorted((REPO / "golden_model" / "nn").glob("*.npz")) if models is None else models
+    mults, decs = {}, {}
+    for path in paths:
+        ck = load_checkpoint(path)
+        qm = quantize_model(ck.float_model, random_images(ck.float_model.input_shape, 8, seed=0))
+        for pe in PE_STYLES:
+            if pe == "int8":
+                continue
+            prog = compile_program(qm, EngineConfig(pe=pe, lanes=lanes))
+            source = f"{Path(path).stem} ({pe} PE)"
+            decs.setdefault((prog.codec.code_bits, prog.codec.scale_bits), source)
+
+            def walk(frag):
+                for o in getattr(frag, "origins", None) or ():
+                    if isinstance(o, (CSDCompactMultiplier, CSDMultiplier)):
+                        c = o.config
+                        module = ("csd_multiplier" if isinstance(o, CSDMultiplier)
+                                  else "csd_compact_multiplier")
+                        sign = getattr(o, "sign", None) if module != "csd_multiplier" else None
+                        mults.setdefault((module, o.gating, sign, c.a_width, c.a_signed,
+                                          c.b_width, c.b_signed), source)
+                    elif isinstance(o, ShiftScaleDecoder):
+                        decs.setdefault((o.code_bits, o.scale_bits), source)
+                for sub, *_ in frag.subfragments:
+                    walk(sub)
+            walk(Fragment.get(QSQEngine(prog), None))
+    return (sorted(k + (v,) for k, v in mults.items()),
+            sorted(k + (v,) for k, v in decs.items()))
+
+
+def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
+           engine: tuple | None = None, e2e: str = "enable") -> list[Proof]:
+    """The proof matrix. ``level_mode`` is ``key``/``all`` or a dict width -> mode (equal
+    widths). ``shapes``: also the unequal widths of :data:`UNEQUAL` (variants
+    :data:`SHAPE_VARIANTS`, every level) and the engine's multipliers and decoders
+    (``engine``: :func:`engine_shapes`'s result; every level). The end-to-end part is stated
+    wherever :func:`e2e_feasible`: ``e2e="enable"`` for the runtime-level designs with row
+    enables (the engines' gating; the default, for the time budget), ``"runtime"`` for every
+    runtime-level design, ``"all"`` for every design, ``"none"`` nowhere."""
+    if e2e not in E2E_MODES:
+        raise ValueError(f"e2e must be one of {E2E_MODES}, not {e2e!r}")
     out = []
     for w in widths:
         mode = level_mode.get(w, "key") if isinstance(level_mode, dict) else level_mode
         for module, gating, sign in VARIANTS:
-            name = "-".join(x for x in (_SHORT[module], gating, sign) if x)
             for a_s, b_s in OPERANDS:
-                cfg = MultiplierConfig(w, a_s, w, b_s)
-                designs = []
-                for t in levels(cfg, mode):
-                    params = dict(a_width=w, a_signed=a_s, b_width=w, b_signed=b_s,
-                                  truncation=t, gating=gating)
-                    if sign:
-                        params["sign"] = sign
-                    designs.append(Design(module, params))
-                tag = _tag(a_s, b_s, w)
-                icg = gating == "icg"
-                # 8x8: one SBY run holds every level (measured: about as fast as one design);
-                # wider: one run per level (batches of wide designs slow the solver down more
-                # than they save in start-up time)
-                groups = [("", designs)] if w <= BATCH_WIDTH else [
-                    ("-" + _level(d.params["truncation"]), [d]) for d in designs]
-                for suffix, group in groups:
-                    # ICG designs (multiclock): the term lemma in a run of its own (measured:
-                    # 171 s together, 30 s + 4 s apart on a compact 16x16 design)
-                    halves = (("-rows", "others"), ("-terms", "terms")) if icg else \
-                        (("-rows", "all"),)
-                    for part_name, lemmas in halves:
-                        out.append(make_proof(f"{name}-{tag}{suffix}{part_name}", tuple(group),
-                                              "rows", lemmas))
-                    out.append(make_proof(f"{name}-{tag}{suffix}-acc", tuple(group), "acc"))
-    dec = [Design("shift_scale_decoder", dict(code_bits=c, scale_bits=s, lanes=lanes,
-                                               registered=r))
-           for c in (2, 3, 4) for s, lanes in ((7, 4), (15, 2)) for r in (False, True)]
-    out.append(make_proof("decoder-c2-4", tuple(dec), "dec"))
+                designs = _designs(module, gating, sign, w, a_s, w, b_s, mode)
+                out += _group_proofs(f"{_name(module, gating, sign)}-{_tag(a_s, b_s, w)}",
+                                     designs, e2e_feasible(w, a_s, w, b_s) and e2e)
+    dec_shapes = {(c, s) for c in (2, 3, 4) for s in (7, 15)}
+    if shapes:
+        for aw, bw in UNEQUAL:
+            for module, gating, sign in SHAPE_VARIANTS:
+                for a_s, b_s in SHAPE_OPERANDS:
+                    designs = _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
+                    out += _group_proofs(f"{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}",
+                                         designs, e2e_feasible(aw, a_s, bw, b_s) and e2e)
+        mults, decs = engine if engine is not None else ((), ())
+        for module, gating, sign, aw, a_s, bw, b_s, _src in mults:
+            name = f"engine-{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}"
+            if any(x.name.startswith(name[len("engine-"):] + "-") for x in out):
+                continue                      # already in the matrix with every level
+            designs = _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
+            out += _group_proofs(name, designs, e2e_feasible(aw, a_s, bw, b_s) and e2e)
+        dec_shapes |= {(c, s) for c, s, _src in decs}
+    dec = [Design("shift_scale_decoder", dict(code_bits=c, scale_bits=s,
+                                               lanes=4 if s <= 7 else 2, registered=r))
+           for c, s in sorted(dec_shapes) for r in (False, True)]
+    out.append(make_proof("decoder", tuple(dec), "dec"))
     return out
 
 
@@ -167,6 +297,12 @@ def main(argv=None) -> int:
     p.add_argument("--levels", choices=("key", "all", "default"), default="default",
                    help="truncation levels: key (0, 1, mid, runtime), all (every static level "
                         "+ runtime), default (all at 8x8, key above)")
+    p.add_argument("--no-shapes", dest="shapes", action="store_false",
+                   help="leave out the unequal widths and the engines' own shapes (every level, "
+                        "derived from the compiled default engines)")
+    p.add_argument("--e2e", choices=E2E_MODES, default="enable",
+                   help="end-to-end part (shapes up to 8x8): runtime-level designs with row "
+                        "enables (default), every runtime-level design, every design, or none")
     p.add_argument("-k", action="append", default=[], metavar="SUBSTR",
                    help="only proofs whose name contains SUBSTR (repeatable: any)")
     p.add_argument("--list", action="store_true", help="list the selected proofs and exit")
@@ -185,7 +321,17 @@ def main(argv=None) -> int:
     if args.summary:
         return print_summary(args.out, args.readme)
     mode = {8: "all"} if args.levels == "default" else args.levels
-    selected = [x for x in proofs(args.widths, mode)
+    engine = None
+    if args.shapes:
+        t0 = time.monotonic()
+        engine = engine_shapes()
+        print(f"formal: the default engines' multipliers and decoders "
+              f"({time.monotonic() - t0:.1f} s): " + "; ".join(
+                  f"{_name(*m[:3])} {_tag(m[4], m[6], m[3], m[5])} from {m[7]}"
+                  for m in engine[0]) + "; decoders " + ", ".join(
+                  f"{c}-bit codes / {s}-bit scales" for c, s, _ in engine[1]), flush=True)
+    selected = [x for x in proofs(args.widths, mode, args.shapes, engine,
+                                  "none" if args.e2e == "none" else args.e2e)
                 if not args.k or any(k in x.name for k in args.k)]
     if not selected:
         p.error(f"-k {args.k!r} selects no proof (see --list)")
@@ -261,15 +407,18 @@ def _record(r: Result) -> dict:
            "module": d0.module, "designs": len(r.proof.designs)}
     if d0.is_multiplier:
         p = d0.params
-        rec.update(width=p["a_width"], gating=p["gating"], sign=p.get("sign"),
-                   operands=_tag(p["a_signed"], p["b_signed"], p["a_width"]),
+        rec.update(width=p["a_width"], b_width=p["b_width"], gating=p["gating"],
+                   sign=p.get("sign"),
+                   operands=_tag(p["a_signed"], p["b_signed"], p["a_width"], p["b_width"]),
                    levels=[d.params["truncation"] for d in r.proof.designs])
     else:
-        rec.update(code_bits=sorted({d.params["code_bits"] for d in r.proof.designs}))
+        rec.update(code_bits=sorted({d.params["code_bits"] for d in r.proof.designs}),
+                   scale_bits=sorted({d.params["scale_bits"] for d in r.proof.designs}))
     return rec
 
 
 def _levels_text(levels: list, width: int) -> str:
+    """``width``: of b (its digit count is ``width`` or ``width + 1``)."""
     static = sorted(x for x in levels if x != "runtime")
     text = ", ".join(str(x) for x in static)
     if static and static == list(range(static[-1] + 1)) and static[-1] >= width:
@@ -284,9 +433,10 @@ def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
     groups: dict = {}
     for r in records:
         if "width" in r:
-            key = (r["width"], _SHORT[r["module"]], r["gating"], r["sign"] or "")
+            key = (r["width"], r.get("b_width", r["width"]), _SHORT[r["module"]], r["gating"],
+                   r["sign"] or "")
         else:
-            key = (0, "decoder", "", "")
+            key = (0, 0, "decoder", "", "")
         groups.setdefault(key, []).append(r)
     rows = []
     for key in sorted(groups):
@@ -294,18 +444,26 @@ def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
         passed = sum(r["status"] == "PASS" for r in rs)
         solvers = sorted({r["engine"].split()[-1] for r in rs})
         secs = sum(r["seconds"] for r in rs)
+        e2e = [r for r in rs if r["part"] == "e2e"]
         if key[0]:
-            w = key[0]
-            ops = sorted({r["operands"].replace(str(w), "") for r in rs})
+            aw, bw = key[0], key[1]
+            ops = sorted({r["operands"].replace(str(aw), "", 1).replace(str(bw), "", 1)
+                          for r in rs})
             levels = sorted({lv for r in rs for lv in r["levels"]}, key=str)
-            what = f"{w}x{w}", "-".join(x for x in key[1:] if x), " ".join(ops), \
-                _levels_text(levels, w)
+            what = f"{aw}x{bw}", "-".join(x for x in key[2:] if x), " ".join(ops), \
+                _levels_text(levels, bw)
+            e2e_text = (f"{sum(r['status'] == 'PASS' for r in e2e)}/{len(e2e)}" if e2e
+                        else "not stated")
         else:
             cbs = sorted({c for r in rs for c in r["code_bits"]})
-            what = "-", "decoder", "-", "code bits " + ", ".join(map(str, cbs))
-        rows.append(list(what) + [f"{passed}/{len(rs)}", ", ".join(solvers), round(secs, 1)])
-    head = ["width", "design", "operands", "levels (t)", "proofs passed", "solver",
-            "proof time [s]"]
+            sbs = sorted({s for r in rs for s in r.get("scale_bits", [])})
+            what = "-", "decoder", "-", "code bits " + ", ".join(map(str, cbs)) + (
+                "; scale bits " + ", ".join(map(str, sbs)) if sbs else "")
+            e2e_text = "(one part)"
+        rows.append(list(what) + [f"{passed}/{len(rs)}", e2e_text, ", ".join(solvers),
+                                  round(secs, 1)])
+    head = ["width", "design", "operands", "levels (t)", "proofs passed", "end-to-end",
+            "solver", "proof time [s]"]
     total = sum(r["seconds"] for r in records)
     passed = sum(r["status"] == "PASS" for r in records)
     out = markdown_table(head, rows)
@@ -320,7 +478,16 @@ def summary_markdown(records: list[dict], meta: dict | None = None) -> str:
                 f"`{meta['command']}` ({meta['jobs']} at a time) have ended")
     else:
         out += "; unfinished run (no summary.json)"
-    return out + ".\n"
+    e2e_rows = [row for row in rows if row[5] not in ("not stated", "(one part)")]
+    out += (".\n\n**Proven** (every input, every reachable state): each row above -- the "
+            "decomposed lemmas (`recoder`, `rows`, `acc`, composed in `sim/formal/harness.py`) "
+            "for the levels listed, and the end-to-end lemma `p == qsq_csd_spec(a, b, t)` read "
+            "from the ports alone on the "
+            f"{len(e2e_rows)} rows whose *end-to-end* column counts runs (elsewhere it gave no "
+            "verdict within minutes, and the composition of the proven parts is the argument). "
+            "**Only simulated** (`make sim`, and `spec_check` for the spec itself): every "
+            "width, level, variant and operand format not in this table.\n")
+    return out
 
 
 README_BEGIN = "<!-- formal-coverage: python -m sim.formal.prove --summary -->"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Callable
 from .harness import Design, cut_signals, harness, insert_harness
 from .tools import sby_command, solver_path
 
-__all__ = ["SPEC_DIR", "Proof", "Result", "run", "sby_text", "dut_text"]
+__all__ = ["SPEC_DIR", "RESIZE_FATAL", "Proof", "Result", "run", "sby_text", "dut_text"]
 
 #: Folder of the specification Verilog.
 SPEC_DIR = Path(__file__).resolve().parent / "spec"
@@ -32,6 +33,12 @@ SPEC_DIR = Path(__file__).resolve().parent / "spec"
 #: their order. Without this, a 16x16 accumulation does not finish (the bit-level solver must
 #: re-associate 16 additions).
 NORMALIZE = ("flatten", "alumacc", "maccmap -unmap", "techmap t:$alu", "opt")
+
+
+#: First command of every proof script: Yosys's "Resizing cell port" warning (a port connected to
+#: a signal of another width, silently truncated or extended) is an error in proof builds. A
+#: digit count that disagreed between the spec and the harness once passed the proofs that way.
+RESIZE_FATAL = 'logger -werror "Resizing cell port"'
 
 
 @dataclass(frozen=True)
@@ -160,10 +167,10 @@ def _input_ports(d: Design) -> dict:
         if p["registered"]:
             ports.update(clk=1, rst=1, in_valid=1)
         return ports
-    cfg = d.config
+    cfg = d.shape
     ports = {"clk": 1, "rst": 1, "in_valid": 1, "a": cfg.a_width, "b": cfg.b_width}
     if d.runtime:
-        ports["trunc"] = max(1, cfg.ndigits.bit_length())
+        ports["trunc"] = cfg.t_width
     return ports
 
 
@@ -171,7 +178,10 @@ def sby_text(proof: Proof, names: list[str], *, mode: str | None = None,
              depth: int | None = None, dut: str = "dut.v") -> str:
     """The ``.sby`` file of ``proof`` (``mode``/``depth`` override the proof's own; ``dut``:
     the file with the designs and harnesses, read as ``dut.v``)."""
-    script = ["read_verilog -sv csd_spec.v decoder_spec.v", "read_verilog -sv -formal dut.v",
+    # a port connected to a wire of another width is a wrong width on one side (the spec's or
+    # the design's): an error, not Yosys's silent resize (RESIZE_FATAL)
+    script = [RESIZE_FATAL, "read_verilog -sv csd_spec.v decoder_spec.v",
+              "read_verilog -sv -formal dut.v",
               "prep -top qsq_formal_top"]
     if proof.part in ("acc", "rows"):
         cuts = [f"{name}/w:{n}" for d, name in zip(proof.designs, names)
@@ -247,17 +257,42 @@ def _sby(work: Path, sby: str, log: str, timeout: float | None) -> tuple[str, st
     env = {**os.environ, "PATH": solver_path(work.parent)}
     cmd = sby_command() + ["-f", sby]
     log = work / log
+    # on a timeout SBY's solvers are ended too (they outlive SBY otherwise, as orphans spinning
+    # on a shared machine)
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     try:
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-        out = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        log.write_text(out)
-        return "TIMEOUT", out
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # SBY starts its engines in process groups of their own: end every descendant
+        for pid in [proc.pid] + _descendants(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        out, _ = proc.communicate()
+        log.write_text(out or "")
+        return "TIMEOUT", out or ""
     log.write_text(out)
     m = re.search(r"DONE \((PASS|FAIL|ERROR|UNKNOWN)", out)
     return (m.group(1) if m else "ERROR"), out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids of every descendant of ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
 
 
 def _detail(out: str) -> str:
