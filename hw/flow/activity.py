@@ -34,7 +34,7 @@ from .netlist import SEQUENTIAL, Netlist
 from .tools import ToolError, run_tool
 from .vcd import count_toggles
 
-__all__ = ["Segment", "ActivityError", "simulate_activity", "PERIOD"]
+__all__ = ["Segment", "ActivityError", "simulate_activity", "write_bench", "PERIOD"]
 
 #: Clock period of the activity testbench (ns); only the order of events matters.
 PERIOD = 10
@@ -81,35 +81,86 @@ def port_wiring(ports: dict) -> tuple[list[str], list[str]]:
     return decl, conn
 
 
-def _testbench(nl: Netlist, module: str, n_total: int, word: int, fields: list, latency: int) -> str:
-    decl, conn = port_wiring(nl.ports)
-    assign = "{" + ", ".join(f for f in fields) + "}"
-    return f"""`timescale 1ns/1ns
-module qsq_activity_tb;
+def _testbench(ports: dict, module: str, n_total: int, word: int, fields: list, latency: int,
+               period: int, timescale: str, top: str) -> str:
+    decl, conn = port_wiring(ports)
+    assign = "{" + ", ".join(fields) + "}"
+    half = period // 2
+    return f"""`timescale {timescale}
+module {top};
 {chr(10).join(decl)}
   reg [{word - 1}:0] stim [0:{n_total - 1}];
   integer i, f;
   {module} u ({', '.join(conn)});
-  always #{PERIOD // 2} clk = ~clk;
+  always #{half} clk = ~clk;
   always @(negedge clk) if (!rst && out_valid) $fwrite(f, "%h\\n", p);
   initial begin
     $readmemh("stim.hex", stim);
     f = $fopen("out.hex", "w");
-    #{3 * PERIOD} rst = 1'b0;
-    #{PERIOD // 2} $dumpfile("activity.vcd");
+    #{3 * period} rst = 1'b0;
+    #{half} $dumpfile("activity.vcd");
     $dumpvars(1, u);
-    #{PERIOD // 2};
+    #{half};
     for (i = 0; i < {n_total}; i = i + 1) begin
       {assign} = stim[i];
-      #{PERIOD};
+      #{period};
     end
     in_valid = 1'b0;
-    #{PERIOD * (latency + 2)};
+    #{period * (latency + 2)};
     $fclose(f);
     $finish;
   end
 endmodule
 """
+
+
+def write_bench(nl, segments: list[Segment], workdir: Path, latency: int, *, module: str,
+                top: str = "qsq_activity_tb", period: int = PERIOD,
+                timescale: str = "1ns/1ns") -> tuple[int, list[int]]:
+    """Write the stimulus-driven bench of a multiplier netlist ``nl`` (generic or mapped: it has
+    ``ports`` and ``to_verilog``) into ``workdir``: ``stim.hex`` (``segments`` back to back, one
+    operation per cycle of ``period`` time units), ``netlist_sim.v`` (``nl`` as ``module``) and
+    ``tb.v`` (top ``top``, dumping ``activity.vcd`` and writing the products to ``out.hex``).
+
+    Returns the operation count and the segments' window bounds (time units; the drain after the
+    last operation is not in a window).
+
+    Raises
+    ------
+    ValueError
+        If ``nl`` lacks a multiplier port, or a segment's ``t`` needs a ``trunc`` port it lacks
+        or does not fit it.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for port in ("a", "b", "in_valid", "p", "out_valid", "clk", "rst"):
+        if port not in nl.ports:
+            raise ValueError(f"netlist {nl.top} has no port {port!r}; activity needs a multiplier")
+    aw, bw = len(nl.ports["a"][1]), len(nl.ports["b"][1])
+    has_t = "trunc" in nl.ports
+    tw = len(nl.ports["trunc"][1]) if has_t else 0
+    fields = (["trunc"] if has_t else []) + ["in_valid", "b", "a"]
+    word = tw + 1 + bw + aw
+
+    lines, bounds, t0 = [], [], 4 * period
+    count = 0
+    for seg in segments:
+        bounds.append(t0 + period * count)
+        t = 0 if seg.t is None else int(seg.t)
+        if not has_t and seg.t is not None:
+            raise ValueError(f"segment at t={seg.t} needs a runtime-truncation design")
+        if has_t and t >= (1 << tw):
+            raise ValueError(f"segment t={t} does not fit the {tw}-bit trunc port")
+        for x, y in zip(seg.a.tolist(), seg.b.tolist()):
+            v = ((((t << 1) | 1) << bw | (y & ((1 << bw) - 1))) << aw) | (x & ((1 << aw) - 1))
+            lines.append(_hex(v, word))
+        count += seg.a.size
+    bounds.append(t0 + period * count)   # the drain after the last operation is not counted
+    (workdir / "stim.hex").write_text("\n".join(lines) + "\n")
+    (workdir / "netlist_sim.v").write_text(nl.to_verilog(module))
+    (workdir / "tb.v").write_text(_testbench(nl.ports, module, count, word, fields, latency,
+                                             period, timescale, top))
+    return count, bounds
 
 
 def simulate_activity(nl: Netlist, segments: list[Segment], workdir: Path, latency: int) -> list[dict]:
@@ -126,35 +177,8 @@ def simulate_activity(nl: Netlist, segments: list[Segment], workdir: Path, laten
         If Icarus Verilog is missing or fails.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    for port in ("a", "b", "in_valid", "p", "out_valid", "clk", "rst"):
-        if port not in nl.ports:
-            raise ValueError(f"netlist {nl.top} has no port {port!r}; activity needs a multiplier")
-    aw, bw = len(nl.ports["a"][1]), len(nl.ports["b"][1])
+    count, bounds = write_bench(nl, segments, workdir, latency, module="qsq_gl_" + nl.top)
     pw = len(nl.ports["p"][1])
-    has_t = "trunc" in nl.ports
-    tw = len(nl.ports["trunc"][1]) if has_t else 0
-    fields = (["trunc"] if has_t else []) + ["in_valid", "b", "a"]
-    word = tw + 1 + bw + aw
-
-    lines, bounds, t0 = [], [], 4 * PERIOD
-    count = 0
-    for seg in segments:
-        bounds.append(t0 + PERIOD * count)
-        t = 0 if seg.t is None else int(seg.t)
-        if not has_t and seg.t is not None:
-            raise ValueError(f"segment at t={seg.t} needs a runtime-truncation design")
-        if has_t and t >= (1 << tw):
-            raise ValueError(f"segment t={t} does not fit the {tw}-bit trunc port")
-        for x, y in zip(seg.a.tolist(), seg.b.tolist()):
-            v = ((((t << 1) | 1) << bw | (y & ((1 << bw) - 1))) << aw) | (x & ((1 << aw) - 1))
-            lines.append(_hex(v, word))
-        count += seg.a.size
-    bounds.append(t0 + PERIOD * count)   # the drain after the last operation is not counted
-    (workdir / "stim.hex").write_text("\n".join(lines) + "\n")
-    module = "qsq_gl_" + nl.top
-    (workdir / "netlist_sim.v").write_text(nl.to_verilog(module))
-    (workdir / "tb.v").write_text(_testbench(nl, module, count, word, fields, latency))
     run_tool("iverilog", ["-g2005", "-o", "tb.vvp", "-s", "qsq_activity_tb", "tb.v", "netlist_sim.v"],
              workdir, "iverilog.log")
     run_tool("vvp", ["-n", "tb.vvp"], workdir, "vvp.log")

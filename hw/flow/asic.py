@@ -488,45 +488,6 @@ class PowerModel:
 
 
 # ---------------------------------------------------------------- gate-level simulation
-def _hex(v: int, width: int) -> str:
-    return format(v & ((1 << width) - 1), f"0{-(-width // 4)}x")
-
-
-def _testbench(nl: MappedNetlist, module: str, n_total: int, word: int, fields: list,
-               latency: int, period: int) -> str:
-    from .activity import port_wiring
-
-    decl, conn = port_wiring(nl.ports)
-    assign = "{" + ", ".join(fields) + "}"
-    half = period // 2
-    return f"""`timescale 1ns/10ps
-module qsq_asic_tb;
-{chr(10).join(decl)}
-  reg [{word - 1}:0] stim [0:{n_total - 1}];
-  integer i, f;
-  {module} u ({', '.join(conn)});
-  always #{half} clk = ~clk;
-  always @(negedge clk) if (!rst && out_valid) $fwrite(f, "%h\\n", p);
-  initial begin
-    $readmemh("stim.hex", stim);
-    f = $fopen("out.hex", "w");
-    #{3 * period} rst = 1'b0;
-    #{half} $dumpfile("activity.vcd");
-    $dumpvars(1, u);
-    #{half};
-    for (i = 0; i < {n_total}; i = i + 1) begin
-      {assign} = stim[i];
-      #{period};
-    end
-    in_valid = 1'b0;
-    #{period * (latency + 2)};
-    $fclose(f);
-    $finish;
-  end
-endmodule
-"""
-
-
 def simulate_mapped(nl: MappedNetlist, segments: list, workdir: Path, latency: int,
                     cells_v: Path, *, timed: bool = False, period: int = 10) -> dict:
     """Simulate the mapped netlist over ``segments`` (:class:`hw.flow.activity.Segment`).
@@ -542,32 +503,16 @@ def simulate_mapped(nl: MappedNetlist, segments: list, workdir: Path, latency: i
     """
     from .vcd import count_toggles
 
+    from .activity import write_bench
+
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    for port in ("a", "b", "in_valid", "p", "out_valid", "clk", "rst"):
-        if port not in nl.ports:
-            raise ValueError(f"netlist {nl.top} has no port {port!r}; the simulation needs a "
-                             f"multiplier")
-    aw, bw, pw = (len(nl.ports[n][1]) for n in ("a", "b", "p"))
     has_t = "trunc" in nl.ports
-    tw = len(nl.ports["trunc"][1]) if has_t else 0
-    fields = (["trunc"] if has_t else []) + ["in_valid", "b", "a"]
-    word = tw + 1 + bw + aw
-    lines, bounds, t0, count = [], [], 4 * period, 0
     for seg in segments:
-        bounds.append(t0 + period * count)
-        t = 0 if seg.t is None else int(seg.t)
         if (seg.t is not None) != has_t:
             raise ValueError(f"segment t={seg.t!r} does not match the design's ports")
-        for x, y in zip(seg.a.tolist(), seg.b.tolist()):
-            v = ((((t << 1) | 1) << bw | (y & ((1 << bw) - 1))) << aw) | (x & ((1 << aw) - 1))
-            lines.append(_hex(v, word))
-        count += seg.a.size
-    bounds.append(t0 + period * count)
-    (workdir / "stim.hex").write_text("\n".join(lines) + "\n")
-    module = "qsq_asic_" + nl.top
-    (workdir / "netlist_sim.v").write_text(nl.to_verilog(module))
-    (workdir / "tb.v").write_text(_testbench(nl, module, count, word, fields, latency, period))
+    _, bounds = write_bench(nl, segments, workdir, latency, module="qsq_asic_" + nl.top,
+                                top="qsq_asic_tb", period=period, timescale="1ns/10ps")
+    pw = len(nl.ports["p"][1])
     flags = ["-gspecify", "-Ttyp"] if timed else []
     run_tool("iverilog", ["-g2005", *flags, "-o", "tb.vvp", "-s", "qsq_asic_tb", "tb.v",
                           "netlist_sim.v", str(cells_v)], workdir, "iverilog.log")
