@@ -37,13 +37,19 @@ def _cached(d: Design, opts: AsicOptions, out: Path, use_cache: bool) -> tuple[d
         h.update(part.encode())
     if opts.traces:
         h.update(sha256_file(Path(opts.traces)).encode())
-    cache = out / "cache" / f"{d.key}-{h.hexdigest()[:16]}.json"
+    return _through_cache(out / "cache" / f"{d.key}-{h.hexdigest()[:16]}.json", use_cache,
+                          lambda: measure_design(d, opts, out / "work" / d.key))
+
+
+def _through_cache(cache: Path, use_cache: bool, compute) -> tuple[dict, bool]:
+    """``(result, read from cache)``: the JSON in ``cache`` if it is there and readable (and
+    ``use_cache``), else ``compute()``, written there."""
     if use_cache and cache.is_file():
         try:
             return json.loads(cache.read_text()), True
         except json.JSONDecodeError:
             pass
-    res = measure_design(d, opts, out / "work" / d.key)
+    res = compute()
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cache, json.dumps(res) + "\n")
     return res, False
@@ -68,17 +74,10 @@ def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz
         h.update(part.encode())
     tag = (f"digits-{style}-l{lanes}-t{'-'.join(map(str, setting))}-n{images}"
            + ("-timed" if glitch else ""))
-    cache = out / "cache" / f"engine-{tag}-{h.hexdigest()[:16]}.json"
-    if use_cache and cache.is_file():
-        try:
-            return json.loads(cache.read_text()), True
-        except json.JSONDecodeError:
-            pass
-    res = measure_engine(style, lanes, setting, images, out / "work" / f"engine-{style}-l{lanes}",
-                         clock_mhz, glitch=glitch)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cache, json.dumps(res) + "\n")
-    return res, False
+    return _through_cache(
+        out / "cache" / f"engine-{tag}-{h.hexdigest()[:16]}.json", use_cache,
+        lambda: measure_engine(style, lanes, setting, images,
+                               out / "work" / f"engine-{style}-l{lanes}", clock_mhz, glitch=glitch))
 
 
 def engine_settings(style: str, levels) -> list[list[int]]:
