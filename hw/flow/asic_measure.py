@@ -93,16 +93,9 @@ def flow_digest() -> str:
 
 
 def _segments(d: Design, opts: AsicOptions) -> list:
-    from .activity import Segment
-    from .stimuli import load_traces, make_stimulus
+    from .stimuli import design_segments
 
-    traces = load_traces(opts.traces) if opts.traces else None
-    segs = []
-    for s in opts.stimuli:
-        a, b = make_stimulus(s, d.cfg, opts.ops, opts.seed, traces)
-        for t in d.levels_measured():
-            segs.append(Segment(s, t, a, b, d.golden(a, b, t)))
-    return segs
+    return design_segments(d, opts.stimuli, opts.ops, opts.seed, opts.traces)
 
 
 def _sim_period(min_period_ns: float) -> int:

@@ -192,16 +192,11 @@ def _netlist(job, generic: dict):
 
 
 def _activity(job, work, verilog, inputs) -> dict:
-    from .activity import Segment, simulate_activity
-    from .stimuli import load_traces, make_stimulus
+    from .activity import simulate_activity
+    from .stimuli import design_segments
 
     d, o = job.design, job.opts
-    traces = load_traces(o.traces) if o.traces else None
-    segs = []
-    for s in o.stimuli:
-        a, b = make_stimulus(s, d.cfg, o.ops, o.seed, traces)
-        for t in d.levels_measured():
-            segs.append(Segment(s, t, a, b, d.golden(a, b, t)))
+    segs = design_segments(d, o.stimuli, o.ops, o.seed, o.traces)
     return {"activity": simulate_activity(_netlist(job, inputs[0]), segs, work / "activity",
                                           d.latency)}
 

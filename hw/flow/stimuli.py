@@ -28,7 +28,8 @@ import numpy as np
 from golden_model.codec import encode_layer
 from golden_model.config import CodecConfig, MultiplierConfig
 
-__all__ = ["STIMULI", "WS_HOLD", "make_stimulus", "load_traces", "traces_fit", "TRACES_PATH"]
+__all__ = ["STIMULI", "WS_HOLD", "make_stimulus", "load_traces", "traces_fit", "TRACES_PATH",
+           "design_segments"]
 
 #: Stimulus sets measured by default (trace sets are added when the traces exist).
 STIMULI = ("uniform", "stream", "ws")
@@ -138,3 +139,19 @@ def traces_fit(traces, cfg: MultiplierConfig) -> bool:
             if a.min() < cfg.a.min or a.max() > cfg.a.max or b.min() < cfg.b.min or b.max() > cfg.b.max:
                 return False
     return True
+
+
+def design_segments(design, stimuli, ops: int, seed: int, traces_path=None) -> list:
+    """The measurement segments of ``design`` (a :class:`hw.flow.designs.Design`): for every
+    stimulus set of ``stimuli`` (``ops`` operations, ``seed``; traces from ``traces_path`` for the
+    trace-based sets) and every truncation level it measures, one
+    :class:`hw.flow.activity.Segment` with the golden products."""
+    from .activity import Segment
+
+    traces = load_traces(traces_path) if traces_path else None
+    segs = []
+    for s in stimuli:
+        a, b = make_stimulus(s, design.cfg, ops, seed, traces)
+        for t in design.levels_measured():
+            segs.append(Segment(s, t, a, b, design.golden(a, b, t)))
+    return segs
