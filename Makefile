@@ -18,7 +18,7 @@ WAVES   ?= 0
 export SIM WAVES
 
 .DEFAULT_GOAL := all
-.PHONY: all main-job full sim-quick report-quick help venv test test-all bench metrics verilog engine bench-engine bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train bench-import onnx-example clean distclean
+.PHONY: all main-job full sim-quick report-quick help venv test test-all bench metrics verilog engine bench-engine bitstream verify-bitstream sim formal train evaluate mnist train-mnist evaluate-mnist spread bench-train bench-import onnx-example clean distclean
 
 all:  ## main job, quick (<= 15 min on 2 cores): metrics, evaluate, verilog, engine, sim-quick, report-quick; prints its elapsed time
 	@start=$$(date +%s); \
@@ -66,8 +66,12 @@ BOARD ?= icebreaker
 PE    ?= bucket
 LANES ?=
 BAUD  ?=
-bitstream: $(STAMP)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=) -> build/boards/BOARD/
-	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) -o $(BUILD)/boards/$(BOARD)
+bitstream: $(STAMP)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=, CLOCK_MHZ=MHz|auto: PLL) -> build/boards/BOARD/
+	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BUILD)/boards/$(BOARD)
+
+VERIFY_IMAGES ?= 2
+verify-bitstream: $(STAMP)  ## simulate the built iCE40 bitstream itself (icebox_vlog + Icarus + iCE40 cell models) through its UART pins, VERIFY_IMAGES= test images (default 2), every logit checked -> build/boards/BOARD/report.md
+	$(VPY) -m sim.tb_bitstream $(BUILD)/boards/$(BOARD) --images $(VERIFY_IMAGES)
 
 bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies, weight bits per PE style and lane count (measured in simulation)
 	$(VPY) -m sim.bench_engine

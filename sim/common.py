@@ -229,7 +229,7 @@ def bench_config() -> dict:
 def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, bench: dict,
               sim: str | None = None, waves: bool | None = None,
               build_args: list[str] | None = None, verilog: str | None = None,
-              opt: str | None = None) -> dict:
+              opt: str | None = None, extra_sources: list | None = None) -> dict:
     """Generate, build and simulate one configuration; return its summary.
 
     Parameters
@@ -247,6 +247,8 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
     verilog : str, optional
         Verilog text of the design (its top module ``module_name``) instead of generating it from
         the registry (the inference engine, whose program is data).
+    extra_sources : list of path, optional
+        More Verilog files to compile with the design (cell models of a netlist).
     opt : str, optional
         C++ optimisation of a Verilator model's per-cycle code (default: everything at ``-O0``;
         ``$QSQ_VERILATOR_OPT`` overrides, for everything): ``-O2`` pays for a large design simulated
@@ -277,7 +279,7 @@ def run_bench(*, module_name: str, params: dict, tag: str, test_module: str, ben
 
     args = list(build_args or []) + (verilator_build_args(src.read_text(), opt)
                                      if sim == "verilator" else ICARUS_BUILD_ARGS)
-    sources = [src]
+    sources = [src] + [Path(f) for f in extra_sources or []]
     build_waves = waves
     if sim == "icarus" and waves:
         # cocotb's own dump module declares a SystemVerilog ``string``, which -g2005 rejects:

@@ -4,7 +4,8 @@ Runs the cocotb cases of ``tests/test_hw_sim.py`` (CSD multiplier, core, decoder
 ``tests/test_flow_baselines_sim.py`` (compact CSD multiplier, baselines) and
 ``tests/test_engine_sim.py`` (inference engine) and ``tests/test_board_sim.py`` (the host protocol
 against the UART-bridged engine) -- these two on Verilator unless ``$QSQ_ENGINE_SIM`` says
-otherwise --, including the ``slow`` ones, on ``$SIM`` (or ``--sim``),
+otherwise --, including the ``slow`` ones, on ``$SIM`` (or ``--sim``), and
+``tests/test_bitstream_sim.py`` (a packed iCEBreaker bitstream read back and simulated in Icarus),
 then prints the configuration, vectors, result, time and throughput of every case that ran and
 writes ``build/sim/<SIM>/summary.md/.csv/.json``. Exit status is non-zero if any case failed.
 
@@ -32,7 +33,7 @@ HEADERS = ["configuration", "simulator", "vectors", "result", "time (s)", "sim (
 
 #: pytest files whose cocotb runs make up the regression (each run writes a summary.json).
 BENCH_TESTS = ("test_hw_sim.py", "test_flow_baselines_sim.py", "test_engine_sim.py",
-               "test_board_sim.py")
+               "test_board_sim.py", "test_bitstream_sim.py")
 
 
 def main(argv=None) -> int:

@@ -74,3 +74,18 @@ def test_quick_multiplier_report_is_labelled(quick):
     lines = section_title(data)
     assert lines[0].endswith(" (quick run)") is quick
     assert any(ln.startswith("**Quick run** (`qsq report --quick`") for ln in lines) is quick
+
+
+def test_every_make_target_is_in_the_readme_with_a_time():
+    """The README's *Make targets* table has a row for every documented target of the Makefile,
+    and every row gives a measured time or says plainly that there is none."""
+    targets = re.findall(r"^([a-z][a-z0-9-]*):[^#\n]*## ", (REPO / "Makefile").read_text(), re.M)
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Make targets", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in table.splitlines() if r.startswith("| `make")]
+    named = {t for r in rows for t in re.findall(r"`make ([a-z][a-z0-9-]*)", r.split(" | ")[0])}
+    named |= {"all"} if any(r.startswith("| `make` ") for r in rows) else set()
+    assert sorted(set(targets) - named) == []
+    for r in rows:
+        time_cell = r.rstrip(" |").rsplit(" | ", 1)[1]
+        assert re.search(r"\d\s*(s|min|h)\b|not measured", time_cell), r

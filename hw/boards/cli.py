@@ -10,6 +10,7 @@ Examples::
 
 from __future__ import annotations
 
+import sys
 import time
 
 from hw.engine.cli import parse_levels
@@ -57,7 +58,27 @@ def add_bitstream_args(p) -> None:
     p.add_argument("--top-only", action="store_true",
                    help="write the platform's files (RTLIL, Verilog, constraints) without "
                         "running Yosys and nextpnr")
+    p.add_argument("--clock-mhz", type=_clock_arg, default=None, metavar="MHZ|auto",
+                   help="clock the design from the board's PLL at the highest frequency at most "
+                        "MHZ whose UART divisor still hits --baud; 'auto': build at the board's "
+                        "first guess, and again at 92%% of the measured fmax if it misses it "
+                        "(default: the board oscillator, no PLL)")
     p.add_argument("-o", "--out", default=None, help="output folder (default build/boards/BOARD)")
+
+
+def _clock_arg(text: str):
+    import argparse
+
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 1.0 <= value <= 400.0:
+        raise argparse.ArgumentTypeError(f"must be a frequency in MHz, 1 to 400, or 'auto', "
+                                         f"not {text!r}")
+    return value
 
 
 def run_bitstream(args) -> int:
@@ -71,24 +92,32 @@ def run_bitstream(args) -> int:
     check_output_dir(args.out or Path("build") / "boards" / args.board, "-o/--out")
     try:
         r = build_bitstream(args.board, args.lanes, args.pe, args.model, args.trunc, args.baud,
-                            args.seed, args.out, args.top_only)
+                            args.seed, args.out, args.top_only, clock_mhz=args.clock_mhz)
     except RuntimeError as exc:      # a tool is missing or failed: one line naming its log
         raise ValueError(str(exc)) from None
     if args.top_only:
         print(f"qsq bitstream: {r['board']} platform files -> {r['out']}/")
         return 0
     util = r["nextpnr"]["utilisation"]
-    clk = next(iter(r["nextpnr"]["clocks"].values()), None)
+    from .build import design_clock
+
+    clk = design_clock(r)
     print(f"qsq bitstream: {r['board']} ({r['device']}), {r['engine']['pe']} PE, "
           f"{r['engine']['lanes']} lanes -> {r['bitstream']['file']}")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in r["seconds"].items()))
     print("  utilisation: " + ", ".join(f"{k} {u}/{a}" for k, (u, a) in util.items() if u))
     if clk:
         print(f"  fmax {clk['fmax_mhz']} MHz at a {clk['target_mhz']} MHz clock "
-              f"({'PASS' if clk['pass'] else 'FAIL'})")
+              f"({'PASS' if clk['pass'] else 'FAIL'})"
+              + (f", PLL {r['pll']['params']}" if r.get("pll") else ", no PLL"))
     print("  memories: " + ", ".join(f"{k.split('.')[-1]} -> {v}"
                                       for k, v in sorted(r["yosys"]["memories"].items())))
     print(f"  see {r['out']}/report.md; program with `{r['programmer']}` (not run here)")
+    if clk and not clk["pass"]:
+        print(f"qsq bitstream: error: the design misses its {clk['target_mhz']} MHz clock (fmax "
+              f"{clk['fmax_mhz']} MHz): build with a lower --clock-mhz, or --clock-mhz auto",
+              file=sys.stderr)
+        return 1
     return 0
 
 

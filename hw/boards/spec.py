@@ -63,6 +63,9 @@ class BoardSpec:
         which carries its LEDs 2..6).
     programmer : str
         How to load the bitstream (documentation only; nothing here programs a board).
+    pll_first_mhz : float
+        ``qsq bitstream --clock-mhz auto``: the PLL clock of the first build (a later build uses
+        the fmax the first measured).
     """
 
     name: str
@@ -75,6 +78,7 @@ class BoardSpec:
     reset_button: int = 0
     extra_resources: str | None = None
     programmer: str = ""
+    pll_first_mhz: float = 30.0
 
     def make_platform(self):
         """A new instance of the platform class."""
@@ -90,7 +94,7 @@ def _ulx3s(size: str) -> BoardSpec:
                      f"Radiona ULX3S with an ECP5 LFE5U-{size} (CABGA381, speed 6), 25 MHz "
                      "oscillator, FTDI UART (US1 port)",
                      class_leds=(0, 1, 2, 3), active_led=7, failed_led=6, reset_button=0,
-                     programmer="openFPGALoader -b ulx3s qsq_board.bit")
+                     programmer="openFPGALoader -b ulx3s qsq_board.bit", pll_first_mhz=50.0)
 
 
 #: Board name -> spec; ``ulx3s`` is the ULX3S-85F.

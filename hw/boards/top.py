@@ -27,7 +27,7 @@ from .spec import BOARDS, MAX_BAUD_ERROR, BoardSpec, board_spec, check_divisor, 
 from .uart import UARTRx, UARTTx
 
 __all__ = ["BoardSpec", "BOARDS", "board_spec", "BoardCore", "BoardTop", "uart_divisor",
-           "MAX_BAUD_ERROR", "CORE_NAME", "TOP_NAME"]
+           "MAX_BAUD_ERROR", "CORE_NAME", "TOP_NAME", "board_led_map"]
 
 #: Verilog name of :class:`BoardCore` (simulation) and of the platform top.
 CORE_NAME = "qsq_board_core"
@@ -108,25 +108,44 @@ class BoardTop(Elaboratable):
         The compiled network.
     baud : int
         UART line rate (default :data:`hw.boards.protocol.DEFAULT_BAUD`).
+    pll : PLLSettings, optional
+        Clock the design from the board's PLL with these settings
+        (:func:`hw.boards.pll.pll_settings`); default: the board oscillator, no PLL.
 
     Notes
     -----
-    The design runs in the platform's default clock domain at the board oscillator's frequency
-    (no PLL). The reset button resets it (after a two-stage synchroniser); the platform's
-    power-on reset does so at configuration.
+    Without ``pll`` the design runs in the platform's default clock domain at the board
+    oscillator's frequency, and the platform's power-on reset resets it at configuration. With
+    ``pll`` it runs at ``pll.f_out`` in a domain of :class:`hw.boards.pll.PLLClock`, held in reset
+    until the PLL locks. Either way the reset button resets it (after a two-stage synchroniser).
     """
 
-    def __init__(self, spec: BoardSpec, program, baud: int = P.DEFAULT_BAUD):
+    def __init__(self, spec: BoardSpec, program, baud: int = P.DEFAULT_BAUD, pll=None):
+        from .pll import PLLSettings
+
         if not isinstance(spec, BoardSpec):
             raise TypeError(f"spec must be a BoardSpec, not {spec!r}")
-        self.spec, self.program, self.baud = spec, program, baud
+        if pll is not None and not isinstance(pll, PLLSettings):
+            raise TypeError(f"pll must be a PLLSettings or None, not {pll!r}")
+        self.spec, self.program, self.baud, self.pll = spec, program, baud, pll
+
+    def clock_hz(self, platform) -> float:
+        """The design's clock frequency on ``platform``."""
+        return platform.default_clk_frequency if self.pll is None else self.pll.f_out
 
     def divisor(self, platform) -> int:
-        return uart_divisor(platform.default_clk_frequency, self.baud)
+        return uart_divisor(self.clock_hz(platform), self.baud)
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
+        if self.pll is not None:
+            from amaranth.hdl import ClockDomain
+
+            from .pll import PLLClock
+
+            m.domains.sync = ClockDomain("sync")
+            m.submodules.clock = PLLClock(self.pll)
         core = BoardCore(self.program, self.divisor(platform))
         m.submodules.button = btn = io.Buffer("i", platform.request("button", spec.reset_button,
                                                                     dir="-"))
@@ -143,9 +162,17 @@ class BoardTop(Elaboratable):
             m.submodules[f"led{n}"] = buf = io.Buffer("o", platform.request("led", n, dir="-"))
             m.d.comb += buf.o.eq(value)
 
-        for bit, n in enumerate(spec.class_leds):
-            if bit < len(core.cls):
-                led(n, core.cls[bit])
-        led(spec.active_led, core.active | core.engine_busy)
-        led(spec.failed_led, core.failed)
+        leds = board_led_map(spec, len(core.cls))
+        for bit, n in enumerate(leds["cls"]):
+            led(n, core.cls[bit])
+        led(leds["active"], core.active | core.engine_busy)
+        led(leds["failed"], core.failed)
         return m
+
+
+def board_led_map(spec: BoardSpec, class_width: int) -> dict:
+    """Which ``led`` resource shows what on a :class:`BoardTop`: ``{"cls": [led of class bit 0,
+    bit 1, ...], "active": led, "failed": led}`` (``active`` is the bridge's ``active`` or the
+    engine's ``busy``; only the class bits the board has LEDs for are shown)."""
+    return {"cls": list(spec.class_leds[:class_width]), "active": spec.active_led,
+            "failed": spec.failed_led}

@@ -256,6 +256,28 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
     return out
 
 
+#: ``--wide``: shapes beyond the matrix, tried with the decomposition (not part of
+#: ``make formal``; the README reports their verdicts and times).
+WIDE = ((20, 20), (24, 8))
+#: Levels tried at the :data:`WIDE` shapes: exact and the runtime-level design (the engines').
+WIDE_LEVELS = (0, "runtime")
+
+
+def wide_proofs() -> list[Proof]:
+    """The decomposed parts (``rows``, ``acc``) of the engines' variant at the :data:`WIDE`
+    shapes and :data:`WIDE_LEVELS`, one run per level; no end-to-end part (beyond
+    :func:`e2e_feasible`)."""
+    out = []
+    for aw, bw in WIDE:
+        for module, gating, sign in SHAPE_VARIANTS:
+            for a_s, b_s in SHAPE_OPERANDS:
+                designs = [d for d in _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
+                           if d.params["truncation"] in WIDE_LEVELS]
+                out += _group_proofs(f"wide-{_name(module, gating, sign)}-"
+                                     f"{_tag(a_s, b_s, aw, bw)}", designs, False)
+    return out
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         ws = tuple(int(x) for x in text.split(","))
@@ -303,6 +325,10 @@ def main(argv=None) -> int:
     p.add_argument("--e2e", choices=E2E_MODES, default="enable",
                    help="end-to-end part (shapes up to 8x8): runtime-level designs with row "
                         "enables (default), every runtime-level design, every design, or none")
+    p.add_argument("--wide", action="store_true",
+                   help="instead of the matrix: the engines' variant at the wider shapes "
+                        + ", ".join(f"{a}x{b}" for a, b in WIDE)
+                        + " (exact and runtime level), decomposed parts only")
     p.add_argument("-k", action="append", default=[], metavar="SUBSTR",
                    help="only proofs whose name contains SUBSTR (repeatable: any)")
     p.add_argument("--list", action="store_true", help="list the selected proofs and exit")
@@ -322,7 +348,7 @@ def main(argv=None) -> int:
         return print_summary(args.out, args.readme)
     mode = {8: "all"} if args.levels == "default" else args.levels
     engine = None
-    if args.shapes:
+    if args.shapes and not args.wide:
         t0 = time.monotonic()
         engine = engine_shapes()
         print(f"formal: the default engines' multipliers and decoders "
@@ -330,9 +356,9 @@ def main(argv=None) -> int:
                   f"{_name(*m[:3])} {_tag(m[4], m[6], m[3], m[5])} from {m[7]}"
                   for m in engine[0]) + "; decoders " + ", ".join(
                   f"{c}-bit codes / {s}-bit scales" for c, s, _ in engine[1]), flush=True)
-    selected = [x for x in proofs(args.widths, mode, args.shapes, engine,
-                                  "none" if args.e2e == "none" else args.e2e)
-                if not args.k or any(k in x.name for k in args.k)]
+    matrix = wide_proofs() if args.wide else proofs(args.widths, mode, args.shapes, engine,
+                                                    "none" if args.e2e == "none" else args.e2e)
+    selected = [x for x in matrix if not args.k or any(k in x.name for k in args.k)]
     if not selected:
         p.error(f"-k {args.k!r} selects no proof (see --list)")
     if args.list:

@@ -1,0 +1,316 @@
+"""Bitstream-level bench: the packed iCE40 bitstream of ``qsq bitstream``, simulated through its pins.
+
+The bench checks what a board would run, not the RTL: the placed-and-routed configuration that
+``icepack`` packed (``qsq_board.asc``, its ASCII form, which the build keeps) is turned back into
+a netlist by ``icebox_vlog`` (Debian package ``fpga-icestorm``) -- one Verilog module of LUT
+functions, carry chains and flip-flops read out of the configuration bits, with the block RAMs as
+``SB_RAM40_4K`` instances carrying their initial contents -- and simulated in Icarus with Yosys's
+iCE40 cell models (``ice40/cells_sim.v``, with ``NO_ICE40_DEFAULT_ASSIGNMENTS``).
+
+The stimulus is the one the RTL board bench uses (:func:`sim.tb_board.request_script`, the
+protocol encoders of :mod:`hw.boards.protocol` and the replies of
+:class:`hw.boards.model.BoardModel`): INFO, TRUNC and INFER requests for test images of the build's
+network go in on the UART's ``rx`` pin and every reply byte on ``tx`` is compared with the model,
+every logit with the golden model; the class LEDs, the failed LED and the active LED are checked
+after each reply (after the pin's inversion). The clock pin runs at the bench's clock; the board's
+reset button is held released; the platform's power-on reset runs out before the first request.
+
+A packed-bitstream netlist simulates at a few thousand clock cycles per second: build the board
+with a fast UART for this (``qsq bitstream --baud 3000000`` on the iCEBreaker's 12 MHz is 4 clock
+cycles per bit) and keep the image count small.
+
+Run on its own: ``python -m sim.tb_bitstream BUILD_DIR`` (a folder written by ``qsq bitstream``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+try:
+    import cocotb
+except ImportError:  # the runner side only needs the pure-Python parts
+    cocotb = None
+
+__all__ = ["ICE40_CELLS", "board_pins", "asc_netlist", "run"]
+
+#: Yosys's iCE40 cell models (Debian ``yosys`` / ``yosys-dev`` install them here).
+ICE40_CELLS = Path("/usr/share/yosys/ice40/cells_sim.v")
+#: Verilog module name of the netlist read back from the bitstream.
+NETLIST_TOP = "qsq_board_asc"
+#: Clock cycles of the platform's power-on reset at most (Amaranth's iCE40 platforms hold the
+#: reset 15 us after configuration: 180 cycles at 12 MHz), with margin.
+POR_CYCLES = 1000
+
+
+if cocotb is not None:
+    @cocotb.test()
+    async def bitstream_protocol(dut):
+        """Every reply of the bitstream's netlist matches the protocol model and the golden logits."""
+        from sim.common import bench_config
+        from sim.tb_board import check_protocol
+
+        cfg = bench_config()
+        await check_protocol(dut, cfg, cfg["pins"], settle_cycles=POR_CYCLES)
+
+
+#: Bench model of the iCE40 PLL, which Yosys's cell library declares as a black box: the output
+#: clock at the frequency the bitstream's divider bits set from ``QSQ_PLL_FIN_MHZ`` (the board
+#: oscillator; ``icebox_vlog`` leaves ``PACKAGEPIN`` unconnected), locked after 16 output cycles.
+PLL_MODEL = """// qsq bench model of SB_PLL40_PAD (simple feedback): f_out = f_in (DIVF+1) / ((DIVR+1) 2^DIVQ)
+`timescale 1ns / 1ps
+module SB_PLL40_PAD (input PACKAGEPIN, output PLLOUTCORE, output PLLOUTGLOBAL,
+                     input EXTFEEDBACK, input [7:0] DYNAMICDELAY, output LOCK, input BYPASS,
+                     input RESETB, input LATCHINPUTVALUE, output SDO, input SDI, input SCLK);
+%(params)s
+    reg clk = 1'b0;
+    reg locked = 1'b0;
+    real period_ns;
+    integer k;
+    assign PLLOUTCORE = clk;
+    assign PLLOUTGLOBAL = clk;
+    assign LOCK = locked;
+    assign SDO = 1'b0;
+    initial begin
+        period_ns = 1000.0 * (DIVR + 1) * (1 << DIVQ) / (`QSQ_PLL_FIN_MHZ * (DIVF + 1));
+        for (k = 0; k < 32; k = k + 1) #(period_ns / 2) clk = ~clk;
+        locked = 1'b1;
+        forever #(period_ns / 2) clk = ~clk;
+    end
+endmodule
+"""
+
+
+def _cell_library(out: Path, pll: bool) -> list[Path]:
+    """The cell models to compile: Yosys's, and with ``pll`` a copy without its black-box PLLs
+    plus :data:`PLL_MODEL`."""
+    if not pll:
+        return [ICE40_CELLS]
+    text = ICE40_CELLS.read_text()
+    m = re.search(r"module SB_PLL40_PAD\b.*?\);(.*?)endmodule", text, re.S)
+    if m is None:
+        raise RuntimeError(f"{ICE40_CELLS}: no SB_PLL40_PAD declaration to model")
+    params = "\n".join("    " + line.strip() for line in m.group(1).strip().splitlines()
+                       if line.strip().startswith("parameter"))
+    start = text.rfind("(* blackbox *)", 0, m.start())
+    start = start if start >= 0 and text[start:m.start()].strip() == "(* blackbox *)" else m.start()
+    out.mkdir(parents=True, exist_ok=True)
+    cells, model = out / "ice40_cells_sim.v", out / "qsq_pll_model.v"
+    cells.write_text(text[:start] + text[m.end():])
+    model.write_text(PLL_MODEL % {"params": params})
+    return [cells, model]
+
+
+def _pll_net(netlist: str) -> str:
+    """The net the PLL's global output drives in an ``icebox_vlog`` netlist."""
+    m = re.search(r"SB_PLL40_PAD\b.*?\.PLLOUTGLOBAL\((\w+)\)", netlist, re.S)
+    if m is None:
+        raise RuntimeError("the build has a PLL but its netlist has no SB_PLL40_PAD output")
+    return m.group(1)
+
+
+def _pcf_ports(pcf: Path) -> set[str]:
+    return set(re.findall(r"^set_io\s+(\S+)", pcf.read_text(), re.M))
+
+
+def board_pins(spec, pcf: Path, class_width: int) -> dict:
+    """The :data:`sim.tb_board.CORE_PINS`-style map of a board build's pins.
+
+    Port names are Amaranth's (``<resource>_<number>__io``, ``uart_0__rx__io``) and must appear in
+    the build's pin constraint file ``pcf``; the inversions are the platform's.
+    """
+    from hw.boards.top import board_led_map
+
+    plat = spec.make_platform()
+    ports = _pcf_ports(pcf)
+
+    def port(name: str) -> str:
+        if name not in ports:
+            raise ValueError(f"{pcf}: no pin {name!r} (found {sorted(ports)})")
+        return name
+
+    def inverted(res, n) -> bool:
+        return bool(plat.lookup(res, n).ios[0].invert)
+
+    leds = board_led_map(spec, class_width)
+    btn = spec.reset_button
+    return {"clk": port(f"{plat.default_clk}_0__io"),
+            "rx": port("uart_0__rx__io"), "tx": port("uart_0__tx__io"),
+            # the button pin at its pressed level (the bench releases it after a few cycles)
+            "reset": [port(f"button_{btn}__io"), 0 if inverted("button", btn) else 1],
+            "cls_bits": [[port(f"led_{n}__io"), inverted("led", n)] for n in leds["cls"]],
+            "failed": [port(f"led_{leds['failed']}__io"), inverted("led", leds["failed"])],
+            "active": [port(f"led_{leds['active']}__io"), inverted("led", leds["active"])]}
+
+
+def asc_netlist(build: Path, out: Path) -> Path:
+    """``icebox_vlog`` of ``build/qsq_board.asc`` (ports named by the build's ``.pcf``) -> ``out``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``icebox_vlog`` is missing (one line naming the package) or fails.
+    FileNotFoundError
+        If the build folder has no ``.asc`` / ``.pcf`` (not an iCE40 build of ``qsq bitstream``).
+    """
+    from hw.boards.top import TOP_NAME
+
+    asc, pcf = build / f"{TOP_NAME}.asc", build / f"{TOP_NAME}.pcf"
+    for f in (asc, pcf):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: no such file (build an iCE40 board with qsq bitstream "
+                                    "first)")
+    exe = shutil.which("icebox_vlog")
+    if exe is None:
+        raise RuntimeError("icebox_vlog not found: install the Debian package fpga-icestorm "
+                           "(apt-get install fpga-icestorm)")
+    proc = subprocess.run([exe, "-S", "-p", str(pcf), "-n", NETLIST_TOP, str(asc)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"icebox_vlog failed on {asc}: {proc.stderr.strip()[-500:]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(proc.stdout)
+    return out
+
+
+def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None = None,
+        progress: bool = False, fault: str | None = None) -> dict:
+    """Simulate the bitstream of the iCE40 build folder ``build`` on its network's test images.
+
+    Parameters
+    ----------
+    build : path
+        A folder written by :func:`hw.boards.build.build_bitstream` (``report.json``, the
+        ``.asc`` and ``.pcf``).
+    images : int or list of int
+        How many test images (or which) are classified at every setting of ``truncs``.
+    truncs : list, optional
+        Truncation settings sent with TRUNC (each an int or per-layer list; default: one TRUNC
+        to the build's levels after reset).
+    errors : bool
+        Also provoke every error reply once (as the RTL bench does).
+    fault : str, optional
+        Bench self-test: ``"reply"`` changes one expected reply byte, so the run must fail.
+
+    Raises
+    ------
+    ValueError
+        If ``build`` is not an iCE40 build (ECP5 bitstreams have no reader here).
+    AssertionError
+        On any mismatch (the summary records it first).
+    """
+    import numpy as np
+
+    from hw.boards.build import build_program
+    from hw.boards.model import BoardModel
+    from hw.boards.spec import board_spec
+    from hw.boards.top import BoardCore
+    from hw.engine.workloads import file_workload, workload
+
+    from .common import build_root, run_bench
+    from .tb_board import request_script
+
+    build = Path(build)
+    rep_path = build / "report.json"
+    if not rep_path.is_file():
+        raise FileNotFoundError(f"{rep_path}: no such file (not a qsq bitstream build folder)")
+    rep = json.loads(rep_path.read_text())
+    if rep.get("family", "ice40") != "ice40":
+        raise ValueError(f"build must be an iCE40 build (icebox_vlog reads iCE40 bitstreams), not "
+                         f"a {rep.get('family')} build ({build})")
+    spec = board_spec(rep["board"])
+    eng = rep["engine"]
+    prog = build_program(eng["pe"], eng["lanes"], eng.get("model_file"), eng.get("trunc", 0))
+    model_file = eng.get("model_file")
+    wl = workload("digits") if model_file is None else file_workload(model_file)
+    levels = [[int(t)] * len(prog.layers) if np.ndim(t) == 0 else [int(v) for v in t]
+              for t in (truncs or [])]
+    idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
+    divisor = int(rep["divisor"])
+    core = BoardCore(prog, divisor)
+    if not levels:
+        levels = [list(BoardModel(prog).levels)]     # a TRUNC to the levels after reset
+    steps = request_script(prog, wl, eng["pe"], idx, levels, errors, core.timeout, divisor)
+    if fault == "reply":
+        b = bytearray.fromhex(steps[0]["expect"])
+        b[-1] ^= 1
+        steps[0]["expect"] = b.hex()
+    elif fault is not None:
+        raise ValueError(f"fault must be None or 'reply', not {fault!r}")
+    if not ICE40_CELLS.is_file():
+        raise RuntimeError(f"{ICE40_CELLS} not found: install the Debian package yosys (its iCE40 "
+                           "cell models)")
+    tr = "-".join("".join(str(v) for v in lv) for lv in levels) or "reset"
+    tag = (f"bitstream_{spec.name}_{eng['pe']}{eng['lanes']}_t{tr}_n{len(idx)}"
+           f"{'_err' if errors else ''}{'_fault-' + fault if fault else ''}")
+    out = build_root("icarus") / tag
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "steps.json").write_text(json.dumps(steps) + "\n")
+    netlist = asc_netlist(build, out / "netlist" / f"{NETLIST_TOP}.v")
+    pins = board_pins(spec, build / "qsq_board.pcf", prog.widths["class"])
+    pll = bool(rep.get("pll"))
+    cells = _cell_library(out / "cells", pll)
+    defines = ["-DNO_ICE40_DEFAULT_ASSIGNMENTS"]
+    if pll:
+        # the PLL model makes the clock; the bench counts its cycles and checks its frequency
+        pins.update(clk=_pll_net(netlist.read_text()), clock_from_design=True,
+                    clock_mhz=rep["clock_mhz"])
+        defines.append(f"-DQSQ_PLL_FIN_MHZ={float(rep['oscillator_mhz'])!r}")
+    params = {"board": spec.name, "pe": eng["pe"], "lanes": eng["lanes"], "truncs": levels,
+              "images": len(idx), "errors": errors, "build": str(build)}
+    try:
+        summary = run_bench(module_name=NETLIST_TOP, params=params, tag=tag,
+                            test_module="sim.tb_bitstream",
+                            bench={"divisor": divisor, "pins": pins, "progress": progress},
+                            sim="icarus", waves=waves, verilog=netlist.read_text(),
+                            build_args=defines, extra_sources=cells)
+    except AssertionError:
+        if fault is None:
+            _record(build, rep, out, levels, idx, errors, passed=False)
+        raise
+    if fault is None:
+        _record(build, rep, out, levels, idx, errors, passed=True)
+    return summary
+
+
+def _record(build: Path, rep: dict, out: Path, levels, idx, errors: bool, passed: bool) -> None:
+    """The verification's outcome into the build's ``report.json`` / ``report.md``."""
+    from golden_model.fileio import atomic_write_text
+    from hw.boards.build import report_markdown
+
+    bench_file = out / "bench.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.is_file() else {}
+    rep["verify"] = {"passed": passed, "images": idx, "truncs": levels, "errors": errors,
+                     "requests": bench.get("vectors"), "inferences": bench.get("inferences"),
+                     "mismatches": bench.get("mismatches", ["the bench wrote no results"]),
+                     "seconds": bench.get("seconds"), "results": str(out)}
+    atomic_write_text(build / "report.json", json.dumps(rep, indent=1) + "\n")
+    atomic_write_text(build / "report.md", report_markdown(rep))
+
+
+def main(argv=None) -> int:
+    from .common import _int_type, main_args, run_main
+
+    p = main_args("Simulate the netlist of a packed iCE40 bitstream (qsq bitstream's output "
+                  "folder) through its UART pins against the protocol model and the golden logits.")
+    p.add_argument("build", help="the folder qsq bitstream wrote (qsq_board.asc, report.json)")
+    p.add_argument("--images", type=_int_type(1, 10_000), default=3,
+                   help="test images per truncation setting (default 3)")
+    p.add_argument("--trunc", action="append", default=None,
+                   help="truncation level, or comma-separated per-layer levels, sent with TRUNC "
+                        "before the images; repeatable (default: the build's levels after reset)")
+    p.add_argument("--errors", action="store_true", help="also provoke every error reply once")
+    args = p.parse_args(argv)
+    if args.sim not in (None, "icarus"):
+        p.error(f"--sim must be icarus for a bitstream netlist (Yosys's iCE40 cell models), "
+                f"not {args.sim!r}")
+    truncs = [[int(v) for v in t.split(",")] if "," in t else int(t) for t in (args.trunc or [])]
+    return run_main(p, run, build=args.build, images=args.images, truncs=truncs or None,
+                    errors=args.errors, waves=args.waves or None, progress=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
