@@ -262,6 +262,19 @@ def test_run_classifies_an_image_file(synthetic, tmp_path, capsys):
     assert f"  logits {[int(v) for v in gold]}" in out
 
 
+def test_run_engine_rate_needs_a_known_program(synthetic, tmp_path, capsys):
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(synthetic[1]) as board:
+        assert main(["run", "--port", board.port, "--image", str(f), "--clock-mhz", "24"]) == 0
+        out = capsys.readouterr().out
+        assert "images/s over the link, measured end to end" in out
+        assert "engine-only rate: unknown (the board's program 0x" in out
+        assert main(["run", "--port", board.port, "--image", str(f), "--clock-mhz", "0.5"]) == 2
+        assert ("--clock-mhz must be a frequency in MHz, 1 to 400, not 0.5"
+                in capsys.readouterr().err)
+
+
 def test_run_reports_board_errors(synthetic, tmp_path, capsys):
     wl, prog = synthetic
     f = tmp_path / "img.bin"
@@ -322,12 +335,22 @@ Info: Max frequency for clock 'cd_sync.clk': 31.66 MHz (PASS at 12.00 MHz)
 
 @pytest.mark.slow
 def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
-    prog = compile_program(workload("digits").model("bucket"), EngineConfig(lanes=8))
+    from hw.engine.config import FPGA_POWER
+
+    # as `qsq bitstream` builds it (the power style is part of the program id)
+    prog = compile_program(workload("digits").model("bucket"),
+                           EngineConfig(lanes=8, power=FPGA_POWER))
     with FakeBoard(prog) as board:
         assert main(["run", "--port", board.port, "--images", "3", "--check",
-                     "--trunc", "3,2,4,1"]) == 0
+                     "--trunc", "3,2,4,1", "--clock-mhz", "24"]) == 0
         out = capsys.readouterr().out
         assert out.count("logits match the golden model") == 3 and "3 images in" in out
+        from hw.engine.schedule import compute_cycles
+        from hw.engine.top import engine_timing
+
+        cycles = compute_cycles(prog, engine_timing(prog))
+        assert (f"engine-only rate: {24e6 / cycles:,.0f} images/s ({cycles} cycles per image"
+                in out)
         assert main(["run", "--port", board.port, "--image", "x.npy", "--check"]) == 2
         assert "it does not apply to --image" in capsys.readouterr().err
     wl = workload("digits")

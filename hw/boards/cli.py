@@ -148,6 +148,10 @@ def register(sub) -> None:
                      help="one image: .npy of C*H*W pixels 0..255, or a raw file of C*H*W bytes")
     r.add_argument("--trunc", type=parse_levels, default=None,
                    help="set the truncation level(s) first: T or T1,T2,... per compute layer")
+    r.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                   help="the board's clock (report.md of its build says it): also print the "
+                        "engine-only rate, MHZ / the engine's cycles per image (known for the "
+                        "committed digits model, from the board's program id)")
     r.add_argument("--logits", action="store_true", help="print the logits too")
     r.add_argument("--check", action="store_true",
                    help="compare every logit with the golden model (the board must run the "
@@ -298,11 +302,43 @@ def _run(args) -> int:
         secs = time.perf_counter() - start
         tail = f"; {correct}/{len(images)} correct" if labels is not None else ""
         print(f"{len(images)} images in {secs:.2f} s ({len(images) / secs:.1f} images/s over the "
-              f"link){tail}")
+              f"link, measured end to end){tail}")
+        if args.clock_mhz is not None:
+            print(_engine_rate(info, args.clock_mhz))
         if mismatches:
             print(f"{mismatches} images differ from the golden model")
             return 1
     return 0
+
+
+def _committed_program(info: P.BoardInfo):
+    """The committed digits model compiled as the board's (``None`` if its program id differs)."""
+    from hw.engine.config import FPGA_POWER, EngineConfig
+    from hw.engine.program import compile_program
+    from hw.engine.workloads import workload
+
+    from .model import program_id
+
+    prog = compile_program(workload("digits").model(info.pe),
+                           EngineConfig(lanes=info.lanes, pe=info.pe, power=FPGA_POWER),
+                           list(info.reset_levels) if info.pe != "int8" else 0)
+    return prog if program_id(prog) == info.program_id else None
+
+
+def _engine_rate(info: P.BoardInfo, clock_mhz: float) -> str:
+    """The engine-only images/s line of ``qsq run --clock-mhz``."""
+    from hw.engine.schedule import compute_cycles
+    from hw.engine.top import engine_timing
+
+    if not 1.0 <= clock_mhz <= 400.0:
+        raise ValueError(f"--clock-mhz must be a frequency in MHz, 1 to 400, not {clock_mhz!r}")
+    prog = _committed_program(info)
+    if prog is None:
+        return (f"engine-only rate: unknown (the board's program 0x{info.program_id:08x} is not "
+                "the committed digits model's, whose cycles this host knows)")
+    cycles = compute_cycles(prog, engine_timing(prog))
+    return (f"engine-only rate: {clock_mhz * 1e6 / cycles:,.0f} images/s ({cycles} cycles per "
+            f"image, last pixel to first logit, at {clock_mhz:g} MHz; computed, not measured)")
 
 
 def _golden(info: P.BoardInfo, wl, levels, n: int):
@@ -317,9 +353,7 @@ def _golden(info: P.BoardInfo, wl, levels, n: int):
     from .model import program_id
 
     # The digits workload's network is the committed model quantized as `qsq compile` does it.
-    prog = compile_program(wl.model(info.pe), EngineConfig(lanes=info.lanes, pe=info.pe, power=FPGA_POWER),
-                           list(info.reset_levels) if info.pe != "int8" else 0)
-    if program_id(prog) != info.program_id:
+    if _committed_program(info) is None:
         raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is not the "
-                         f"committed digits model's (0x{program_id(prog):08x})")
+                         f"committed digits model's")
     return golden_logits(wl, info.pe, levels if info.pe != "int8" else 0, np.arange(n))

@@ -103,7 +103,7 @@ BOARDS = {
         "icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
         "1BitSquared iCEBreaker (iCE40 UP5K, SG48), 12 MHz oscillator, FTDI UART (second "
         "interface of the USB port)",
-        class_leds=(2, 3, 4, 5), active_led=1, failed_led=0, default_lanes=8, reset_button=0,
+        class_leds=(2, 3, 4, 5), active_led=1, failed_led=0, default_lanes=16, reset_button=0,
         extra_resources="break_off_pmod", programmer="iceprog qsq_board.bin"),
     **{f"ulx3s-{s.lower()}": _ulx3s(s) for s in ("12F", "25F", "45F", "85F")},
 }
