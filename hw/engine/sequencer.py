@@ -125,7 +125,10 @@ class Sequencer(wiring.Component):
         lane = Signal(self.lane_width, name="lane")
         c = like("C", "c")
         ry, rx = like("k", "ry"), like("k", "rx")
-        nrows, ncols = like("k", "nrows", 1), like("k", "ncols", 1)
+        # the last kernel row/column and channel of this position, set in SETUP (compared with
+        # the counters as they are: no subtraction between a register and the issue decision)
+        nrows_m1, ncols_m1 = like("k", "nrows_m1", 1), like("k", "ncols_m1", 1)
+        c_m1 = like("C", "c_m1")
         act, act_row, act_ch = Signal(aw, name="act"), Signal(aw, name="act_row"), Signal(aw, name="act_ch")
         w, w_row, w_ch = Signal(ww, name="w"), Signal(ww, name="w_row"), Signal(ww, name="w_ch")
         n_out = 2 if self.pairs else 1
@@ -165,9 +168,9 @@ class Sequencer(wiring.Component):
         w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
 
         # ---- tap flags and the spacing rule
-        row_end = rx == ncols - 1
-        ch_end = row_end & (ry == nrows - 1)
-        last = ch_end & (c == d.C - 1)
+        row_end = rx == ncols_m1
+        ch_end = row_end & (ry == nrows_m1)
+        last = ch_end & (c == c_m1)
         final_pos = (py == d.PH - 1) & (px + (pair & ~d.pool & has_b) == d.PW - 1) & win_last
         with m.If(spacing != 0):
             m.d.sync += spacing.eq(spacing - 1)
@@ -214,7 +217,7 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     c.eq(0), ry.eq(0), rx.eq(0),
-                    nrows.eq(yhi - ylo + 1), ncols.eq(xhi - xlo_u + 1),
+                    nrows_m1.eq(yhi - ylo), ncols_m1.eq(xhi - xlo_u), c_m1.eq(d.C - 1),
                     act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
                     w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
                 ]
