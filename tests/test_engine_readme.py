@@ -51,3 +51,15 @@ def test_refusals(tmp_path, capsys):
     assert main(["readme-engine", "--report", str(quick), "--readme", str(readme)]) == 2
     assert "is a quick run" in capsys.readouterr().err
     assert readme.read_text() == f"{README_BEGIN}\n{README_END}\n"
+
+
+def test_module_table_lists_every_module_and_the_sum():
+    from hw.flow.engine_tables import module_table
+
+    lines = module_table({"up5k bucket": {"(top)": {"LUT4": 10, "FF": 5, "DSP": 0},
+                                          "lanes": {"LUT4": 30, "FF": 20, "DSP": 0}}})
+    text = "\n".join(lines)
+    assert "up5k bucket:" in text and "| module | LUT4 | FF |" in text   # DSP: all 0, left out
+    assert "| (top) | 10 | 5 |" in text and "| lanes | 30 | 20 |" in text
+    assert "| sum | 40 | 25 |" in text
+    assert module_table({}) == []

@@ -163,6 +163,21 @@ def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, devic
     return res
 
 
+def modules_job(workload: str, style: str, lanes: int, board: str, dsp: bool, out: str,
+                use_cache: bool = True) -> dict:
+    """Per-module resources of one engine for ``board`` (hierarchical synthesis); cached."""
+    from .engine_synth import fpga_modules
+
+    d = EngineDesign(workload, style, lanes, FPGA_POWER)
+    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
+    tag = f"{board}-{'dsp' if dsp else 'lut'}-modules"
+    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "modules",
+               tag)
+    return _cached(cache, f"{d.key}-{tag}", key,
+                   lambda: {"modules": fpga_modules(d.verilog(), _TOP, BOARDS[board]["arch"],
+                                                    work / tag, dsp=dsp)}, use_cache)
+
+
 def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
             seed: int, out: str, use_cache: bool = True, timeout: float = ENGINE_PNR_CAP_S) -> dict:
     """Place and route a packed engine with one seed; cached. A run longer than ``timeout``
@@ -590,6 +605,14 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
         fres = runner.map("FPGA synthesis + packing", [
             (fpga_job, (w, s, ln, b, dsp, opts.ecp5_device, wdir, use_cache))
             for b, w, s, ln, dsp, _ in builds], tolerate=True)
+        # area by module: the UP5K builds of the network itself (hierarchical synthesis)
+        mkeys = [(b, w, s, ln, dsp, label) for b, w, s, ln, dsp, label in builds
+                 if b == "up5k" and w == opts.workload]
+        mres = runner.map("FPGA synthesis by module", [
+            (modules_job, (w, s, ln, b, dsp, wdir, use_cache)) for b, w, s, ln, dsp, _ in mkeys],
+            tolerate=True)
+        modules = {f"{b} {label}": r["modules"] for (b, w, s, ln, dsp, label), r
+                   in zip(mkeys, mres) if "modules" in r}
         fpga = {}
         for b, r in zip(builds, fres):
             fpga[b] = r if "error" not in r else {"cells": {}, "memories": {}, "fits": False,
@@ -653,7 +676,7 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
             "mul8_proxy": mul8, "mem_bit_weight": mem_bit_weight(mul8, opts) if mul8 else None,
             "recommended": rec, "settings": settings, "float_accuracy": float_acc,
             "target_lut4": TARGET_LUT4, "jobs": jobs, "pnr_timeout": pnr_timeout,
-            "command": command}
+            "command": command, "modules": modules}
     info["quick"] = quick
     path = write_engine_outputs(eout, opts, resources, energy, searches, info)
     if quick:

@@ -35,8 +35,8 @@ from .netlist import NetlistError
 from .tools import ToolError, run_tool
 from .yosys import CONSTRAINTS_DIR, GENERIC_GATES, HARNESS_TOP, harness_verilog, read_stat
 
-__all__ = ["generic_engine_synth", "fpga_synth", "fpga_pnr", "fits", "REGFILE_PREFIX",
-           "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
+__all__ = ["generic_engine_synth", "fpga_synth", "fpga_modules", "fpga_pnr", "fits",
+           "REGFILE_PREFIX", "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
 
 _HIDE = "rename -hide w:*[[]*; "
 
@@ -180,6 +180,41 @@ def fpga_synth(verilog: str, top: str, ports: dict, arch: str, workdir: Path, *,
         text = str(exc)
         res.update(packed={}, fits=False, why=_pack_reason(text, workdir / "nextpnr_pack.log"))
     return res
+
+
+def fpga_modules(verilog: str, top: str, arch: str, workdir: Path, *, dsp: bool = True) -> dict:
+    """Resources of each of the engine's modules: hierarchical synthesis for ``arch``.
+
+    ``synth_ice40 -noflatten`` / ``synth_ecp5 -noflatten`` of the engine alone keeps Amaranth's
+    module boundaries, so each module's cells can be counted -- at the price of no optimisation
+    across them (the flat build of :func:`fpga_synth` is the design's real size; the sum here is
+    usually a little larger). Returns ``{module: {resource: count}}`` with the engine's top as
+    ``"(top)"`` (control, memories) and submodules by their path below it (``lanes``,
+    ``post.bucket_mul1``, ...), each counting its own cells without its submodules'.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "engine.v").write_text(verilog)
+    if arch == "ice40":
+        synth, cells = f"synth_ice40 -noflatten -top {top}" + (" -dsp" if dsp else ""), ICE40_CELLS
+    elif arch == "ecp5":
+        synth, cells = (f"synth_ecp5 -noflatten -top {top}" + ("" if dsp else " -nodsp"),
+                        ECP5_CELLS)
+    else:
+        raise ValueError(f"arch must be 'ice40' or 'ecp5', not {arch!r}")
+    script = (f"read_verilog engine.v; {_HIDE}hierarchy -top {top}; {synth}; "
+              "tee -q -o modules.json stat -json")
+    run_tool("yosys", ["-l", "yosys_modules.log", "-p", script], workdir, "yosys_modules.out",
+             timeout=7200)
+    stat = json.loads((workdir / "modules.json").read_text())
+    out = {}
+    for name, mod in stat.get("modules", {}).items():
+        name = name.lstrip("\\")
+        if name != top and not name.startswith(top + "__"):
+            continue
+        label = "(top)" if name == top else name[len(top) + 2:].replace("__", ".")
+        out[label] = _count(mod.get("num_cells_by_type", {}), cells)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] != "(top)", kv[0])))
 
 
 def _pack_reason(text: str, log: Path) -> str:

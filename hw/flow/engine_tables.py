@@ -462,6 +462,26 @@ def _csv(path: Path, rows: list[dict]) -> None:
                         for k, v in r.items() if k in keys})
 
 
+def module_table(modules: dict) -> list[str]:
+    """Markdown lines: the resources of each engine module per build (empty if none)."""
+    if not modules:
+        return []
+    lines = ["Area by module (Yosys `synth_ice40 -noflatten`: the same engine with its module "
+             "boundaries kept, so no optimisation across them -- the flat build above is the "
+             "design's size; each module counts its own cells, `(top)` is the control and the "
+             "memories):", ""]
+    for build, mods in modules.items():
+        cols = [k for k in next(iter(mods.values()), {}) if any(m.get(k) for m in mods.values())]
+        total = {k: sum(m.get(k, 0) for m in mods.values()) for k in cols}
+        rows = [[name] + [m.get(k, 0) for k in cols] for name, m in mods.items()]
+        rows.append(["sum"] + [total[k] for k in cols])
+        head = ["module"] + cols
+        lines += [f"{build}:", "", "| " + " | ".join(head) + " |",
+                  "|" + "|".join("---" for _ in head) + "|",
+                  *("| " + " | ".join(str(c) for c in r) + " |" for r in rows), ""]
+    return lines
+
+
 def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[dict],
                          searches: list[dict], info: dict) -> Path:
     """Write ``engine.md``, ``section.md`` (the headline for ``index.md``), CSV/JSON tables and
@@ -505,6 +525,7 @@ def write_engine_outputs(eout: Path, opts, resources: list[dict], energy: list[d
              f"+ compute + logits, streams never stalled). Weight-RAM bits: the weight memory of "
              f"the compiled program, against the INT8 engine's with the same lanes.", "",
              *resource_table(resources), "",
+             *module_table(info.get("modules") or {}),
              "Memory mapping (memory -> primitive, from Yosys' memory_libmap): " + "; ".join(
                  f"{_row_id(r)}: " + ", ".join(f"{k} {v}" for k, v in r["memories"].items())
                  for r in resources), ""]
