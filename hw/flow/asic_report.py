@@ -21,7 +21,7 @@ from golden_model.fileio import atomic_write_text
 
 from .asic_measure import ASIC_VERSION, AsicOptions, flow_digest, measure_design, sha256_file
 from .designs import Design
-from .text import num
+from .text import NA, num
 
 __all__ = ["AsicOptions", "measure_design", "run_asic", "ASIC_VERSION", "write_report"]
 
@@ -127,7 +127,7 @@ def check_tools() -> dict:
 def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool = True,
              jobs: int = 1, proxy=None, engines=(), engine_lanes: int = 4,
              engine_images: int = 1, engine_levels=(0,), engine_glitch=(),
-             log=print) -> Path:
+             sram_table=None, log=print) -> Path:
     """Measure ``designs`` and write the report into ``out``; return the path of ``index.md``.
 
     Raises
@@ -141,6 +141,9 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     """
     opts = opts.check()
     check_int("--jobs", jobs, 1, 64)
+    from .sram import SramModel, load_sram_table
+
+    sram = SramModel(load_sram_table(sram_table) if sram_table is not None else None)
     if not designs and not engines:
         raise ValueError("the sweep has no multiplier designs")
     from .engine_designs import STYLES
@@ -213,7 +216,7 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
     index = write_report(designs, results, opts, out, tools,
                          {"elapsed": elapsed, "cached": n_cached, "jobs": jobs,
                           "proxy": None if proxy is None else str(proxy),
-                          "engines": engine_results})
+                          "engines": engine_results, "sram": sram})
     log(f"qsq asic: {len(designs)} designs and {len(engine_runs)} engine runs in {elapsed:.1f} s "
         f"({n_cached} from the cache); "
         f"wrote {index}")
@@ -341,7 +344,7 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                          num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
             body.append(line)
         lines += _md(hdr, body) + [""]
-    lines += _engine_section(info.get("engines") or [], opts, out)
+    lines += _engine_section(info.get("engines") or [], opts, out, info.get("sram"))
     lines += _cross_check(power_rows, info.get("proxy"), results)
     lines += _method(opts, results, tools, info, by)
     index = out / "index.md"
@@ -391,9 +394,27 @@ def load_proxy(path) -> dict:
                          f"({exc})") from None
 
 
-def _engine_section(engines: list, opts, out: Path) -> list[str]:
+def _engine_srams(e: dict, sram) -> list[dict]:
+    """The SRAM rows (:func:`hw.flow.sram.sram_costs`) of one measured engine: its memories
+    kept as memories, with the compiler's predicted accesses per inference."""
+    from hw.engine.schedule import memory_traffic
+    from hw.engine.top import engine_timing
+
+    from .engine_designs import EngineDesign
+    from .sram import SramModel, sram_costs
+
+    prog = EngineDesign("digits", e["style"], e["lanes"]).program()
+    return sram_costs(e["area"]["memories"], memory_traffic(prog, engine_timing(prog)),
+                      sram or SramModel())
+
+
+def _engine_section(engines: list, opts, out: Path, sram=None) -> list[str]:
+    from .sram import SramModel
+
     if not engines:
         return []
+    sram = sram or SramModel()
+    srams = [_engine_srams(e, sram) for e in engines]
     rows = [{"engine": e["key"], "style": e["style"], "lanes": e["lanes"],
              "truncation": " ".join(map(str, e["setting"])), "images": e["images"],
              "cycles": e["cycles"], "logic_area_um2": e["area"]["area_um2"],
@@ -407,14 +428,21 @@ def _engine_section(engines: list, opts, out: Path) -> list[str]:
              "inferences_per_s_fmax": e["inferences_per_s_fmax"],
              "energy_per_inference_nj_timed": e.get("energy_per_inference_nj_timed"),
              "data_toggles_per_cycle": e.get("data_toggles_per_cycle"),
-             "data_toggles_per_cycle_timed": e.get("data_toggles_per_cycle_timed")}
-            for e in engines]
-    atomic_write_text(out / "engine.csv", _csv(rows))
+             "data_toggles_per_cycle_timed": e.get("data_toggles_per_cycle_timed"),
+             "sram_energy_nj": sum(m["energy_nj"] for m in sm),
+             "sram_area_um2": sum(m["area_um2"] for m in sm),
+             "srams": sm}
+            for e, sm in zip(engines, srams)]
+    for r in rows:
+        r["total_energy_nj"] = r["energy_per_inference_nj"] + r["sram_energy_nj"]
+        r["total_area_um2"] = r["logic_area_um2"] + r["sram_area_um2"]
+    atomic_write_text(out / "engine.csv", _csv([{k: v for k, v in r.items() if k != "srams"}
+                                                for r in rows]))
     atomic_write_text(out / "engine.json", json.dumps(rows, indent=1) + "\n")
     lines = ["## Inference engine (digits LeNet)", "",
              "The engine's logic on the OSU 0.18 um cells (`hw/flow/asic_engine.py`): memories "
-             "kept as memories (sizes below, words x bits; no memory compiler here, so no SRAM "
-             "area or energy: the logic's figures only), register files built from cells. "
+             "kept as memories (sizes below, words x bits; their SRAM energy and area from a "
+             "macro model follow the table), register files built from cells. "
              "Zero-delay gate-level simulation of the mapped netlist with the cell models over "
              "the first test images, every logit checked bit-exact against the golden model and "
              "every inference's cycles against the compiler's prediction; per-net toggles from "
@@ -431,6 +459,31 @@ def _engine_section(engines: list, opts, out: Path) -> list[str]:
                    f"{r['energy_per_inference_nj']:.0f}", f"{r['power_clock_mw']:.2f}",
                    f"{r['power_fmax_mw']:.2f}", f"{r['inferences_per_s_fmax']:.0f}"]
                   for r in rows])
+    lines += ["", f"SRAM macros (`hw/flow/sram.py`; source: {sram.source}). The memories the "
+              "table above lists, each built from macros as the tiling says (GF180: 8-bit-wide "
+              "macros side by side, all accessed together, of the smallest depth that holds "
+              "the words; above 512 words, banks of which one is accessed), at the compiler's "
+              "predicted accesses per inference (`memory_traffic`, equal to the gate-level "
+              "count in the engine report's check). A macro access is a clock cycle: the "
+              "liberty's CLK internal energy of a read or a write, twice (rise and fall). "
+              "Leakage and the macros' timing are not included. Give your own macro figures "
+              "with `--sram-table FILE` (CSV: `memory,read_pj_per_bit,write_pj_per_bit,"
+              "um2_per_bit`, a row per memory or `*`).", ""]
+    lines += _md(["engine", "truncation", "memory", "words x bits", "tiling", "reads",
+                  "writes", "pJ/read", "pJ/write", "nJ/inference", "um^2"],
+                 [[r["engine"], r["truncation"], m["memory"], f"{m['words']}x{m['width']}",
+                   m["tiling"], m["reads"], m["writes"], f"{m['read_pj']:.1f}",
+                   f"{m['write_pj']:.1f}", f"{m['energy_nj']:.1f}", f"{m['area_um2']:.0f}"]
+                  for r in rows for m in r["srams"]])
+    lines += ["", "Per inference, logic and SRAM together:", ""]
+    lines += _md(["engine", "truncation", "logic nJ", "SRAM nJ", "total nJ", "SRAM share",
+                  "logic mm^2", "SRAM mm^2", "total mm^2"],
+                 [[r["engine"], r["truncation"], f"{r['energy_per_inference_nj']:.0f}",
+                   f"{r['sram_energy_nj']:.0f}", f"{r['total_energy_nj']:.0f}",
+                   f"{100 * r['sram_energy_nj'] / r['total_energy_nj']:.0f} %"
+                   if r["total_energy_nj"] else NA,
+                   f"{r['logic_area_um2'] * 1e-6:.3f}", f"{r['sram_area_um2'] * 1e-6:.3f}",
+                   f"{r['total_area_um2'] * 1e-6:.3f}"] for r in rows])
     timed = [r for r in rows if r["energy_per_inference_nj_timed"] is not None]
     if timed:
         lines += ["", "Glitches in the engine: the same inference simulated with the cells' "

@@ -60,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine-glitch", default="", metavar="STYLE,...",
                    help="engines of --engine also simulated with the cells' delays (glitches; "
                         "slow: several times the zero-delay run)")
+    p.add_argument("--sram-table", default=None, metavar="CSV",
+                   help="your SRAM macro figures for the engine's memories: CSV "
+                        "memory,read_pj_per_bit,write_pj_per_bit,um2_per_bit (a row per memory "
+                        "name or '*'); default: the GF180MCU gf180mcu_fd_ip_sram macros")
     p.add_argument("--no-cache", action="store_true", help="recompute every design")
     p.set_defaults(func=run)
 
@@ -125,7 +129,8 @@ def run(args) -> int:
                  proxy=proxy, engines=tuple(e for e in args.engine.split(",") if e),
                  engine_lanes=args.engine_lanes, engine_images=args.engine_images,
                  engine_levels=_levels(args.engine_levels),
-                 engine_glitch=tuple(e for e in args.engine_glitch.split(",") if e))
+                 engine_glitch=tuple(e for e in args.engine_glitch.split(",") if e),
+                 sram_table=args.sram_table)
     except RuntimeError as exc:
         raise ValueError(str(exc)) from None
     return 0
