@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a few levels per family only, as qsq report --quick")
     p.add_argument("--designs", default=None, metavar="KEY,...",
                    help="only these designs of the sweep (keys as in the report, e.g. "
-                        "s8xs8-exact,s8xs8-csdcx-t0-icg)")
+                        "s8xs8-exact,s8xs8-csdcx-t0-icg; 'none': the engines of --engine only)")
     p.add_argument("--ops", type=int, default=1000,
                    help="operations per stimulus segment (default 1000)")
     p.add_argument("--seed", type=int, default=1, help="stimulus seed (default 1)")
@@ -85,6 +85,8 @@ def select_designs(configs, variants, quick: bool, keys: str | None):
                              f"not {v!r}")
     designs = [d for d in sweep_designs(configs, quick=quick, variants=variants)
                if d.is_multiplier]
+    if keys == "none":              # the engines only
+        return []
     if keys is not None:
         wanted = [k for k in keys.split(",") if k]
         known = {d.key: d for d in designs}
