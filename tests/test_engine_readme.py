@@ -63,3 +63,12 @@ def test_module_table_lists_every_module_and_the_sum():
     assert "| (top) | 10 | 5 |" in text and "| lanes | 30 | 20 |" in text
     assert "| sum | 40 | 25 |" in text
     assert module_table({}) == []
+
+
+def test_module_table_merges_alike_instances():
+    from hw.flow.engine_tables import module_table
+
+    mods = {"lanes": {"LUT4": 7}, **{f"lanes.mul{i}": {"LUT4": 2} for i in range(16)}}
+    text = "\n".join(module_table({"up5k int8": mods}))
+    assert "| lanes.mul* (16 alike, each) | 2 |" in text and "mul15" not in text
+    assert "| sum | 39 |" in text

@@ -462,6 +462,24 @@ def _csv(path: Path, rows: list[dict]) -> None:
                         for k, v in r.items() if k in keys})
 
 
+def _alike(mods: dict) -> dict:
+    """``mods`` with the instances of one module (names differing only in a trailing number,
+    equal counts) merged into one row ``name* (N alike, each)``."""
+    import re
+
+    groups: dict = {}
+    for name, m in mods.items():
+        groups.setdefault(re.sub(r"\d+$", "*", name), []).append((name, m))
+    out = {}
+    for stem, members in groups.items():
+        same = all(m == members[0][1] for _, m in members)
+        if len(members) > 2 and same and stem.endswith("*"):
+            out[f"{stem} ({len(members)} alike, each)"] = members[0][1]
+        else:
+            out.update(dict(members))
+    return out
+
+
 def module_table(modules: dict) -> list[str]:
     """Markdown lines: the resources of each engine module per build (empty if none)."""
     if not modules:
@@ -473,7 +491,7 @@ def module_table(modules: dict) -> list[str]:
     for build, mods in modules.items():
         cols = [k for k in next(iter(mods.values()), {}) if any(m.get(k) for m in mods.values())]
         total = {k: sum(m.get(k, 0) for m in mods.values()) for k in cols}
-        rows = [[name] + [m.get(k, 0) for k in cols] for name, m in mods.items()]
+        rows = [[name] + [m.get(k, 0) for k in cols] for name, m in _alike(mods).items()]
         rows.append(["sum"] + [total[k] for k in cols])
         head = ["module"] + cols
         lines += [f"{build}:", "", "| " + " | ".join(head) + " |",
