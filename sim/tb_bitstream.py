@@ -207,7 +207,7 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     from hw.boards.build import build_program
     from hw.boards.model import BoardModel
     from hw.boards.spec import board_spec
-    from hw.boards.top import BoardCore
+    from hw.boards import protocol as P
     from hw.engine.workloads import file_workload, workload
 
     from .common import build_root, run_bench
@@ -230,10 +230,12 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
               for t in (truncs or [])]
     idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
     divisor = int(rep["divisor"])
-    core = BoardCore(prog, divisor)
+    # the bridge's timeout as BoardTop builds it (a BoardCore made only to ask would be an
+    # elaboratable never elaborated)
+    timeout = P.DEFAULT_TIMEOUT_BITS * divisor
     if not levels:
         levels = [list(BoardModel(prog).levels)]     # a TRUNC to the levels after reset
-    steps = request_script(prog, wl, eng["pe"], idx, levels, errors, core.timeout, divisor)
+    steps = request_script(prog, wl, eng["pe"], idx, levels, errors, timeout, divisor)
     if fault == "reply":
         b = bytearray.fromhex(steps[0]["expect"])
         b[-1] ^= 1
