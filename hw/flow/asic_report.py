@@ -305,6 +305,24 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
              f"timed with OpenSTA, simulated with Icarus Verilog. Every figure below is computed "
              f"by `qsq asic` from the files it wrote in `{out}/work/`; the method is at the end.",
              ""]
+    if not designs:                 # `--designs none`: the engines only
+        lines = [lines[0].replace("the multipliers", "the inference engines"), *lines[1:]]
+        lines += _engine_section(info.get("engines") or [], opts, out, info.get("sram"))
+        eng = info.get("engines") or []
+        lines += ["## Method", "",
+                  "As for the multipliers of a full `qsq asic` run (see that report's method: "
+                  "Yosys `dfflibmap`/`abc -liberty` mapping, OpenSTA fmax by bisection, Icarus "
+                  "gate-level simulation with the library's cell models, the liberty tables "
+                  "evaluated per pin with the simulated toggles), here for the engines only "
+                  "(`--designs none`).",
+                  f"- **Run**: {len(eng)} engine runs in {info['elapsed']:.1f} s (cached ones "
+                  f"read from `cache/`); as first computed: "
+                  + "; ".join(f"{e['key']} {'-'.join(map(str, e['setting']))} "
+                              f"{sum(e['seconds'].values()):.0f} s" for e in eng)
+                  + f". Tools: `{tools['sta']}`, `{tools['yosys']}`, `{tools['iverilog']}`.", ""]
+        index = out / "index.md"
+        atomic_write_text(index, "\n".join(lines) + "\n")
+        return index
     lines += _headline(designs, results, power_rows, opts)
     lines += ["## Area and timing", "",
               "Area: the library's cell areas (um^2) of the mapped netlist (`stat -liberty`; the "
