@@ -94,6 +94,18 @@ def test_asic_engine_section_adds_sram_energy_and_area(tmp_path):
          "energy_per_inference_nj": 500.0, "power_clock_mw": 1.0, "power_fmax_mw": 1.0,
          "clock_tree_mw": 0.1, "inferences_per_s_fmax": 1e5}
     text = "\n".join(_engine_section([e], AsicOptions(), tmp_path))
+    # the engines-only report (`qsq asic --designs none`)
+    from hw.flow.asic_report import write_report
+
+    e["seconds"] = {"map_sta": 1.0, "sim": 2.0, "sim_timed": 0.0}
+    index = write_report([], {}, AsicOptions(), tmp_path,
+                         {"sta": "sta", "yosys": "yosys", "iverilog": "iverilog",
+                          "liberty": "osu018.lib"},
+                         {"elapsed": 1.0, "cached": 0, "jobs": 1, "engines": [e]})
+    only = index.read_text()
+    assert only.startswith("# ASIC report: the inference engines on the OSU 0.18 um")
+    assert "## Inference engine (digits LeNet)" in only and "## Headline" not in only
+    assert "digits-bucket-l16 0-0-0-0 3 s" not in only and "digits-bucket-l4 0-0-0-0 3 s" in only
     w = SramModel().cost("weight_mem", 300, 48)
     a = SramModel().cost("act_mem", 600, 8)
     sram_nj = (traffic["weight_mem"]["reads"] * w["read_pj"]
