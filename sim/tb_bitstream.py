@@ -211,7 +211,7 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     from hw.engine.workloads import file_workload, workload
 
     from .common import build_root, run_bench
-    from .tb_board import request_script
+    from .tb_board import inject_fault, request_script
 
     build = Path(build)
     rep_path = build / "report.json"
@@ -235,13 +235,8 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     timeout = P.DEFAULT_TIMEOUT_BITS * divisor
     if not levels:
         levels = [list(BoardModel(prog).levels)]     # a TRUNC to the levels after reset
-    steps = request_script(prog, wl, eng["pe"], idx, levels, errors, timeout, divisor)
-    if fault == "reply":
-        b = bytearray.fromhex(steps[0]["expect"])
-        b[-1] ^= 1
-        steps[0]["expect"] = b.hex()
-    elif fault is not None:
-        raise ValueError(f"fault must be None or 'reply', not {fault!r}")
+    steps = inject_fault(request_script(prog, wl, eng["pe"], idx, levels, errors, timeout,
+                                        divisor), fault)
     if not ICE40_CELLS.is_file():
         raise RuntimeError(f"{ICE40_CELLS} not found: install the Debian package yosys (its iCE40 "
                            "cell models)")

@@ -255,6 +255,18 @@ def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycl
     return steps
 
 
+def inject_fault(steps: list[dict], fault: str | None) -> list[dict]:
+    """Bench self-test: ``fault="reply"`` flips a bit of the first expected reply, so a run must
+    fail; ``None`` leaves ``steps`` as they are."""
+    if fault == "reply":
+        b = bytearray.fromhex(steps[0]["expect"])
+        b[-1] ^= 1
+        steps[0]["expect"] = b.hex()
+    elif fault is not None:
+        raise ValueError(f"fault must be None or 'reply', not {fault!r}")
+    return steps
+
+
 def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=((2, 1, 3, 0),),
         images=3, divisor: int = 4, timeout_bits: int = 40, errors: bool = True,
         sim: str | None = None, waves: bool | None = None, fault: str | None = None) -> dict:
@@ -283,13 +295,8 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=
     levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]
     idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
     core = BoardCore(prog, divisor, timeout_bits)
-    steps = request_script(prog, wl, pe, idx, levels, errors, core.timeout, divisor)
-    if fault == "reply":
-        b = bytearray.fromhex(steps[0]["expect"])
-        b[-1] ^= 1
-        steps[0]["expect"] = b.hex()
-    elif fault is not None:
-        raise ValueError(f"fault must be None or 'reply', not {fault!r}")
+    steps = inject_fault(request_script(prog, wl, pe, idx, levels, errors, core.timeout, divisor),
+                         fault)
     sim = engine_sim(sim)
     tr = "-".join("".join(str(v) for v in lv) for lv in levels)
     tag = (f"board_{workload}_{cfg.tag()}_d{divisor}_t{tr}_n{len(idx)}{'_err' if errors else ''}"
