@@ -143,7 +143,7 @@ report-bench: $(STAMP)  ## time a fixed sub-sweep of the report serially and on 
 
 # ---------------------------------------------------------------- ASIC (OSU 0.18 um + OpenSTA)
 .PHONY: asic asic-deps
-ASIC_ARGS ?= --engine bucket,multiplier-filter,int8 --engine-lanes 16 --engine-levels 0,4
+ASIC_ARGS ?= --engine bucket,multiplier-filter,int8 --engine-lanes 16 --engine-levels 0,4 --jobs 2
 ASIC_PACKAGES := opensta qflow-tech-osu018
 asic: $(STAMP)  ## multipliers on the OSU 0.18 um cells: area um^2, OpenSTA fmax, liberty power mW and pJ/op, glitches (build/report/asic/; needs Debian opensta + qflow-tech-osu018: make asic-deps); ASIC_ARGS="..." passes options
 	$(QSQ) asic -o $(BUILD)/report/asic $(ASIC_ARGS)

@@ -76,8 +76,9 @@ def _engine_cached(style: str, lanes: int, setting: list, images: int, clock_mhz
            + ("-timed" if glitch else ""))
     return _through_cache(
         out / "cache" / f"engine-{tag}-{h.hexdigest()[:16]}.json", use_cache,
-        lambda: measure_engine(style, lanes, setting, images,
-                               out / "work" / f"engine-{style}-l{lanes}", clock_mhz, glitch=glitch))
+        # a work folder per run, so runs of one engine at two settings can go in parallel
+        lambda: measure_engine(style, lanes, setting, images, out / "work" / f"engine-{tag}",
+                               clock_mhz, glitch=glitch))
 
 
 def engine_settings(style: str, levels) -> list[list[int]]:
@@ -106,6 +107,16 @@ def _measure_one(args) -> tuple[str, dict | None, bool, str | None]:
         return d.key, res, cached, None
     except Exception as exc:  # reported with the design's name; the run then fails
         return d.key, None, False, f"{type(exc).__name__}: {exc}"
+
+
+def _engine_one(args) -> tuple[dict | None, bool, str | None]:
+    style, lanes, setting, images, clock_mhz, out, use_cache, glitch = args
+    try:
+        res, cached = _engine_cached(style, lanes, setting, images, clock_mhz, Path(out),
+                                     use_cache, glitch=glitch)
+        return res, cached, None
+    except Exception as exc:  # reported with the engine's name; the run then fails
+        return None, False, f"{type(exc).__name__}: {exc}"
 
 
 def check_tools() -> dict:
@@ -191,22 +202,31 @@ def run_asic(designs: list[Design], opts: AsicOptions, out, *, use_cache: bool =
         if jobs != 1:
             pool.shutdown()
     engine_results = []
-    for k, (style, setting) in enumerate(engine_runs, start=1):
-        try:
-            res, cached = _engine_cached(style, engine_lanes, setting, engine_images,
-                                         opts.clock_mhz, out, use_cache,
-                                         glitch=style in engine_glitch)
-        except Exception as exc:  # reported with the engine's name; the run then fails
-            failures.append(f"engine {style} {setting}: {type(exc).__name__}: {exc}")
-            log(f"[engine {k}/{len(engine_runs)}] {style} {setting} FAILED "
-                f"{str(exc).splitlines()[0]}")
-            continue
-        engine_results.append(res)
-        n_cached += cached
-        how = "cached" if cached else f"{sum(res['seconds'].values()):.1f} s"
-        log(f"[engine {k}/{len(engine_runs)}] {style} l{engine_lanes} {setting}: "
-            f"{res['energy_per_inference_nj']:.0f} nJ/inference, {res['sta']['fmax_mhz']:.1f} MHz "
-            f"({how})")
+    ework = [(style, engine_lanes, setting, engine_images, opts.clock_mhz, str(out), use_cache,
+              style in engine_glitch) for style, setting in engine_runs]
+    if jobs == 1 or len(ework) < 2:
+        eit = map(_engine_one, ework)
+    else:                           # engine runs in parallel too (`--jobs`)
+        from concurrent.futures import ProcessPoolExecutor
+        epool = ProcessPoolExecutor(min(jobs, len(ework)))
+        eit = epool.map(_engine_one, ework)
+    try:
+        for k, ((style, setting), (res, cached, err)) in enumerate(zip(engine_runs, eit),
+                                                                   start=1):
+            if err:
+                failures.append(f"engine {style} {setting}: {err}")
+                log(f"[engine {k}/{len(engine_runs)}] {style} {setting} FAILED "
+                    f"{err.splitlines()[0]}")
+                continue
+            engine_results.append(res)
+            n_cached += cached
+            how = "cached" if cached else f"{sum(res['seconds'].values()):.1f} s"
+            log(f"[engine {k}/{len(engine_runs)}] {style} l{engine_lanes} {setting}: "
+                f"{res['energy_per_inference_nj']:.0f} nJ/inference, "
+                f"{res['sta']['fmax_mhz']:.1f} MHz ({how})")
+    finally:
+        if jobs != 1 and len(ework) >= 2:
+            epool.shutdown()
     elapsed = time.perf_counter() - t0
     if failures:
         listing = out / "failures.txt"
