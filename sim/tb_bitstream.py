@@ -202,16 +202,14 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     AssertionError
         On any mismatch (the summary records it first).
     """
-    import numpy as np
-
+    from hw.boards import protocol as P
     from hw.boards.build import build_program
     from hw.boards.model import BoardModel
     from hw.boards.spec import board_spec
-    from hw.boards import protocol as P
     from hw.engine.workloads import file_workload, workload
 
     from .common import build_root, run_bench
-    from .tb_board import inject_fault, request_script
+    from .tb_board import inject_fault, levels_tag, request_script, script_settings
 
     build = Path(build)
     rep_path = build / "report.json"
@@ -221,14 +219,15 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     if rep.get("family", "ice40") != "ice40":
         raise ValueError(f"build must be an iCE40 build (icebox_vlog reads iCE40 bitstreams), not "
                          f"a {rep.get('family')} build ({build})")
+    if not ICE40_CELLS.is_file():
+        raise RuntimeError(f"{ICE40_CELLS} not found: install the Debian package yosys (its iCE40 "
+                           "cell models)")
     spec = board_spec(rep["board"])
     eng = rep["engine"]
-    prog = build_program(eng["pe"], eng["lanes"], eng.get("model_file"), eng.get("trunc", 0))
     model_file = eng.get("model_file")
+    prog = build_program(eng["pe"], eng["lanes"], model_file, eng.get("trunc", 0))
     wl = workload("digits") if model_file is None else file_workload(model_file)
-    levels = [[int(t)] * len(prog.layers) if np.ndim(t) == 0 else [int(v) for v in t]
-              for t in (truncs or [])]
-    idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
+    levels, idx = script_settings(truncs or [], images, len(prog.layers))
     divisor = int(rep["divisor"])
     # the bridge's timeout as BoardTop builds it (a BoardCore made only to ask would be an
     # elaboratable never elaborated)
@@ -237,11 +236,7 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
         levels = [list(BoardModel(prog).levels)]     # a TRUNC to the levels after reset
     steps = inject_fault(request_script(prog, wl, eng["pe"], idx, levels, errors, timeout,
                                         divisor), fault)
-    if not ICE40_CELLS.is_file():
-        raise RuntimeError(f"{ICE40_CELLS} not found: install the Debian package yosys (its iCE40 "
-                           "cell models)")
-    tr = "-".join("".join(str(v) for v in lv) for lv in levels) or "reset"
-    tag = (f"bitstream_{spec.name}_{eng['pe']}{eng['lanes']}_t{tr}_n{len(idx)}"
+    tag = (f"bitstream_{spec.name}_{eng['pe']}{eng['lanes']}_t{levels_tag(levels)}_n{len(idx)}"
            f"{'_err' if errors else ''}{'_fault-' + fault if fault else ''}")
     out = build_root("icarus") / tag
     out.mkdir(parents=True, exist_ok=True)
@@ -275,8 +270,7 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
 
 def _record(build: Path, rep: dict, out: Path, levels, idx, errors: bool, passed: bool) -> None:
     """The verification's outcome into the build's ``report.json`` / ``report.md``."""
-    from golden_model.fileio import atomic_write_text
-    from hw.boards.build import report_markdown
+    from hw.boards.build import write_report
 
     bench_file = out / "bench.json"
     bench = json.loads(bench_file.read_text()) if bench_file.is_file() else {}
@@ -284,8 +278,7 @@ def _record(build: Path, rep: dict, out: Path, levels, idx, errors: bool, passed
                      "requests": bench.get("vectors"), "inferences": bench.get("inferences"),
                      "mismatches": bench.get("mismatches", ["the bench wrote no results"]),
                      "seconds": bench.get("seconds"), "results": str(out)}
-    atomic_write_text(build / "report.json", json.dumps(rep, indent=1) + "\n")
-    atomic_write_text(build / "report.md", report_markdown(rep))
+    write_report(rep, build)
 
 
 def main(argv=None) -> int:

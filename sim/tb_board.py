@@ -75,12 +75,13 @@ if cocotb is not None:
                 errors.append(f"framing error on tx after byte 0x{b:02x}")
             out.append(b)
 
+    def _level(dut, name: str, inverted) -> int:
+        """Port ``name``'s value after the pin's inversion."""
+        return int(getattr(dut, name).value) ^ int(bool(inverted))
+
     def _flag(dut, pins, key):
         """The value of the status ``key`` (0/1, after the pin's inversion), ``None`` if absent."""
-        if pins.get(key) is None:
-            return None
-        name, inverted = pins[key]
-        return int(getattr(dut, name).value) ^ int(bool(inverted))
+        return None if pins.get(key) is None else _level(dut, *pins[key])
 
     def _class_errors(dut, pins, cls: int) -> list[str]:
         if pins.get("cls"):
@@ -88,16 +89,16 @@ if cocotb is not None:
             return [] if got == cls else [f"cls port {got} != {cls}"]
         out = []
         for bit, (name, inverted) in enumerate(pins.get("cls_bits", [])):
-            got = int(getattr(dut, name).value) ^ int(bool(inverted))
+            got = _level(dut, name, inverted)
             if got != (cls >> bit) & 1:
                 out.append(f"class bit {bit} on {name} is {got}, class {cls}")
         return out
 
-    async def check_protocol(dut, cfg: dict, pins: dict, settle_cycles: int = 3):
+    async def check_protocol(dut, cfg: dict, pins: dict, settle_cycles: int = 0):
         """Drive ``steps.json`` through the UART pins and check every reply (the bench's test).
 
-        ``settle_cycles`` clock cycles pass with the reset held (and as many after it) before the
-        first request: a board netlist needs its power-on reset to run out.
+        The reset is held for 3 clock cycles, then ``settle_cycles`` more pass before the first
+        request: a board netlist needs its power-on reset to run out.
         """
         import json
         from pathlib import Path
@@ -187,7 +188,7 @@ if cocotb is not None:
         from sim.common import bench_config
 
         cfg = bench_config()
-        await check_protocol(dut, cfg, cfg.get("pins") or CORE_PINS, settle_cycles=0)
+        await check_protocol(dut, cfg, cfg.get("pins") or CORE_PINS)
 
 
 # ----------------------------------------------------------------------------- runner (pytest side)
@@ -255,6 +256,19 @@ def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycl
     return steps
 
 
+def script_settings(truncs, images, n_layers: int) -> tuple[list[list[int]], list[int]]:
+    """A run's truncation settings as per-layer lists (each of ``truncs`` an int for every layer,
+    or a list) and its image indices (``images`` a count or indices)."""
+    levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]
+    idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
+    return levels, idx
+
+
+def levels_tag(levels) -> str:
+    """The settings in a build folder's name: ``0000-2103``."""
+    return "-".join("".join(str(v) for v in lv) for lv in levels)
+
+
 def inject_fault(steps: list[dict], fault: str | None) -> list[dict]:
     """Bench self-test: ``fault="reply"`` flips a bit of the first expected reply, so a run must
     fail; ``None`` leaves ``steps`` as they are."""
@@ -291,15 +305,12 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=
     model = wl.model(pe)
     cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER)     # as `qsq bitstream` builds it
     prog = compile_program(model, cfg)
-    n_layers = len(model.layers)
-    levels = [[int(t)] * n_layers if np.ndim(t) == 0 else [int(v) for v in t] for t in truncs]
-    idx = list(range(images)) if np.ndim(images) == 0 else [int(i) for i in images]
+    levels, idx = script_settings(truncs, images, len(model.layers))
     core = BoardCore(prog, divisor, timeout_bits)
     steps = inject_fault(request_script(prog, wl, pe, idx, levels, errors, core.timeout, divisor),
                          fault)
     sim = engine_sim(sim)
-    tr = "-".join("".join(str(v) for v in lv) for lv in levels)
-    tag = (f"board_{workload}_{cfg.tag()}_d{divisor}_t{tr}_n{len(idx)}{'_err' if errors else ''}"
+    tag = (f"board_{workload}_{cfg.tag()}_d{divisor}_t{levels_tag(levels)}_n{len(idx)}{'_err' if errors else ''}"
            f"{'_fault-' + fault if fault else ''}")
     out = build_root(sim) / tag
     out.mkdir(parents=True, exist_ok=True)

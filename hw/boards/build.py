@@ -32,7 +32,7 @@ from golden_model.fileio import atomic_write_text
 from . import protocol as P
 
 __all__ = ["TOOLS", "tool_env", "build_bitstream", "build_program", "parse_yosys_log",
-           "parse_nextpnr_log", "report_markdown", "design_clock", "AUTO_MARGIN"]
+           "parse_nextpnr_log", "report_markdown", "write_report", "design_clock", "AUTO_MARGIN"]
 
 #: Yosys memory-mapping targets that are block RAM (iCE40 EBR, ECP5 DP16KD).
 BLOCK_RAM_CELLS = ("RAM4K", "DP16KD")
@@ -149,13 +149,11 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     spec = board_spec(board)
     lanes = spec.default_lanes if lanes is None else lanes
     seed = check_int("seed", seed, 0, 1 << 30)
-    prog = build_program(pe, lanes, model, trunc)
-    if clock_mhz is None or clock_mhz == "auto" or top_only:
-        target = spec.pll_first_mhz if clock_mhz == "auto" else clock_mhz
-    elif isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float)):
+    if clock_mhz not in (None, "auto") and (isinstance(clock_mhz, bool)
+                                             or not isinstance(clock_mhz, (int, float))):
         raise TypeError(f"clock_mhz must be a number of MHz, 'auto' or None, not {clock_mhz!r}")
-    else:
-        target = clock_mhz
+    prog = build_program(pe, lanes, model, trunc)
+    target = spec.pll_first_mhz if clock_mhz == "auto" else clock_mhz
     attempts = []
     while True:
         report = _build_once(spec, prog, model, trunc, baud, seed, out, top_only, target)
@@ -170,7 +168,7 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
         target = attempts[-1]["fmax_mhz"] * AUTO_MARGIN
     if attempts:
         report["clock_attempts"] = attempts
-        _write_report(report)
+        write_report(report)
     return report
 
 
@@ -188,8 +186,10 @@ def design_clock(report: dict) -> dict | None:
     return next(iter(clocks.values()), None)
 
 
-def _write_report(report: dict) -> None:
-    out = Path(report["out"])
+def write_report(report: dict, out=None) -> None:
+    """``report.json`` and ``report.md`` of a build into ``out`` (default: the report's own
+    folder)."""
+    out = Path(report["out"] if out is None else out)
     atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(out / "report.md", report_markdown(report))
 
@@ -276,7 +276,7 @@ def _build_once(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz) 
     weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(".weight_mem")]
     report["weights_in_block_ram"] = bool(weight) and all(
         any(b in v for b in BLOCK_RAM_CELLS) for v in weight)
-    _write_report(report)
+    write_report(report)
     if not report["weights_in_block_ram"]:
         raise RuntimeError(f"the weight memory was not mapped to block RAM ({weight or 'not found'}"
                            f" in {out}/{TOP_NAME}.rpt)")

@@ -66,6 +66,10 @@ def add_bitstream_args(p) -> None:
     p.add_argument("-o", "--out", default=None, help="output folder (default build/boards/BOARD)")
 
 
+#: Clock frequencies ``--clock-mhz`` takes (``bitstream``: the PLL's goal; ``run``: the board's).
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 400.0
+
+
 def _clock_arg(text: str):
     import argparse
 
@@ -75,9 +79,9 @@ def _clock_arg(text: str):
         value = float(text)
     except ValueError:
         value = None
-    if value is None or not 1.0 <= value <= 400.0:
-        raise argparse.ArgumentTypeError(f"must be a frequency in MHz, 1 to 400, or 'auto', "
-                                         f"not {text!r}")
+    if value is None or not MIN_CLOCK_MHZ <= value <= MAX_CLOCK_MHZ:
+        raise argparse.ArgumentTypeError(f"must be a frequency in MHz, {MIN_CLOCK_MHZ:g} to "
+                                         f"{MAX_CLOCK_MHZ:g}, or 'auto', not {text!r}")
     return value
 
 
@@ -312,16 +316,13 @@ def _run(args) -> int:
 
 
 def _committed_program(info: P.BoardInfo):
-    """The committed digits model compiled as the board's (``None`` if its program id differs)."""
-    from hw.engine.config import FPGA_POWER, EngineConfig
-    from hw.engine.program import compile_program
-    from hw.engine.workloads import workload
-
+    """The committed digits model compiled as ``qsq bitstream`` compiles it for the board's
+    engine (``None`` if the board's program id differs)."""
+    from .build import build_program
     from .model import program_id
 
-    prog = compile_program(workload("digits").model(info.pe),
-                           EngineConfig(lanes=info.lanes, pe=info.pe, power=FPGA_POWER),
-                           list(info.reset_levels) if info.pe != "int8" else 0)
+    prog = build_program(info.pe, info.lanes, None,
+                         list(info.reset_levels) if info.pe != "int8" else 0)
     return prog if program_id(prog) == info.program_id else None
 
 
@@ -330,8 +331,9 @@ def _engine_rate(info: P.BoardInfo, clock_mhz: float) -> str:
     from hw.engine.schedule import compute_cycles
     from hw.engine.top import engine_timing
 
-    if not 1.0 <= clock_mhz <= 400.0:
-        raise ValueError(f"--clock-mhz must be a frequency in MHz, 1 to 400, not {clock_mhz!r}")
+    if not MIN_CLOCK_MHZ <= clock_mhz <= MAX_CLOCK_MHZ:
+        raise ValueError(f"--clock-mhz must be a frequency in MHz, {MIN_CLOCK_MHZ:g} to "
+                         f"{MAX_CLOCK_MHZ:g}, not {clock_mhz!r}")
     prog = _committed_program(info)
     if prog is None:
         return (f"engine-only rate: unknown (the board's program 0x{info.program_id:08x} is not "

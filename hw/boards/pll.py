@@ -14,7 +14,7 @@
 
 :func:`pll_settings` picks, among the frequencies a PLL can make, the highest at most the asked
 one whose UART divisor hits the baud rate within :data:`hw.boards.spec.MAX_BAUD_ERROR` (the link
-must still work). :class:`PLLClock` is the clock domain ``sync`` of a board top built with a PLL:
+must still work). :class:`PLLClock` drives the ``sync`` domain of a board top built with a PLL:
 the PLL's output clock, held in reset until the PLL has locked and a power-on delay has passed
 (iCE40 block RAMs read as zero for about 3 us after configuration; Amaranth's own iCE40 domain
 waits 15 us, and so does this one).
@@ -113,37 +113,40 @@ def ecp5_pll(f_in: float) -> list[PLLSettings]:
     return sorted(out.values(), key=lambda s: s.f_out)
 
 
-def pll_settings(family: str, f_in: float, f_max: float, baud: int | None = None,
-                 max_baud_error: float | None = None) -> PLLSettings:
-    """The highest PLL output frequency at most ``f_max`` (Hz) from ``f_in``, whose UART divisor
-    ``round(f / baud)`` misses ``baud`` by at most ``max_baud_error`` when ``baud`` is given.
+def pll_settings(family: str, f_in: float, f_max: float, baud: int | None = None) -> PLLSettings:
+    """The highest PLL output frequency at most ``f_max`` (Hz) from ``f_in``; with ``baud``, only
+    one the UART can divide to that rate (:func:`hw.boards.spec.uart_divisor`).
 
     Raises
     ------
     ValueError
-        For an unknown family, or when no setting qualifies (the message names the range).
+        For an unknown family, a bad baud rate, or when no setting qualifies (the message names
+        the range).
     """
-    from .spec import MAX_BAUD_ERROR, MIN_DIVISOR
+    from .spec import MAX_BAUD_ERROR, check_baud, uart_divisor
 
     if family not in ("ice40", "ecp5"):
         raise ValueError(f"family must be 'ice40' or 'ecp5', not {family!r}")
     if not isinstance(f_max, (int, float)) or f_max <= 0:
         raise ValueError(f"clock frequency must be a positive number of Hz, not {f_max!r}")
-    err = MAX_BAUD_ERROR if max_baud_error is None else max_baud_error
+    if baud is not None:
+        check_baud(baud)
+
+    def uart_ok(f: float) -> bool:
+        try:
+            uart_divisor(f, baud)
+        except ValueError:
+            return False
+        return True
+
     options = ice40_pll(f_in) if family == "ice40" else ecp5_pll(f_in)
-    ok = []
-    for s in options:
-        if s.f_out > f_max * (1 + 1e-9):
-            continue
-        if baud is not None:
-            div = max(1, round(s.f_out / baud))
-            if div < MIN_DIVISOR or abs(s.f_out / div - baud) / baud > err:
-                continue
-        ok.append(s)
+    ok = [s for s in options
+          if s.f_out <= f_max * (1 + 1e-9) and (baud is None or uart_ok(s.f_out))]
     if not ok:
         lo = options[0].f_out / 1e6
         raise ValueError(f"clock must be at least {lo:g} MHz for the {family} PLL from "
-                         f"{f_in / 1e6:g} MHz" + (f" and give {baud} baud within {err:.0%}"
+                         f"{f_in / 1e6:g} MHz" + (f" and give {baud} baud within "
+                                                  f"{MAX_BAUD_ERROR:.0%}"
                                                   if baud is not None else "")
                          + f", not {f_max / 1e6:g} MHz")
     return ok[-1]

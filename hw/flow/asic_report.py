@@ -325,25 +325,24 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
              f"timed with OpenSTA, simulated with Icarus Verilog. Every figure below is computed "
              f"by `qsq asic` from the files it wrote in `{out}/work/`; the method is at the end.",
              ""]
-    if not designs:                 # `--designs none`: the engines only
-        lines = [lines[0].replace("the multipliers", "the inference engines"), *lines[1:]]
-        lines += _engine_section(info.get("engines") or [], opts, out, info.get("sram"))
-        eng = info.get("engines") or []
-        lines += ["## Method", "",
-                  "As for the multipliers of a full `qsq asic` run (see that report's method: "
-                  "Yosys `dfflibmap`/`abc -liberty` mapping, OpenSTA fmax by bisection, Icarus "
-                  "gate-level simulation with the library's cell models, the liberty tables "
-                  "evaluated per pin with the simulated toggles), here for the engines only "
-                  "(`--designs none`).",
-                  f"- **Run**: {len(eng)} engine runs in {info['elapsed']:.1f} s (cached ones "
-                  f"read from `cache/`); as first computed: "
-                  + "; ".join(f"{e['key']} {'-'.join(map(str, e['setting']))} "
-                              f"{sum(e['seconds'].values()):.0f} s" for e in eng)
-                  + f". Tools: `{tools['sta']}`, `{tools['yosys']}`, `{tools['iverilog']}`.", ""]
-        index = out / "index.md"
-        atomic_write_text(index, "\n".join(lines) + "\n")
-        return index
-    lines += _headline(designs, results, power_rows, opts)
+    if designs:
+        lines += _multiplier_sections(results, power_rows, area_rows, opts, designs)
+    else:                           # `--designs none`: the engines only
+        lines[0] = lines[0].replace("the multipliers", "the inference engines")
+    lines += _engine_section(info.get("engines") or [], opts, out, info.get("sram"))
+    if designs:
+        lines += _cross_check(power_rows, info.get("proxy"), results)
+        lines += _method(opts, results, tools, info, by)
+    else:
+        lines += _engines_method(info, tools)
+    index = out / "index.md"
+    atomic_write_text(index, "\n".join(lines) + "\n")
+    return index
+
+
+def _multiplier_sections(results, power_rows, area_rows, opts, designs) -> list[str]:
+    """Headline, area and timing, and one power table per stimulus set of the multipliers."""
+    lines = _headline(designs, results, power_rows, opts)
     lines += ["## Area and timing", "",
               "Area: the library's cell areas (um^2) of the mapped netlist (`stat -liberty`; the "
               "library gives its `LATCH` an area of 0). fmax: the shortest clock period with no "
@@ -382,12 +381,23 @@ def write_report(designs, results: dict, opts: AsicOptions, out: Path, tools: di
                          num(r["glitch_toggle_ratio"]), num(r["glitch_energy_ratio"])]
             body.append(line)
         lines += _md(hdr, body) + [""]
-    lines += _engine_section(info.get("engines") or [], opts, out, info.get("sram"))
-    lines += _cross_check(power_rows, info.get("proxy"), results)
-    lines += _method(opts, results, tools, info, by)
-    index = out / "index.md"
-    atomic_write_text(index, "\n".join(lines) + "\n")
-    return index
+    return lines
+
+
+def _engines_method(info: dict, tools: dict) -> list[str]:
+    """The method section of an engines-only report (``--designs none``)."""
+    eng = info.get("engines") or []
+    return ["## Method", "",
+            "As for the multipliers of a full `qsq asic` run (see that report's method: "
+            "Yosys `dfflibmap`/`abc -liberty` mapping, OpenSTA fmax by bisection, Icarus "
+            "gate-level simulation with the library's cell models, the liberty tables "
+            "evaluated per pin with the simulated toggles), here for the engines only "
+            "(`--designs none`).",
+            f"- **Run**: {len(eng)} engine runs in {info['elapsed']:.1f} s (cached ones "
+            f"read from `cache/`); as first computed: "
+            + "; ".join(f"{e['key']} {'-'.join(map(str, e['setting']))} "
+                        f"{sum(e['seconds'].values()):.0f} s" for e in eng)
+            + f". Tools: `{tools['sta']}`, `{tools['yosys']}`, `{tools['iverilog']}`.", ""]
 
 
 def spearman(x, y) -> float:
@@ -439,11 +449,10 @@ def _engine_srams(e: dict, sram) -> list[dict]:
     from hw.engine.top import engine_timing
 
     from .engine_designs import EngineDesign
-    from .sram import SramModel, sram_costs
+    from .sram import sram_costs
 
     prog = EngineDesign("digits", e["style"], e["lanes"]).program()
-    return sram_costs(e["area"]["memories"], memory_traffic(prog, engine_timing(prog)),
-                      sram or SramModel())
+    return sram_costs(e["area"]["memories"], memory_traffic(prog, engine_timing(prog)), sram)
 
 
 def _engine_section(engines: list, opts, out: Path, sram=None) -> list[str]:

@@ -140,15 +140,25 @@ def _generic(d, work, cache, use_cache=True) -> dict:
     return res
 
 
+def _fpga_build(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
+                out: str, step: str, *key_parts) -> tuple:
+    """What the FPGA jobs of one build share: the engine as the bitstreams build it
+    (``--power fpga``), the cache and work folders, the build's tag (board, DSP use, ECP5
+    device) and the cache key of ``step`` (with ``key_parts``, e.g. the placement seed)."""
+    d = EngineDesign(workload, style, lanes, FPGA_POWER)
+    tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
+    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), step, tag,
+               *key_parts)
+    return d, Path(out) / "cache", Path(out) / "work" / d.key, tag, key
+
+
 def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
              out: str, use_cache: bool = True) -> dict:
     """Synthesize and pack one engine for ``board``; cached."""
     from .engine_synth import fpga_synth
 
-    d = EngineDesign(workload, style, lanes, FPGA_POWER)
-    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
-    tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
-    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "fpga", tag)
+    d, cache, work, tag, key = _fpga_build(workload, style, lanes, board, dsp, device, out,
+                                           "fpga")
 
     def run():
         # the ports (same in every power style) from the lean engine's generic netlist
@@ -163,19 +173,17 @@ def fpga_job(workload: str, style: str, lanes: int, board: str, dsp: bool, devic
     return res
 
 
-def modules_job(workload: str, style: str, lanes: int, board: str, dsp: bool, out: str,
-                use_cache: bool = True) -> dict:
+def modules_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
+                out: str, use_cache: bool = True) -> dict:
     """Per-module resources of one engine for ``board`` (hierarchical synthesis); cached."""
     from .engine_synth import fpga_modules
 
-    d = EngineDesign(workload, style, lanes, FPGA_POWER)
-    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
-    tag = f"{board}-{'dsp' if dsp else 'lut'}-modules"
-    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "modules",
-               tag)
-    return _cached(cache, f"{d.key}-{tag}", key,
+    d, cache, work, tag, key = _fpga_build(workload, style, lanes, board, dsp, device, out,
+                                           "modules")
+    return _cached(cache, f"{d.key}-{tag}-modules", key,
                    lambda: {"modules": fpga_modules(d.verilog(), _TOP, BOARDS[board]["arch"],
-                                                    work / tag, dsp=dsp)}, use_cache)
+                                                    work / f"{tag}-modules", dsp=dsp)},
+                   use_cache)
 
 
 def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device: str,
@@ -185,11 +193,8 @@ def pnr_job(workload: str, style: str, lanes: int, board: str, dsp: bool, device
     from .engine_synth import fpga_pnr
     from .tools import ToolTimeout
 
-    d = EngineDesign(workload, style, lanes, FPGA_POWER)
-    cache, work = Path(out) / "cache", Path(out) / "work" / d.key
-    tag = f"{board}-{'dsp' if dsp else 'lut'}" + (f"-{device}" if board == "ecp5" else "")
-    key = _key(_verilog_digest(workload, style, lanes, FPGA_POWER), _flow_digest(), "pnr", tag,
-               seed)
+    d, cache, work, tag, key = _fpga_build(workload, style, lanes, board, dsp, device, out,
+                                           "pnr", seed)
 
     def run():
         fpga_job(workload, style, lanes, board, dsp, device, out, use_cache)
@@ -609,7 +614,8 @@ def run_engine_report(opts: EngineOptions, out, *, pnr_seeds=3, seed: int = 1,
         mkeys = [(b, w, s, ln, dsp, label) for b, w, s, ln, dsp, label in builds
                  if b == "up5k" and w == opts.workload]
         mres = runner.map("FPGA synthesis by module", [
-            (modules_job, (w, s, ln, b, dsp, wdir, use_cache)) for b, w, s, ln, dsp, _ in mkeys],
+            (modules_job, (w, s, ln, b, dsp, opts.ecp5_device, wdir, use_cache))
+            for b, w, s, ln, dsp, _ in mkeys],
             tolerate=True)
         modules = {f"{b} {label}": r["modules"] for (b, w, s, ln, dsp, label), r
                    in zip(mkeys, mres) if "modules" in r}

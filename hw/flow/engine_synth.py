@@ -135,6 +135,16 @@ def _count(by_type: dict, cells: dict) -> dict:
     return out
 
 
+def _synth_command(arch: str, top: str, dsp: bool, options: str = "") -> tuple[str, dict]:
+    """Yosys's synthesis command for ``arch`` (``ice40``: SB_MAC16 blocks with ``dsp``; ``ecp5``:
+    ``-nodsp`` without) and the resource columns its cells count into."""
+    if arch == "ice40":
+        return f"synth_ice40 {options}-top {top}" + (" -dsp" if dsp else ""), ICE40_CELLS
+    if arch == "ecp5":
+        return f"synth_ecp5 {options}-top {top}" + ("" if dsp else " -nodsp"), ECP5_CELLS
+    raise ValueError(f"arch must be 'ice40' or 'ecp5', not {arch!r}")
+
+
 def fpga_synth(verilog: str, top: str, ports: dict, arch: str, workdir: Path, *,
                dsp: bool = True, device: str = "85k") -> dict:
     """Synthesize the engine in its timing harness for ``arch`` (``ice40``/``ecp5``); pack it.
@@ -149,14 +159,7 @@ def fpga_synth(verilog: str, top: str, ports: dict, arch: str, workdir: Path, *,
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "design.v").write_text(verilog + "\n" + harness_verilog(ports, top))
-    if arch == "ice40":
-        synth = f"synth_ice40 -top {HARNESS_TOP}" + (" -dsp" if dsp else "")
-        cells = ICE40_CELLS
-    elif arch == "ecp5":
-        synth = f"synth_ecp5 -top {HARNESS_TOP}" + ("" if dsp else " -nodsp")
-        cells = ECP5_CELLS
-    else:
-        raise ValueError(f"arch must be 'ice40' or 'ecp5', not {arch!r}")
+    synth, cells = _synth_command(arch, HARNESS_TOP, dsp)
     script = (f"read_verilog design.v; {_HIDE}hierarchy -top {HARNESS_TOP}; "
               f"setattr -mod -set keep_hierarchy 1 {top}; {synth}; "
               "tee -q -o stat.json stat -json; write_json harness.json")
@@ -195,13 +198,7 @@ def fpga_modules(verilog: str, top: str, arch: str, workdir: Path, *, dsp: bool 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "engine.v").write_text(verilog)
-    if arch == "ice40":
-        synth, cells = f"synth_ice40 -noflatten -top {top}" + (" -dsp" if dsp else ""), ICE40_CELLS
-    elif arch == "ecp5":
-        synth, cells = (f"synth_ecp5 -noflatten -top {top}" + ("" if dsp else " -nodsp"),
-                        ECP5_CELLS)
-    else:
-        raise ValueError(f"arch must be 'ice40' or 'ecp5', not {arch!r}")
+    synth, cells = _synth_command(arch, top, dsp, "-noflatten ")
     script = (f"read_verilog engine.v; {_HIDE}hierarchy -top {top}; {synth}; "
               "tee -q -o modules.json stat -json")
     run_tool("yosys", ["-l", "yosys_modules.log", "-p", script], workdir, "yosys_modules.out",

@@ -235,12 +235,7 @@ def proofs(widths=WIDTHS, level_mode: dict | str = "key", shapes: bool = False,
                                      designs, e2e_feasible(w, a_s, w, b_s) and e2e)
     dec_shapes = {(c, s) for c in (2, 3, 4) for s in (7, 15)}
     if shapes:
-        for aw, bw in UNEQUAL:
-            for module, gating, sign in SHAPE_VARIANTS:
-                for a_s, b_s in SHAPE_OPERANDS:
-                    designs = _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
-                    out += _group_proofs(f"{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}",
-                                         designs, e2e_feasible(aw, a_s, bw, b_s) and e2e)
+        out += _shape_proofs(UNEQUAL, e2e)
         mults, decs = engine if engine is not None else ((), ())
         for module, gating, sign, aw, a_s, bw, b_s, _src in mults:
             name = f"engine-{_name(module, gating, sign)}-{_tag(a_s, b_s, aw, bw)}"
@@ -267,14 +262,22 @@ def wide_proofs() -> list[Proof]:
     """The decomposed parts (``rows``, ``acc``) of the engines' variant at the :data:`WIDE`
     shapes and :data:`WIDE_LEVELS`, one run per level; no end-to-end part (beyond
     :func:`e2e_feasible`)."""
+    return _shape_proofs(WIDE, False, prefix="wide-", levels=WIDE_LEVELS)
+
+
+def _shape_proofs(shapes, e2e: str | bool, prefix: str = "", levels=None) -> list[Proof]:
+    """The proofs of :data:`SHAPE_VARIANTS` x :data:`SHAPE_OPERANDS` at ``shapes`` (``(a width,
+    b width)`` pairs): every level, or only ``levels``; the end-to-end part by ``e2e`` where
+    :func:`e2e_feasible`."""
     out = []
-    for aw, bw in WIDE:
+    for aw, bw in shapes:
         for module, gating, sign in SHAPE_VARIANTS:
             for a_s, b_s in SHAPE_OPERANDS:
                 designs = [d for d in _designs(module, gating, sign, aw, a_s, bw, b_s, "all")
-                           if d.params["truncation"] in WIDE_LEVELS]
-                out += _group_proofs(f"wide-{_name(module, gating, sign)}-"
-                                     f"{_tag(a_s, b_s, aw, bw)}", designs, False)
+                           if levels is None or d.params["truncation"] in levels]
+                out += _group_proofs(f"{prefix}{_name(module, gating, sign)}-"
+                                     f"{_tag(a_s, b_s, aw, bw)}", designs,
+                                     e2e_feasible(aw, a_s, bw, b_s) and e2e)
     return out
 
 
