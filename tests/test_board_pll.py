@@ -87,3 +87,11 @@ def test_cli_checks_the_clock(value, message, capsys):
         main(["bitstream", "--clock-mhz", value])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_build_bitstream_checks_the_clock_type(tmp_path):
+    from hw.boards.build import build_bitstream
+
+    with pytest.raises(TypeError, match="clock_mhz must be a number of MHz, 'auto' or None, "
+                                        "not 'fast'"):
+        build_bitstream("icebreaker", lanes=1, out=tmp_path, top_only=True, clock_mhz="fast")

@@ -116,3 +116,12 @@ def test_asic_engine_section_adds_sram_energy_and_area(tmp_path):
     assert "6 x 512x8" in text and "2 x 512x8 x 2 banks" not in text
     assert f"{500 + sram_nj:.0f}" in text                   # the total per inference
     assert f"{(1e6 + w['area_um2'] + a['area_um2']) * 1e-6:.3f}" in text
+
+
+def test_qsq_asic_names_a_missing_sram_table(tmp_path, capsys):
+    from golden_model.cli import main
+
+    missing = tmp_path / "none.csv"
+    assert main(["asic", "--designs", "none", "--engine", "bucket", "--sram-table", str(missing),
+                 "-o", str(tmp_path / "asic")]) == 2
+    assert f"--sram-table {missing}: no such file" in capsys.readouterr().err
