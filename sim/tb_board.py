@@ -193,12 +193,14 @@ if cocotb is not None:
 
 # ----------------------------------------------------------------------------- runner (pytest side)
 def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycles: int,
-                   divisor: int) -> list[dict]:
+                   divisor: int, max_chunk: int | None = None) -> list[dict]:
     """The requests of one run with the model's replies and the golden logits.
 
     ``images`` are indices into the workload; each is classified at every truncation setting of
     ``truncs`` (per-layer lists). With ``errors``, every error reply is provoked once, each followed
-    by a good request that shows the board recovered.
+    by a good request that shows the board recovered. A board whose weights are loaded over the
+    link (``spram`` engines, LOAD chunks of ``max_chunk`` words) is loaded first -- with
+    ``errors``, after every LOAD error has been provoked and INFER refused.
     """
     from hw.boards import protocol as P
     from hw.boards.model import BoardModel
@@ -206,7 +208,9 @@ def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycl
     from hw.engine.top import engine_timing
     from hw.engine.workloads import golden_logits
 
-    board = BoardModel(prog)
+    from hw.boards.model import MAX_CHUNK_WORDS
+
+    board = BoardModel(prog, max_chunk or MAX_CHUNK_WORDS)
     pixels = wl.quantized_images(pe)
     compute = compute_cycles(prog, engine_timing(prog))
     steps: list[dict] = []
@@ -224,6 +228,8 @@ def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycl
         add(f"{what} image {i} at {levels}", P.encode_infer(pixels[i]), gold)
 
     add("INFO", P.encode_info())
+    if board.info.chunk_words:
+        load_script(add, board.info, prog, pixels[int(images[0])], errors)
     infer(int(images[0]), "INFER at the reset levels")
     for t in truncs:
         if pe != "int8":
@@ -253,7 +259,44 @@ def request_script(prog, wl, pe: str, images, truncs, errors: bool, timeout_cycl
     add("INFER cut short (timeout)", half[:len(half) // 2], timed_out=True)
     add("header cut short (timeout)", half[:3], timed_out=True)
     infer(i0, "INFER after timeouts")
+    if not board.info.chunk_words:
+        add("LOAD on a board whose weights are in its bitstream",
+            P.encode_load(board.info.program_id, 0, b"\0" * board.info.word_bytes,
+                          board.info.word_bytes, 1))
     return steps
+
+
+def load_script(add, info, prog, pixels, errors: bool) -> None:
+    """The LOAD requests of a board that starts without weights: with ``errors``, INFER before
+    any weights, each LOAD error and a LOAD cut short (each leaving the board unloaded); then the
+    whole image, chunk by chunk, and INFO (now ``loaded``)."""
+    from hw.boards import protocol as P
+
+    image = P.weight_image(prog.weight_words, info.word_bytes)
+    pid, nb, cw = info.program_id, info.word_bytes, info.chunk_words
+
+    def load(chunk, what, pid=pid, image=image, **kw):
+        add(f"LOAD chunk {chunk}{what}", P.encode_load(pid, chunk, image, nb, cw), **kw)
+
+    if errors:
+        add("INFER before LOAD", P.encode_infer(pixels))
+        load(0, " of another program", pid=pid ^ 1)
+        if info.chunks > 1:
+            load(0, "")
+            load(2 % info.chunks, " out of order")
+            load(1, " after a failed LOAD (restart needed)")
+        bad = bytearray(image)
+        bad[0] ^= 0x10
+        for c in range(info.chunks):
+            load(c, " of a corrupted image" if c == info.chunks - 1 else " (corrupted image)",
+                 image=bytes(bad))
+        add("INFER after a failed LOAD", P.encode_infer(pixels))
+        add("LOAD with a short payload", P.encode_frame(P.CMD_LOAD, b"\0" * 7))
+        cut = P.encode_load(pid, 0, image, nb, cw)
+        add("LOAD cut short (timeout)", cut[:len(cut) // 2], timed_out=True)
+    for c in range(info.chunks):
+        load(c, "")
+    add("INFO after LOAD", P.encode_info())
 
 
 def script_settings(truncs, images, n_layers: int) -> tuple[list[list[int]], list[int]]:
@@ -283,15 +326,18 @@ def inject_fault(steps: list[dict], fault: str | None) -> list[dict]:
 
 def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=((2, 1, 3, 0),),
         images=3, divisor: int = 4, timeout_bits: int = 40, errors: bool = True,
-        sim: str | None = None, waves: bool | None = None, fault: str | None = None) -> dict:
+        sim: str | None = None, waves: bool | None = None, fault: str | None = None,
+        weights: str = "rom", max_chunk: int | None = None) -> dict:
     """Build the UART-bridged engine for ``workload`` and run the request script through it.
 
     ``truncs`` lists per-layer truncation settings (each an int or a list), ``images`` a count or
     indices. ``fault`` (bench self-test) changes one expected reply byte (``"reply"``) so the run
-    must fail.
+    must fail. ``weights="spram"`` builds the engine that loads its weights over the link (LOAD
+    chunks of at most ``max_chunk`` words).
     """
     import json
 
+    from hw.boards.model import MAX_CHUNK_WORDS
     from hw.boards.top import CORE_NAME, BoardCore
     from hw.engine.config import FPGA_POWER, EngineConfig
     from hw.engine.program import compile_program
@@ -303,24 +349,29 @@ def run(workload: str = "synthetic", pe: str = "bucket", lanes: int = 3, truncs=
 
     wl = get_workload(workload)
     model = wl.model(pe)
-    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER)     # as `qsq bitstream` builds it
+    # as `qsq bitstream` builds it
+    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER, weights=weights)
     prog = compile_program(model, cfg)
     levels, idx = script_settings(truncs, images, len(model.layers))
-    core = BoardCore(prog, divisor, timeout_bits)
-    steps = inject_fault(request_script(prog, wl, pe, idx, levels, errors, core.timeout, divisor),
-                         fault)
+    chunk = max_chunk or MAX_CHUNK_WORDS
+    core = BoardCore(prog, divisor, timeout_bits, chunk)
+    steps = inject_fault(request_script(prog, wl, pe, idx, levels, errors, core.timeout, divisor,
+                                        chunk), fault)
     sim = engine_sim(sim)
     tag = (f"board_{workload}_{cfg.tag()}_d{divisor}_t{levels_tag(levels)}_n{len(idx)}{'_err' if errors else ''}"
+           f"{f'_c{chunk}' if weights != 'rom' else ''}"
            f"{'_fault-' + fault if fault else ''}")
     out = build_root(sim) / tag
     out.mkdir(parents=True, exist_ok=True)
     (out / "steps.json").write_text(json.dumps(steps) + "\n")
     verilog = convert(core, CORE_NAME, description="qsq board core (UART bridge + engine)",
                       parameters={"workload": workload, "pe": pe, "lanes": lanes,
-                                  "divisor": divisor, "timeout_bits": timeout_bits},
+                                  "divisor": divisor, "timeout_bits": timeout_bits,
+                                  "weights": weights, "max_chunk": chunk},
                       origin="sim.tb_board")
     params = {"workload": workload, "pe": pe, "lanes": lanes, "divisor": divisor,
-              "truncs": levels, "images": len(idx), "errors": errors}
+              "truncs": levels, "images": len(idx), "errors": errors, "weights": weights,
+              "max_chunk": chunk}
     return run_bench(module_name=CORE_NAME, params=params, tag=tag, test_module="sim.tb_board",
                      bench={"divisor": divisor}, sim=sim, waves=waves, verilog=verilog)
 

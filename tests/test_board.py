@@ -142,6 +142,127 @@ def test_int8_board_refuses_trunc():
                                                                          bytes([2, 2]))
 
 
+# ----------------------------------------------------------------------------- LOAD (SPRAM)
+def test_crc16_is_the_catalogue_crc16_ibm_3740():
+    assert P.crc16(b"123456789") == 0x29B1
+    assert P.crc16(b"6789", P.crc16(b"12345")) == 0x29B1
+
+
+def test_load_encoding_checks_its_arguments():
+    img = P.weight_image([1, 0x203, 0xFFFF], 2)
+    assert img == bytes([1, 0, 3, 2, 0xFF, 0xFF])
+    with pytest.raises(ValueError, match=r"weight word must be an integer in \[0, 2\*\*16\)"):
+        P.weight_image([1 << 16], 2)
+    frame = P.encode_load(0x11223344, 1, img, 2, 2)     # the last chunk, padded with a zero word
+    assert frame[4:-1] == bytes([0x44, 0x33, 0x22, 0x11, 1, 0, 0xFF, 0xFF, 0, 0])
+    with pytest.raises(ValueError, match=r"chunk must be an integer in \[0, 1\], not 2"):
+        P.encode_load(0, 2, img, 2, 2)
+    with pytest.raises(ValueError, match="the board takes no LOAD"):
+        P.encode_load(0, 0, img, 2, 0)
+
+
+@pytest.fixture(scope="module")
+def spram_board():
+    wl = workload("synthetic")
+    prog = compile_program(wl.model("bucket"), EngineConfig(lanes=3, weights="spram"))
+    return wl, prog
+
+
+def _reply(board, request, **kw):
+    return P.FrameDecoder().feed(board.request(request, **kw))[0]
+
+
+def _error(name, cmd):
+    return P.Frame(P.CMD_ERROR, bytes([P.ERROR_NAMES[name], cmd]))
+
+
+def test_model_load_sequence(spram_board):
+    wl, prog = spram_board
+    board = BoardModel(prog, max_chunk=40)
+    info = board.info
+    assert (info.weight_words, info.word_bytes, info.chunk_words, info.chunks) == \
+        (len(prog.weight_words), 2, 40, -(-len(prog.weight_words) // 40))
+    assert P.decode_info(_reply(board, P.encode_info())).loaded == 0
+    px = wl.quantized_images("bucket")[0]
+    assert _reply(board, P.encode_infer(px)) == _error("NOT_LOADED", P.CMD_INFER)
+    img = P.weight_image(prog.weight_words, 2)
+
+    def load(chunk, pid=info.program_id, image=img):
+        return _reply(board, P.encode_load(pid, chunk, image, 2, 40))
+
+    ok = P.Frame(0x84, b"")
+    assert load(0, pid=info.program_id ^ 1) == _error("WRONG_PROGRAM", P.CMD_LOAD)
+    assert load(1) == _error("BAD_VALUE", P.CMD_LOAD)          # chunk 0 first
+    assert load(0) == ok and load(2) == _error("BAD_VALUE", P.CMD_LOAD)
+    assert load(1) == _error("BAD_VALUE", P.CMD_LOAD)          # a failure restarts the load
+    bad = bytearray(img)
+    bad[-1] ^= 1
+    for c in range(info.chunks - 1):
+        assert load(c, image=bytes(bad)) == ok
+    assert load(info.chunks - 1, image=bytes(bad)) == _error("BAD_CRC", P.CMD_LOAD)
+    assert not board.loaded
+    for c in range(info.chunks):
+        assert load(c) == ok
+    assert board.loaded and P.decode_info(_reply(board, P.encode_info())).loaded == 1
+    logits, _ = P.decode_infer(_reply(board, P.encode_infer(px)), 4)
+    assert logits == [int(v) for v in golden_logits(wl, "bucket", [0] * 4, np.array([0]))[0]]
+    # a LOAD cut short unloads; so does a reset
+    cut = P.encode_load(info.program_id, 0, img, 2, 40)[:20]
+    assert _reply(board, cut, timed_out=True) == _error("TIMEOUT", P.CMD_LOAD)
+    assert not board.loaded
+    for c in range(info.chunks):
+        load(c)
+    board.reset()
+    assert not board.loaded
+
+
+def test_rom_board_refuses_load(synthetic):
+    board = BoardModel(synthetic[1])
+    assert board.info.chunk_words == 0 and board.info.loaded == 1
+    req = P.encode_frame(P.CMD_LOAD, bytes(8))
+    assert _reply(board, req) == _error("UNSUPPORTED", P.CMD_LOAD)
+    assert board.loaded
+
+
+def test_engine_weights_parameter():
+    with pytest.raises(ValueError, match=r"weights must be one of \('rom', 'spram'\), not 'flash'"):
+        EngineConfig(weights="flash")
+    assert EngineConfig(weights="spram").tag() == "bucket_l16_spram"
+
+
+def test_spram_engine_refuses_pixels_until_loaded(spram_board):
+    """The engine alone (Amaranth simulator): no pixel is taken before the last weight word, and
+    a `first` word restarts the load."""
+    from amaranth.sim import Simulator
+
+    from hw.engine.top import QSQEngine
+
+    prog = spram_board[1]
+    dut = QSQEngine(prog)
+    n = len(prog.weight_words)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.pixels.valid, 1)
+        assert ctx.get(dut.pixels.ready) == 0 and ctx.get(dut.loaded) == 0
+        for rnd in range(2):                  # a partial load, then a whole one from `first`
+            for i in range(n if rnd else n // 2):
+                ctx.set(dut.weights.valid, 1)
+                ctx.set(dut.weights.payload, {"word": prog.weight_words[i], "first": int(i == 0)})
+                assert ctx.get(dut.weights.ready) == 1
+                await ctx.tick()
+                assert ctx.get(dut.loaded) == int(rnd == 1 and i == n - 1)
+                assert ctx.get(dut.pixels.ready) == ctx.get(dut.loaded)
+        ctx.set(dut.weights.payload, {"word": 0, "first": 0})
+        seen["ready_past_end"] = ctx.get(dut.weights.ready)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["ready_past_end"] == 0      # no word past the last until the next `first`
+
+
 # ----------------------------------------------------------------------------- parameters
 def test_uart_divisor():
     from hw.boards.top import uart_divisor
@@ -353,10 +474,41 @@ def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
                 in out)
         assert main(["run", "--port", board.port, "--image", "x.npy", "--check"]) == 2
         assert "it does not apply to --image" in capsys.readouterr().err
+        assert main(["run", "--port", board.port, "--images", "360"]) == 2
+        assert capsys.readouterr().err.endswith(
+            "qsq: error: --images must be at most 359 (the digits test split), not 360\n")
     wl = workload("digits")
     gold = golden_logits(wl, "bucket", [3, 2, 4, 1], np.arange(3))
     for i in range(3):
         assert f"image {i}: class {int(np.argmax(gold[i]))} (label {int(wl.labels[i])})" in out
+
+
+@pytest.mark.slow
+def test_run_loads_the_weights_of_an_spram_board(capsys):
+    from hw.boards.build import build_program
+
+    prog = build_program("bucket", 4, "digits", 0, "spram")
+    with FakeBoard(prog) as board:
+        assert main(["run", "--port", board.port, "--images", "2", "--check"]) == 0
+        out = capsys.readouterr().out
+        assert "weights NOT loaded (SPRAM)" in out
+        assert f"weights loaded: {len(prog.weight_words)} words of 2 bytes in 1 LOAD chunks" in out
+        assert out.count("logits match the golden model") == 2
+        assert main(["run", "--port", board.port, "--images", "1"]) == 0
+        out = capsys.readouterr().out
+        assert "weights loaded (SPRAM)" in out and "LOAD chunks" not in out
+
+
+def test_run_refuses_an_unknown_spram_board(synthetic, tmp_path, capsys):
+    wl, prog = synthetic
+    spram = compile_program(wl.model("bucket"), EngineConfig(lanes=3, power="fpga", weights="spram"))
+    f = tmp_path / "img.bin"
+    f.write_bytes(bytes(84))
+    with FakeBoard(spram) as board:
+        assert main(["run", "--port", board.port, "--image", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "the board needs its weights (LOAD), but its program 0x" in err
+    assert "is none of the committed networks' (digits, mnist)" in err
 
 
 # ----------------------------------------------------------------------------- one-line errors
@@ -367,10 +519,7 @@ def test_run_checks_baud_timeout_and_image_count_first(capsys, tmp_path):
             (["--baud", "20000000"], "--baud must be an integer in [300, 10000000], not 20000000"),
             (["--timeout", "0"], "--timeout must be seconds in (0, 3600], not 0.0"),
             (["--timeout", "nan"], "--timeout must be seconds in (0, 3600], not nan"),
-            (["--images", "0"], "--images must be an integer in [1, 359] (the digits test split "
-                                "has 359 images), not 0"),
-            (["--images", "360"], "--images must be an integer in [1, 359] (the digits test "
-                                  "split has 359 images), not 360")]:
+            (["--images", "0"], "--images must be a positive integer, not 0")]:
         assert main(["run", "--port", port] + argv) == 2
         assert capsys.readouterr().err == f"qsq: error: {msg}\n"
     assert main(["bitstream", "--baud", "0", "--top-only", "-o", str(tmp_path / "b")]) == 2

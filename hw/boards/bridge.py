@@ -11,7 +11,13 @@ arrive and answers each with one reply frame:
   again and the host's next request finds it ready.
 * ``TRUNC`` -- the levels are held in registers until the CRC has been checked, then written to
   the engine's ``config`` stream one compute layer at a time.
-* ``INFO`` -- constant bytes (:func:`hw.boards.model.board_info` of the program).
+* ``INFO`` -- constant bytes (:func:`hw.boards.model.board_info` of the program), but for
+  ``loaded``.
+* ``LOAD`` (``spram`` engines) -- the program id and chunk index are checked as they arrive; the
+  chunk's words then go to the engine's ``weights`` stream as their last byte arrives, and into a
+  running CRC-16 of the image, which the last chunk compares with the program's. The bridge keeps
+  the LOAD state (``loaded``, the next chunk): INFER is refused until a whole image has loaded, and
+  any failed LOAD clears it.
 
 Receive states run an inter-byte timer: a frame whose next byte does not come within
 ``timeout`` cycles is abandoned with a ``TIMEOUT`` error reply. The protocol's constants (SYNC,
@@ -29,9 +35,9 @@ from golden_model.config import check_int
 
 from .._component import checking_parameters
 from . import protocol as P
-from .model import board_info
+from .model import MAX_CHUNK_WORDS, board_info
 
-__all__ = ["UARTBridge", "crc8_next", "MAX_TIMEOUT"]
+__all__ = ["UARTBridge", "crc8_next", "crc16_next", "MAX_TIMEOUT"]
 
 #: Longest inter-byte timeout, in clock cycles.
 MAX_TIMEOUT = 1 << 32
@@ -46,6 +52,16 @@ def crc8_next(crc, byte):
     x = crc ^ byte
     cols = [P.crc8(bytes([1 << i])) for i in range(8)]
     return Cat(*(_xor([x[i] for i in range(8) if cols[i] >> j & 1]) for j in range(8)))
+
+
+def crc16_next(crc, byte):
+    """The CRC-16 of :func:`hw.boards.protocol.crc16` after one more byte (combinational).
+
+    Without its initial value the update is linear in ``(crc, byte)``: each output bit is the
+    XOR of the input bits whose one-hot update has that bit set."""
+    ins = [(crc[i], P.crc16(b"\0", 1 << i)) for i in range(16)]
+    ins += [(byte[i], P.crc16(bytes([1 << i]), 0)) for i in range(8)]
+    return Cat(*(_xor([b for b, col in ins if col >> j & 1]) for j in range(16)))
 
 
 def _xor(bits):
@@ -64,6 +80,8 @@ class UARTBridge(wiring.Component):
         The engine's compiled program (sizes and the INFO reply).
     timeout : int
         Inter-byte timeout of a frame, in clock cycles (1 .. :data:`MAX_TIMEOUT`).
+    max_chunk : int
+        Most weight words per LOAD chunk (:data:`hw.boards.model.MAX_CHUNK_WORDS`).
 
     Members
     -------
@@ -71,8 +89,9 @@ class UARTBridge(wiring.Component):
         Received bytes (from :class:`hw.boards.uart.UARTRx`); always ready.
     tx : Out(stream.Signature(unsigned(8)))
         Reply bytes (to :class:`hw.boards.uart.UARTTx`).
-    pixels, logits, config
-        The engine's streams, flipped (``config`` only for coded engines).
+    pixels, logits, config, weights
+        The engine's streams, flipped (``config`` only for coded engines, ``weights`` only for
+        ``spram`` engines).
     cls : In(class width)
         The engine's class output.
     active : Out(1)
@@ -84,20 +103,21 @@ class UARTBridge(wiring.Component):
     -----
     The bridge holds ``pixels.valid`` for one cycle per received byte and relies on the engine
     taking it at once, which the engine does while idle or loading -- the only time the bridge
-    sends pixels. Throughput is the line's: one inference per ``frame_bytes(C*H*W)`` bytes in
+    sends pixels. Likewise a LOAD's weight word is offered for one cycle, from registers, the
+    cycle after its last byte; the engine is idle then. Throughput is the line's: one inference per ``frame_bytes(C*H*W)`` bytes in
     and ``frame_bytes(4*classes+1)`` bytes out, plus the engine's compute cycles.
     """
 
-    def __init__(self, program, timeout: int):
+    def __init__(self, program, timeout: int, max_chunk: int = MAX_CHUNK_WORDS):
         from hw.engine.program import EngineProgram
-        from hw.engine.top import config_layout
+        from hw.engine.top import config_layout, weight_load_layout
 
         with checking_parameters(self):
             if not isinstance(program, EngineProgram):
                 raise TypeError(f"program must be an EngineProgram, not {program!r}")
             self.timeout = check_int("timeout", timeout, 1, MAX_TIMEOUT)
+            self.info = board_info(program, max_chunk)
         self.program = program
-        self.info = board_info(program)
         ports = {
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
@@ -106,6 +126,8 @@ class UARTBridge(wiring.Component):
         }
         if program.config.pe != "int8":
             ports["config"] = Out(stream.Signature(config_layout(program)))
+        if self.info.chunk_words:
+            ports["weights"] = Out(stream.Signature(weight_load_layout(program)))
         ports.update({"cls": In(program.widths["class"]), "active": Out(1), "failed": Out(1)})
         super().__init__(ports)
 
@@ -115,6 +137,10 @@ class UARTBridge(wiring.Component):
         coded = info.pe != "int8"
         layers, classes, n_pix = info.layers, info.classes, info.input_size
         info_bytes = info.encode()
+
+        def info_bytes_loaded_index():
+            # the INFO field `loaded` is the last fixed field, just before the reset levels
+            return len(info_bytes) - layers - 1
         err_code = {name: code for code, name in P.ERRORS.items()}
 
         byte = self.rx.payload
@@ -135,6 +161,31 @@ class UARTBridge(wiring.Component):
         if coded:
             tw = len(self.config.payload.trunc)
             levels = Array(Signal(tw, name=f"level{i}") for i in range(layers))
+        # LOAD state (spram engines): whether a whole image has loaded, the chunk expected next
+        loadable = info.chunk_words > 0
+        wt_ok = Signal(name="weights_ok", init=int(not loadable))
+        if loadable:
+            prog = self.program
+            n_words, nb, n_chunks = info.weight_words, info.word_bytes, info.chunks
+            image_crc = P.crc16(P.weight_image(prog.weight_words, nb))
+            id_bytes = Array(Const(b, 8) for b in info.program_id.to_bytes(4, "little"))
+            load_ok = Signal(name="load_ok")           # LEN is right for a LOAD
+            next_chunk = Signal(range(n_chunks), name="next_chunk")
+            hdr = Signal(range(P.LOAD_HEADER_BYTES + 1), name="load_header")
+            chunk = Signal(16, name="chunk")
+            id_bad = Signal(name="id_bad")
+            chunk_bad = Signal(name="chunk_bad")
+            wbyte = Signal(range(nb), name="word_byte")
+            wbuf = Signal(8 * (nb - 1), name="word_bytes")
+            wcount = Signal(range(n_words + 1), name="words_sent")
+            wcrc = Signal(16, name="image_crc")
+            # the LOAD's own error (0: none), from registers a cycle old: it is read when the
+            # frame's CRC byte arrives, a character time after the last payload byte
+            load_err = Signal.like(err, name="load_err")
+            m.d.sync += load_err.eq(Mux(chunk_bad, err_code["BAD_VALUE"],
+                                        Mux(id_bad, err_code["WRONG_PROGRAM"],
+                                            Mux((chunk == n_chunks - 1) & (wcrc != image_crc),
+                                                err_code["BAD_CRC"], 0))))
 
         # reply side
         code = Signal(8, name="reply_cmd")
@@ -159,11 +210,16 @@ class UARTBridge(wiring.Component):
             with m.Else():
                 m.d.sync += timer.eq(timer + 1)
 
+        if loadable:      # a weight word is offered for one cycle (the idle engine takes it)
+            m.d.sync += self.weights.valid.eq(0)
         with m.FSM(name="bridge") as fsm:
             with m.State("IDLE"):
                 with m.If(got & (byte == P.SYNC)):
                     m.d.sync += [cmd.eq(0), crc.eq(0), err.eq(0), fed.eq(0), bad_value.eq(0),
                                  idx.eq(0), timer.eq(0), infer_ok.eq(0), trunc_ok.eq(0)]
+                    if loadable:
+                        m.d.sync += [load_ok.eq(0), hdr.eq(0), id_bad.eq(0), chunk_bad.eq(0),
+                                     wbyte.eq(0)]
                     m.next = "CMD"
             with m.State("CMD"):
                 inter_byte_timer()
@@ -196,8 +252,18 @@ class UARTBridge(wiring.Component):
                         with m.Case(P.CMD_INFER):
                             with m.If(new_len != n_pix):
                                 m.d.sync += err.eq(err_code["BAD_LENGTH"])
+                            with m.Elif(~wt_ok):
+                                m.d.sync += err.eq(err_code["NOT_LOADED"])
                             with m.Else():
                                 m.d.sync += infer_ok.eq(1)
+                        with m.Case(P.CMD_LOAD):
+                            if not loadable:
+                                m.d.sync += err.eq(err_code["UNSUPPORTED"])
+                            else:
+                                with m.If(new_len != P.LOAD_HEADER_BYTES + info.chunk_words * nb):
+                                    m.d.sync += err.eq(err_code["BAD_LENGTH"])
+                                with m.Else():
+                                    m.d.sync += load_ok.eq(1)
                         with m.Default():
                             m.d.sync += err.eq(err_code["BAD_COMMAND"])
                     with m.If(new_len == 0):
@@ -216,6 +282,11 @@ class UARTBridge(wiring.Component):
                             m.d.sync += levels[idx].eq(byte)
                             with m.If(byte > info.ndigits):
                                 m.d.sync += bad_value.eq(1)
+                    if loadable:
+                        with m.If(load_ok):
+                            self._load_byte(m, byte, hdr, id_bytes, id_bad, chunk, chunk_bad,
+                                            next_chunk, n_chunks, wt_ok, wbyte, wbuf, wcount,
+                                            wcrc, n_words, nb)
                     with m.If(count == 1):
                         m.next = "CRC"
             with m.State("CRC"):
@@ -225,6 +296,9 @@ class UARTBridge(wiring.Component):
                         m.d.sync += err.eq(err_code["BAD_CRC"])
                     with m.Elif((err == 0) & bad_value):
                         m.d.sync += err.eq(err_code["BAD_VALUE"])
+                    if loadable:
+                        with m.Elif((err == 0) & load_ok):
+                            m.d.sync += err.eq(load_err)
                     m.next = "EXEC"
             with m.State("TIMEOUT"):
                 with m.If(err == 0):
@@ -232,6 +306,14 @@ class UARTBridge(wiring.Component):
                 m.next = "EXEC"
             with m.State("EXEC"):
                 m.d.sync += [idx.eq(0), hidx.eq(0), tcrc.eq(0), nlog.eq(0), bsel.eq(0)]
+                if loadable:
+                    with m.If(cmd == P.CMD_LOAD):
+                        with m.If(err != 0):          # a failed LOAD: no weights, restart at 0
+                            m.d.sync += [wt_ok.eq(0), next_chunk.eq(0)]
+                        with m.Elif(chunk == n_chunks - 1):
+                            m.d.sync += [wt_ok.eq(1), next_chunk.eq(0)]
+                        with m.Else():
+                            m.d.sync += next_chunk.eq(chunk + 1)
                 with m.If(err != 0):
                     m.d.sync += [code.eq(P.CMD_ERROR), rlen.eq(2)]
                     with m.If(fed):
@@ -244,6 +326,9 @@ class UARTBridge(wiring.Component):
                 with m.Elif(cmd == P.CMD_TRUNC):
                     m.d.sync += [code.eq(P.REPLY[P.CMD_TRUNC]), rlen.eq(0)]
                     m.next = "APPLY"
+                with m.Elif(cmd == P.CMD_LOAD):
+                    m.d.sync += [code.eq(P.REPLY[P.CMD_LOAD]), rlen.eq(0)]
+                    m.next = "HEADER"
                 with m.Else():
                     m.d.sync += [code.eq(P.REPLY[P.CMD_INFER]), rlen.eq(4 * classes + 1)]
                     m.next = "HEADER"
@@ -293,10 +378,11 @@ class UARTBridge(wiring.Component):
                 with m.If(code == P.CMD_ERROR):
                     m.d.comb += small.eq(Mux(idx == 0, err, cmd))
                 with m.Else():
+                    loaded_at = info_bytes_loaded_index()
                     with m.Switch(idx):
                         for i, b in enumerate(info_bytes):
                             with m.Case(i):
-                                m.d.comb += small.eq(b)
+                                m.d.comb += small.eq(wt_ok if i == loaded_at else b)
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(small)]
                 with m.If(sent):
                     m.d.sync += [idx.eq(idx + 1), tcrc.eq(tx_crc_next)]
@@ -329,3 +415,31 @@ class UARTBridge(wiring.Component):
                     m.next = "IDLE"
         m.d.comb += self.active.eq(~fsm.ongoing("IDLE"))
         return m
+
+    def _load_byte(self, m, byte, hdr, id_bytes, id_bad, chunk, chunk_bad, next_chunk, n_chunks,
+                   wt_ok, wbyte, wbuf, wcount, wcrc, n_words, nb):
+        """One LOAD payload byte: program id, chunk index, then the words (to the engine)."""
+        with m.If(hdr < 4):                            # program id, least significant byte first
+            m.d.sync += hdr.eq(hdr + 1)
+            with m.If(byte != id_bytes[hdr[:2]]):
+                m.d.sync += id_bad.eq(1)
+        with m.Elif(hdr == 4):
+            m.d.sync += [hdr.eq(5), chunk[:8].eq(byte)]
+        with m.Elif(hdr == 5):
+            c = Cat(chunk[:8], byte)
+            bad = c.any() & ((c != next_chunk) | (c >= n_chunks))
+            m.d.sync += [hdr.eq(6), chunk.eq(c), chunk_bad.eq(bad)]
+            with m.If(~bad & ~id_bad & ~c.any()):      # chunk 0 restarts the load
+                m.d.sync += [wcount.eq(0), wcrc.eq(0xFFFF), wt_ok.eq(0)]
+        with m.Elif(~id_bad & ~chunk_bad & (wcount != n_words)):   # a byte of a stored word
+            m.d.sync += wcrc.eq(crc16_next(wcrc, byte))
+            with m.If(wbyte == nb - 1):              # offered in the next cycle, from registers
+                word = Cat(wbuf, byte)
+                m.d.sync += [self.weights.valid.eq(1),
+                             self.weights.payload.word.eq(word[:len(self.weights.payload.word)]),
+                             self.weights.payload.first.eq(wcount == 0),
+                             wcount.eq(wcount + 1), wbyte.eq(0)]
+            with m.Else():
+                m.d.sync += wbyte.eq(wbyte + 1)
+                if nb > 1:
+                    m.d.sync += wbuf.eq(Cat(wbuf[8:], byte))

@@ -57,17 +57,29 @@ def tool_env(environ=None) -> dict:
     return env
 
 
-def build_program(pe: str, lanes: int, model=None, trunc=0):
-    """The program a board build of ``pe`` / ``lanes`` / ``model`` / ``trunc`` compiles (the
-    engine with the FPGA power style); the bitstream bench recompiles it from ``report.json``."""
+def build_program(pe: str, lanes: int, model=None, trunc=0, weights: str = "rom"):
+    """The program a board build of ``pe`` / ``lanes`` / ``model`` / ``trunc`` / ``weights``
+    compiles (the engine with the FPGA power style); the bitstream bench recompiles it from
+    ``report.json``."""
     from hw.engine.compile import load_model
     from hw.engine.config import FPGA_POWER, EngineConfig
     from hw.engine.program import compile_program
 
-    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER)
+    cfg = EngineConfig(lanes=lanes, pe=pe, power=FPGA_POWER, weights=weights)
+    trunc = trunc if pe != "int8" else 0
+    if model in COMMITTED_MODELS:       # a committed network, as its workload quantizes it
+        from hw.engine.workloads import workload
+
+        return compile_program(workload(model).model(pe), cfg, trunc)
     if model is not None and not Path(model).is_file():
-        raise ValueError(f"{model}: no such model file")
-    return compile_program(load_model(model, pe), cfg, trunc if pe != "int8" else 0)
+        raise ValueError(f"--model {model}: no such model file (or one of the committed "
+                         f"networks {', '.join(COMMITTED_MODELS)})")
+    return compile_program(load_model(model, pe), cfg, trunc)
+
+
+#: ``--model`` names of the committed networks: the digits LeNet (the default) and LeNet-5 on
+#: MNIST (its calibration images come from the MNIST files, ``make mnist``).
+COMMITTED_MODELS = ("digits", "mnist")
 
 
 def _failure(board: str, family: str, out: Path, exc: Exception) -> str:
@@ -105,7 +117,7 @@ TOOLS_OF = {"Yosys": "$YOSYS", "nextpnr-ice40": "$NEXTPNR_ICE40", "nextpnr-ecp5"
 def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str = "bucket",
                     model=None, trunc=0, baud: int = P.DEFAULT_BAUD, seed: int = 1, out=None,
                     top_only: bool = False, verbose: bool = False,
-                    clock_mhz: float | str | None = None) -> dict:
+                    clock_mhz: float | str | None = None, weights: str = "rom") -> dict:
     """Build the board bitstream of one engine; return the report (also written to ``out``).
 
     Parameters
@@ -134,6 +146,9 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
         :attr:`~hw.boards.spec.BoardSpec.pll_first_mhz`; if nextpnr's fmax misses it, the build is
         repeated (at most twice) at :data:`AUTO_MARGIN` of the fmax it measured; the report lists
         every attempt.
+    weights : {"rom", "spram"}
+        ``rom``: the weights are in the bitstream (block RAM); ``spram``: in the UP5K's SPRAM,
+        loaded by the host with LOAD after configuration (:mod:`hw.boards.protocol`).
 
     Raises
     ------
@@ -152,7 +167,10 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
     if clock_mhz not in (None, "auto") and (isinstance(clock_mhz, bool)
                                              or not isinstance(clock_mhz, (int, float))):
         raise TypeError(f"clock_mhz must be a number of MHz, 'auto' or None, not {clock_mhz!r}")
-    prog = build_program(pe, lanes, model, trunc)
+    if weights == "spram" and not spec.has_spram:
+        raise ValueError(f"weights='spram' needs a board with SPRAM (the iCE40 UltraPlus); "
+                         f"{spec.name} has none: use weights='rom'")
+    prog = build_program(pe, lanes, model, trunc, weights)
     target = spec.pll_first_mhz if clock_mhz == "auto" else clock_mhz
     attempts = []
     while True:
@@ -220,13 +238,16 @@ def _build_once(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz) 
     t0 = time.perf_counter()
     # a missed clock is a result (the report says FAIL; --clock-mhz auto builds again), not a
     # failed build
+    from hw.flow.engine_synth import SPRAM_UNINIT
+
     plan = plat.prepare(top, name=TOP_NAME, nextpnr_opts=f"--seed {seed} --timing-allow-fail",
-                        debug_verilog=top_only)
+                        debug_verilog=top_only, script_after_read=SPRAM_UNINIT)
     t_prep = time.perf_counter() - t0
     report = {"board": spec.name, "description": spec.description, "device": plat.device,
               "package": plat.package, "engine": {"pe": prog.config.pe,
                                                    "lanes": prog.config.lanes,
                                                    "model": prog.model.arch,
+                                                   "weights": prog.config.weights,
                                                    "model_file": (None if model is None
                                                                   else str(Path(model).resolve())),
                                                    "trunc": (trunc if isinstance(trunc, int)
@@ -273,13 +294,14 @@ def _build_once(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz) 
     report["yosys"] = parse_yosys_log((out / f"{TOP_NAME}.rpt").read_text(errors="replace"))
     report["nextpnr"] = parse_nextpnr_log((out / f"{TOP_NAME}.tim").read_text(errors="replace"))
     report["programmer"] = spec.programmer
-    weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(".weight_mem")]
-    report["weights_in_block_ram"] = bool(weight) and all(
-        any(b in v for b in BLOCK_RAM_CELLS) for v in weight)
+    spram = prog.config.weights == "spram"
+    name, cells = (".weight_spram", ("SPRAM",)) if spram else (".weight_mem", BLOCK_RAM_CELLS)
+    weight = [v for k, v in report["yosys"]["memories"].items() if k.endswith(name)]
+    report["weights_mapped"] = bool(weight) and all(any(b in v for b in cells) for v in weight)
     write_report(report)
-    if not report["weights_in_block_ram"]:
-        raise RuntimeError(f"the weight memory was not mapped to block RAM ({weight or 'not found'}"
-                           f" in {out}/{TOP_NAME}.rpt)")
+    if not report["weights_mapped"]:
+        raise RuntimeError(f"the weight memory was not mapped to {'SPRAM' if spram else 'block RAM'}"
+                           f" ({weight or 'not found'} in {out}/{TOP_NAME}.rpt)")
     return report
 
 

@@ -16,6 +16,7 @@ import time
 from hw.engine.cli import parse_levels
 
 from . import protocol as P
+from .build import COMMITTED_MODELS
 from .spec import MAX_BAUD, MAX_BAUD_ERROR, MIN_BAUD, check_baud
 
 #: Default of ``qsq run --timeout``: seconds to wait for a reply to start once the request is on
@@ -37,7 +38,7 @@ def check_timeout(seconds, name: str = "timeout") -> float:
 
 
 def add_bitstream_args(p) -> None:
-    from hw.engine.config import PE_STYLES
+    from hw.engine.config import PE_STYLES, WEIGHT_STORES
 
     from .spec import BOARDS
 
@@ -48,7 +49,12 @@ def add_bitstream_args(p) -> None:
                        f"{k} {v.default_lanes}" for k, v in BOARDS.items()) + ")")
     p.add_argument("--pe", default="bucket", choices=PE_STYLES, help="processing element (default bucket)")
     p.add_argument("--model", default=None,
-                   help="a .qsq or checkpoint .npz (default: the committed digits LeNet)")
+                   help="a .qsq or checkpoint .npz, or a committed network: 'digits' (the "
+                        "default LeNet) or 'mnist' (LeNet-5, 28x28; needs `make mnist`)")
+    p.add_argument("--weights", default="rom", choices=WEIGHT_STORES,
+                   help="where the weights live: 'rom' (block RAM, in the bitstream; default) or "
+                        "'spram' (the UP5K's SPRAM, sent by the host with LOAD after "
+                        "configuration: `qsq run` does it)")
     p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) after reset: T or T1,T2,... (default 0)")
     p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
@@ -96,7 +102,8 @@ def run_bitstream(args) -> int:
     check_output_dir(args.out or Path("build") / "boards" / args.board, "-o/--out")
     try:
         r = build_bitstream(args.board, args.lanes, args.pe, args.model, args.trunc, args.baud,
-                            args.seed, args.out, args.top_only, clock_mhz=args.clock_mhz)
+                            args.seed, args.out, args.top_only, clock_mhz=args.clock_mhz,
+                            weights=args.weights)
     except RuntimeError as exc:      # a tool is missing or failed: one line naming its log
         raise ValueError(str(exc)) from None
     if args.top_only:
@@ -146,8 +153,8 @@ def register(sub) -> None:
                         f"{DEFAULT_TIMEOUT_S:g}; at most {MAX_TIMEOUT_S:g})")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--images", type=int, default=None, metavar="N",
-                     help="the first N images of the digits test split (default 10; the split "
-                          "has 359)")
+                     help="the first N images of the test split of the board's network (default "
+                          "10; the digits split has 359 images, MNIST's 10,000)")
     src.add_argument("--image", default=None, metavar="FILE",
                      help="one image: .npy of C*H*W pixels 0..255, or a raw file of C*H*W bytes")
     r.add_argument("--trunc", type=parse_levels, default=None,
@@ -202,6 +209,14 @@ class Client:
     def set_trunc(self, levels, ndigits: int) -> None:
         P.decode_reply(self.exchange(P.encode_trunc(levels, ndigits), 0), P.CMD_TRUNC)
 
+    def load(self, prog, info: P.BoardInfo) -> None:
+        """Send the weight image of ``prog`` with LOAD, chunk by chunk (error replies raise
+        :class:`hw.boards.protocol.BoardError`)."""
+        image = P.weight_image(prog.weight_words, info.word_bytes)
+        for c in range(info.chunks):
+            req = P.encode_load(info.program_id, c, image, info.word_bytes, info.chunk_words)
+            P.decode_reply(self.exchange(req, 0), P.CMD_LOAD)
+
     def infer(self, pixels, classes: int):
         return P.decode_infer(self.exchange(P.encode_infer(pixels), 4 * classes + 1), classes)
 
@@ -248,24 +263,30 @@ def _run(args) -> int:
     check_baud(args.baud, "--baud")
     check_timeout(args.timeout, "--timeout")
     if args.check and args.image is not None:
-        raise ValueError("--check compares the digits test images (--images) with the golden "
-                         "model; it does not apply to --image")
-    wl = None
-    if args.image is None:
-        from hw.engine.workloads import workload
-
-        wl = workload("digits")
-        n = len(wl.labels)
-        if args.images is not None and not 1 <= args.images <= n:
-            raise ValueError(f"--images must be an integer in [1, {n}] (the digits test split "
-                             f"has {n} images), not {args.images}")
+        raise ValueError("--check compares the test images (--images) with the golden model; it "
+                         "does not apply to --image")
+    if args.images is not None and args.images < 1:
+        raise ValueError(f"--images must be a positive integer, not {args.images}")
     ser = open_port(args.port, args.baud)
     with ser:
         client = Client(ser, args.baud, args.timeout)
         info = client.info()
         print(f"board: {info.pe} PE, {info.lanes} lanes, {info.layers} layers, {info.classes} "
               f"classes, {info.input_size} pixels per image, program 0x{info.program_id:08x}, "
-              f"levels after reset {list(info.reset_levels)}")
+              f"levels after reset {list(info.reset_levels)}"
+              + (f", weights {'loaded' if info.loaded else 'NOT loaded'} (SPRAM)"
+                 if info.chunk_words else ""))
+        known = known_program(info)
+        if info.chunk_words and not info.loaded:
+            if known is None:
+                raise ValueError(f"the board needs its weights (LOAD), but its program "
+                                 f"0x{info.program_id:08x} is none of the committed networks' "
+                                 f"({', '.join(COMMITTED_MODELS)}) this host can send")
+            t0 = time.perf_counter()
+            client.load(known[1], info)
+            secs = time.perf_counter() - t0
+            print(f"weights loaded: {info.weight_words} words of {info.word_bytes} bytes in "
+                  f"{info.chunks} LOAD chunks, {secs:.2f} s ({known[0]} network)")
         levels = list(info.reset_levels)
         if args.trunc is not None:
             if info.pe == "int8":
@@ -279,14 +300,14 @@ def _run(args) -> int:
         if args.image is not None:
             images = _load_image(args.image, info.input_size)[None, :]
         else:
+            wl = _test_images(info, known)
             n = 10 if args.images is None else args.images
-            pix = wl.quantized_images(info.pe)
-            if pix.shape[1] != info.input_size:
-                raise ValueError(f"the board's network takes {info.input_size} pixels, the digits "
-                                 f"images have {pix.shape[1]}: use --image")
-            images, labels = pix[:n], wl.labels[:n]
+            if n > len(wl.labels):
+                raise ValueError(f"--images must be at most {len(wl.labels)} (the {wl.name} test "
+                                 f"split), not {n}")
+            images, labels = wl.quantized_images(info.pe)[:n], wl.labels[:n]
             if args.check:
-                golden = _golden(info, wl, levels, len(images))
+                golden = _golden(info, known, wl, levels, len(images))
         correct, start = 0, time.perf_counter()
         mismatches = 0
         for i, px in enumerate(images):
@@ -308,25 +329,50 @@ def _run(args) -> int:
         print(f"{len(images)} images in {secs:.2f} s ({len(images) / secs:.1f} images/s over the "
               f"link, measured end to end){tail}")
         if args.clock_mhz is not None:
-            print(_engine_rate(info, args.clock_mhz))
+            print(_engine_rate(info, known, args.clock_mhz))
         if mismatches:
             print(f"{mismatches} images differ from the golden model")
             return 1
     return 0
 
 
-def _committed_program(info: P.BoardInfo):
-    """The committed digits model compiled as ``qsq bitstream`` compiles it for the board's
-    engine (``None`` if the board's program id differs)."""
+def known_program(info: P.BoardInfo):
+    """``(name, program)`` of the committed network (:data:`hw.boards.build.COMMITTED_MODELS`)
+    compiled as ``qsq bitstream`` compiles it for the board's engine, whose program id is the
+    board's; ``None`` if none is."""
     from .build import build_program
     from .model import program_id
 
-    prog = build_program(info.pe, info.lanes, None,
-                         list(info.reset_levels) if info.pe != "int8" else 0)
-    return prog if program_id(prog) == info.program_id else None
+    weights = "spram" if info.chunk_words else "rom"
+    trunc = list(info.reset_levels) if info.pe != "int8" else 0
+    for name in COMMITTED_MODELS:
+        try:
+            prog = build_program(info.pe, info.lanes, name, trunc, weights)
+        except (OSError, ValueError):      # e.g. the MNIST files are not here
+            continue
+        if prog.input_size == info.input_size and program_id(prog) == info.program_id:
+            return name, prog
+    return None
 
 
-def _engine_rate(info: P.BoardInfo, clock_mhz: float) -> str:
+def _test_images(info: P.BoardInfo, known):
+    """The workload whose test images the board classifies: its network's, else by input size."""
+    from hw.engine.workloads import workload
+
+    if known is not None:
+        return workload(known[0])
+    for name in COMMITTED_MODELS:
+        try:
+            wl = workload(name)
+        except (OSError, ValueError):
+            continue
+        if wl.quantized_images(info.pe).shape[1] == info.input_size:
+            return wl
+    raise ValueError(f"the board's network takes {info.input_size} pixels, which no committed "
+                     f"test split has: use --image")
+
+
+def _engine_rate(info: P.BoardInfo, known, clock_mhz: float) -> str:
     """The engine-only images/s line of ``qsq run --clock-mhz``."""
     from hw.engine.schedule import compute_cycles
     from hw.engine.top import engine_timing
@@ -334,28 +380,23 @@ def _engine_rate(info: P.BoardInfo, clock_mhz: float) -> str:
     if not MIN_CLOCK_MHZ <= clock_mhz <= MAX_CLOCK_MHZ:
         raise ValueError(f"--clock-mhz must be a frequency in MHz, {MIN_CLOCK_MHZ:g} to "
                          f"{MAX_CLOCK_MHZ:g}, not {clock_mhz!r}")
-    prog = _committed_program(info)
-    if prog is None:
-        return (f"engine-only rate: unknown (the board's program 0x{info.program_id:08x} is not "
-                "the committed digits model's, whose cycles this host knows)")
+    if known is None:
+        return (f"engine-only rate: unknown (the board's program 0x{info.program_id:08x} is none "
+                "of the committed networks', whose cycles this host knows)")
+    prog = known[1]
     cycles = compute_cycles(prog, engine_timing(prog))
     return (f"engine-only rate: {clock_mhz * 1e6 / cycles:,.0f} images/s ({cycles} cycles per "
             f"image, last pixel to first logit, at {clock_mhz:g} MHz; computed, not measured)")
 
 
-def _golden(info: P.BoardInfo, wl, levels, n: int):
-    """Golden logits of the first ``n`` digits images at ``levels``, if the board runs the
-    committed model (its program id says so); ``ValueError`` otherwise."""
+def _golden(info: P.BoardInfo, known, wl, levels, n: int):
+    """Golden logits of the first ``n`` test images at ``levels``, if the board runs a committed
+    network (its program id says so); ``ValueError`` otherwise."""
     import numpy as np
 
-    from hw.engine.config import FPGA_POWER, EngineConfig
-    from hw.engine.program import compile_program
     from hw.engine.workloads import golden_logits
 
-    from .model import program_id
-
-    # The digits workload's network is the committed model quantized as `qsq compile` does it.
-    if _committed_program(info) is None:
-        raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is not the "
-                         f"committed digits model's")
+    if known is None:
+        raise ValueError(f"--check: the board's program 0x{info.program_id:08x} is none of the "
+                         f"committed networks'")
     return golden_logits(wl, info.pe, levels if info.pe != "int8" else 0, np.arange(n))

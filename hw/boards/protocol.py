@@ -1,4 +1,4 @@
-"""The host protocol of the board builds: one frame format, three commands, error replies.
+"""The host protocol of the board builds: one frame format, four commands, error replies.
 
 Pure Python (no Amaranth, no NumPy), so a host tool imports it on its own. This module is the
 single definition of the protocol: the gateware (:mod:`hw.boards.bridge`) takes its constants from
@@ -26,14 +26,30 @@ request     CMD    payload                       reply  reply payload
 INFO        0x01   none                          0x81   :data:`INFO_FIELDS` then the reset levels
 TRUNC       0x02   one level per compute layer   0x82   none (levels used from the next inference)
 INFER       0x03   the image's C*H*W pixels       0x83   ``classes`` logits (i32 LE), then the class
+LOAD        0x04   program id (u32), chunk (u16),  0x84   none
+                   ``chunk_words`` weight words
 (any)                                            0xFF   ``[error code, request CMD]``
 ==========  =====  ============================  =====  =============================================
 
+LOAD (builds whose weights live in SPRAM, ``qsq bitstream --weights spram``; INFO's
+``chunk_words`` is 0 on the others): the weight image -- the program's ``weight_words`` words of
+``word_bytes`` bytes each, little-endian, in address order (:func:`weight_image`) -- is cut into
+chunks of ``chunk_words`` words (the last padded with zero words) and sent as chunk 0, 1, ... in
+order. Chunk 0 restarts a load; any other chunk must be the one after the last accepted. After
+the last chunk the board compares the CRC-16 (:func:`crc16`) of the whole image with its
+program's and only then takes the weights as loaded (INFO's ``loaded``). Until then INFER is
+refused with ``NOT_LOADED``; a failed LOAD of any kind leaves the board without weights (the load
+must restart at chunk 0).
+
 Error codes (:data:`ERRORS`), checked in this order: ``BAD_COMMAND`` (unknown CMD),
-``UNSUPPORTED`` (TRUNC on an INT8 engine, which has no truncation), ``BAD_LENGTH`` (LEN is not
-what the command needs), ``TIMEOUT``, ``BAD_CRC``, ``BAD_VALUE`` (a level above the engine's digit
-count). A failed request changes nothing on the board (an INFER whose image was corrupted still
-runs through the engine, but its logits are dropped and the error is returned instead).
+``UNSUPPORTED`` (TRUNC on an INT8 engine, which has no truncation; LOAD on a build whose weights
+are in its bitstream), ``BAD_LENGTH`` (LEN is not what the command needs), ``NOT_LOADED`` (INFER
+before the weights are loaded), ``TIMEOUT``, ``BAD_CRC`` (the frame's CRC-8, or the whole weight
+image's CRC-16 after the last chunk), ``BAD_VALUE`` (a level above the engine's digit count, or a
+LOAD chunk out of order), ``WRONG_PROGRAM`` (a LOAD whose program id is not the board's). A
+failed request changes nothing on the board but the LOAD state above (an INFER whose image was
+corrupted still runs through the engine, but its logits are dropped and the error is returned
+instead).
 """
 
 from __future__ import annotations
@@ -41,30 +57,33 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["SYNC", "CMD_INFO", "CMD_TRUNC", "CMD_INFER", "REPLY", "CMD_ERROR", "ERRORS",
+__all__ = ["SYNC", "CMD_INFO", "CMD_TRUNC", "CMD_INFER", "CMD_LOAD", "REPLY", "CMD_ERROR", "ERRORS",
            "ERROR_NAMES", "PE_CODES", "INFO_FIELDS", "DEFAULT_BAUD", "DEFAULT_TIMEOUT_BITS",
-           "PROTOCOL_VERSION", "crc8", "encode_frame", "encode_info", "encode_trunc",
+           "PROTOCOL_VERSION", "crc8", "crc16", "encode_frame", "encode_load", "weight_image",
+           "LOAD_HEADER_BYTES", "encode_info", "encode_trunc",
            "encode_infer", "FrameDecoder", "Frame", "BoardInfo", "BoardError", "ProtocolError",
            "decode_info", "decode_infer", "decode_reply", "HEADER_BYTES", "frame_bytes"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SYNC = 0xA5
 CMD_INFO = 0x01
 CMD_TRUNC = 0x02
 CMD_INFER = 0x03
+CMD_LOAD = 0x04
 CMD_ERROR = 0xFF
 #: Reply command of each request.
-REPLY = {CMD_INFO: 0x81, CMD_TRUNC: 0x82, CMD_INFER: 0x83}
+REPLY = {CMD_INFO: 0x81, CMD_TRUNC: 0x82, CMD_INFER: 0x83, CMD_LOAD: 0x84}
 #: Error code -> name.
 ERRORS = {1: "BAD_COMMAND", 2: "UNSUPPORTED", 3: "BAD_LENGTH", 4: "TIMEOUT", 5: "BAD_CRC",
-          6: "BAD_VALUE"}
+          6: "BAD_VALUE", 7: "NOT_LOADED", 8: "WRONG_PROGRAM"}
 #: Error name -> code.
 ERROR_NAMES = {v: k for k, v in ERRORS.items()}
 #: Engine PE style -> the INFO byte.
 PE_CODES = {"bucket": 0, "multiplier": 1, "int8": 2}
 #: The fixed INFO fields: (name, struct format); the per-layer reset levels follow (one byte each).
 INFO_FIELDS = (("version", "B"), ("pe", "B"), ("lanes", "B"), ("layers", "B"), ("ndigits", "B"),
-               ("classes", "B"), ("input_size", "H"), ("program_id", "I"))
+               ("classes", "B"), ("input_size", "H"), ("program_id", "I"), ("weight_words", "H"),
+               ("word_bytes", "B"), ("chunk_words", "H"), ("loaded", "B"))
 _INFO_STRUCT = struct.Struct("<" + "".join(f for _, f in INFO_FIELDS))
 #: Bytes around the payload: SYNC, CMD, LEN (2) before, CRC after.
 HEADER_BYTES = 4
@@ -74,6 +93,8 @@ DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUT_BITS = 10000
 #: Longest payload a frame can carry.
 MAX_PAYLOAD = 0xFFFF
+#: LOAD payload bytes before the words: program id (4), chunk index (2).
+LOAD_HEADER_BYTES = 6
 
 
 class ProtocolError(ValueError):
@@ -96,6 +117,27 @@ def crc8(data, crc: int = 0) -> int:
         for _ in range(8):
             crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
     return crc
+
+
+def crc16(data, crc: int = 0xFFFF) -> int:
+    """CRC-16 (poly 0x1021, init 0xFFFF, no reflection, no final XOR -- the catalogue's
+    "CRC-16/IBM-3740", check value 0x29B1) of ``data``, continuing ``crc``."""
+    for b in bytes(data):
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def weight_image(words, word_bytes: int) -> bytes:
+    """The bytes LOAD sends: each weight word little-endian in ``word_bytes`` bytes."""
+    out = bytearray()
+    for w in words:
+        w = int(w)
+        if not 0 <= w < 1 << (8 * word_bytes):
+            raise ValueError(f"weight word must be an integer in [0, 2**{8 * word_bytes}), not {w!r}")
+        out += w.to_bytes(word_bytes, "little")
+    return bytes(out)
 
 
 def encode_frame(cmd: int, payload=b"") -> bytes:
@@ -149,6 +191,27 @@ def encode_infer(pixels) -> bytes:
     if bad:
         raise ValueError(f"pixels must be integers in [0, 255], not {bad[0]!r}")
     return encode_frame(CMD_INFER, bytes(vals))
+
+
+def encode_load(program_id: int, chunk: int, image: bytes, word_bytes: int,
+                chunk_words: int) -> bytes:
+    """The LOAD request of chunk ``chunk`` of the weight ``image`` (:func:`weight_image`).
+
+    Raises
+    ------
+    ValueError
+        If ``chunk`` is not an index of one of the image's chunks.
+    """
+    step = word_bytes * chunk_words
+    if step <= 0:
+        raise ValueError(f"word_bytes and chunk_words must be positive, not {word_bytes!r} and "
+                         f"{chunk_words!r} (the board takes no LOAD)")
+    n = -(-len(image) // step)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 0 <= chunk < n:
+        raise ValueError(f"chunk must be an integer in [0, {n - 1}], not {chunk!r}")
+    part = image[chunk * step:(chunk + 1) * step]
+    return encode_frame(CMD_LOAD, struct.pack("<IH", program_id, chunk)
+                        + part + bytes(step - len(part)))
 
 
 @dataclass(frozen=True)
@@ -212,7 +275,16 @@ class BoardInfo:
     classes: int
     input_size: int
     program_id: int
+    weight_words: int
+    word_bytes: int
+    chunk_words: int
+    loaded: int
     reset_levels: tuple
+
+    @property
+    def chunks(self) -> int:
+        """LOAD chunks of the weight image (0: the weights are in the bitstream)."""
+        return -(-self.weight_words // self.chunk_words) if self.chunk_words else 0
 
     def payload_bytes(self) -> int:
         """Payload bytes of this board's INFO reply."""
@@ -221,8 +293,9 @@ class BoardInfo:
     def encode(self) -> bytes:
         """The INFO reply's payload (what the board sends)."""
         return _INFO_STRUCT.pack(self.version, PE_CODES[self.pe], self.lanes, self.layers,
-                                 self.ndigits, self.classes, self.input_size,
-                                 self.program_id) + bytes(self.reset_levels)
+                                 self.ndigits, self.classes, self.input_size, self.program_id,
+                                 self.weight_words, self.word_bytes, self.chunk_words,
+                                 self.loaded) + bytes(self.reset_levels)
 
 
 def decode_reply(frame: Frame, request: int) -> bytes:

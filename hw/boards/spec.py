@@ -66,6 +66,8 @@ class BoardSpec:
     pll_first_mhz : float
         ``qsq bitstream --clock-mhz auto``: the PLL clock of the first build (a later build uses
         the fmax the first measured).
+    has_spram : bool
+        The device has SPRAM (iCE40 UltraPlus: 4 x 256 kbit), for ``--weights spram``.
     """
 
     name: str
@@ -79,6 +81,7 @@ class BoardSpec:
     extra_resources: str | None = None
     programmer: str = ""
     pll_first_mhz: float = 30.0
+    has_spram: bool = False
 
     def make_platform(self):
         """A new instance of the platform class."""
@@ -104,7 +107,7 @@ BOARDS = {
         "1BitSquared iCEBreaker (iCE40 UP5K, SG48), 12 MHz oscillator, FTDI UART (second "
         "interface of the USB port)",
         class_leds=(2, 3, 4, 5), active_led=1, failed_led=0, default_lanes=16, reset_button=0,
-        extra_resources="break_off_pmod", programmer="iceprog qsq_board.bin"),
+        extra_resources="break_off_pmod", programmer="iceprog qsq_board.bin", has_spram=True),
     **{f"ulx3s-{s.lower()}": _ulx3s(s) for s in ("12F", "25F", "45F", "85F")},
 }
 BOARDS["ulx3s"] = BOARDS["ulx3s-85f"]

@@ -23,6 +23,7 @@ from golden_model.config import check_int
 from .._component import checking_parameters
 from . import protocol as P
 from .bridge import UARTBridge
+from .model import MAX_CHUNK_WORDS
 from .spec import BOARDS, MAX_BAUD_ERROR, BoardSpec, board_spec, check_divisor, uart_divisor
 from .uart import UARTRx, UARTTx
 
@@ -44,6 +45,9 @@ class BoardCore(wiring.Component):
     timeout_bits : int
         The bridge's inter-byte timeout in bit periods (default
         :data:`hw.boards.protocol.DEFAULT_TIMEOUT_BITS`).
+    max_chunk : int
+        ``spram`` engines: most weight words per LOAD chunk (default
+        :data:`hw.boards.model.MAX_CHUNK_WORDS`).
 
     Members
     -------
@@ -61,13 +65,15 @@ class BoardCore(wiring.Component):
         The engine's ``busy``.
     """
 
-    def __init__(self, program, divisor: int, timeout_bits: int = P.DEFAULT_TIMEOUT_BITS):
+    def __init__(self, program, divisor: int, timeout_bits: int = P.DEFAULT_TIMEOUT_BITS,
+                 max_chunk: int = MAX_CHUNK_WORDS):
         from hw.engine.top import QSQEngine
 
         with checking_parameters(self):
             self.divisor = check_divisor(divisor)
             self.timeout_bits = check_int("timeout_bits", timeout_bits, 20, 1 << 24)
             self.engine = QSQEngine(program)
+            self.bridge = UARTBridge(program, self.timeout_bits * self.divisor, max_chunk)
         self.program = program
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
                           "cls": Out(program.widths["class"]), "active": Out(1),
@@ -82,7 +88,7 @@ class BoardCore(wiring.Component):
         m = Module()
         m.submodules.uart_rx = rx = UARTRx(self.divisor)
         m.submodules.uart_tx = tx = UARTTx(self.divisor)
-        m.submodules.bridge = bridge = UARTBridge(self.program, self.timeout)
+        m.submodules.bridge = bridge = self.bridge
         m.submodules.engine = engine = self.engine
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         wiring.connect(m, rx.data, bridge.rx)
@@ -91,6 +97,8 @@ class BoardCore(wiring.Component):
         wiring.connect(m, engine.logits, bridge.logits)
         if hasattr(bridge, "config"):
             wiring.connect(m, bridge.config, engine.config)
+        if hasattr(bridge, "weights"):
+            wiring.connect(m, bridge.weights, engine.weights)
         m.d.comb += [bridge.cls.eq(engine.cls), self.cls.eq(engine.cls),
                      self.active.eq(bridge.active), self.failed.eq(bridge.failed),
                      self.engine_busy.eq(engine.busy)]

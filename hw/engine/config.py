@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from golden_model.config import GATING_STYLES, check_int
 
 __all__ = ["PE_STYLES", "RECODE_STYLES", "ENGINE_GATING", "PRODUCT_STYLES", "POWER_STYLES", "MAX_LANES",
-           "FPGA_POWER", "EngineConfig"]
+           "FPGA_POWER", "WEIGHT_STORES", "EngineConfig"]
 
 #: Processing-element styles: code-steered bucket adders, decoder + truncated-CSD multiplier (the
 #: paper's dataflow), exact multipliers on INT8 weights (the baseline).
@@ -26,13 +26,20 @@ MAX_LANES = 64
 #: ``lean``: the engine's energy follows its work (read ports read only the words used, pipeline
 #: registers load only with valid data, operand isolation); ``fpga``: ``lean`` without the operand
 #: isolation of the bucket adders -- on LUT fabric the isolating AND costs a LUT per adder bit
-#: (an adder's carry-chain LUT has no input left for it), and clock enables are free there --
-#: what the FPGA flows build; ``baseline``: the engine as first built (every read port reads every
-#: cycle, pipeline registers load every cycle), kept so the report measures what the savings are
-#: worth.
+#: (an adder's carry-chain LUT has no input left for it), and clock enables are free there -- and
+#: with the lanes' shift-chain hand-off instead of the result multiplexer
+#: (:mod:`hw.engine.lanes`): what the FPGA flows build; ``baseline``: the engine as first built
+#: (every read port reads every cycle, pipeline registers load every cycle), kept so the report
+#: measures what the savings are worth.
 POWER_STYLES = ("lean", "fpga", "baseline")
 #: The power style of every FPGA build (resources, fmax, lane searches, bitstreams).
 FPGA_POWER = "fpga"
+#: Where the weight words live: ``rom`` -- a memory initialised with the compiled model (block RAM
+#: on an FPGA, the bitstream holds the weights); ``spram`` -- a single-port memory with no initial
+#: contents, written through the engine's ``weights`` stream before the first inference and
+#: marked for the iCE40 UltraPlus's SPRAM (``ram_style = "huge"``): the bitstream holds no
+#: weights, so models larger than the block RAMs fit.
+WEIGHT_STORES = ("rom", "spram")
 
 
 def _check_choice(name: str, value, allowed) -> str:
@@ -69,6 +76,9 @@ class EngineConfig:
         Output positions each weight word serves in the convolution layers: 1, or 2 -- two
         neighbouring positions of a row per tap (the weight-stationary pair), each lane holding
         two sets of accumulators and the activation memory a second read port.
+    weights : {"rom", "spram"}
+        Where the weights live (:data:`WEIGHT_STORES`); ``spram`` engines refuse pixels until
+        every weight word has been written through their ``weights`` stream.
     """
 
     lanes: int = 16
@@ -78,6 +88,7 @@ class EngineConfig:
     products: str = "parallel"
     power: str = "lean"
     reuse: int = 1
+    weights: str = "rom"
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 1, MAX_LANES)
@@ -90,6 +101,7 @@ class EngineConfig:
             raise TypeError(f"reuse must be 1 or 2, not {self.reuse!r}")
         if self.reuse not in (1, 2):
             raise ValueError(f"reuse must be 1 or 2, not {self.reuse!r}")
+        _check_choice("weights", self.weights, WEIGHT_STORES)
 
     def tag(self) -> str:
         """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
@@ -99,4 +111,5 @@ class EngineConfig:
         gate = "" if self.gating == "enable" else f"_{self.gating}"
         power = "" if self.power == "lean" else f"_{self.power}"
         reuse = "" if self.reuse == 1 else f"_r{self.reuse}"
-        return f"{pe}_l{self.lanes}{gate}{power}{reuse}"
+        store = "" if self.weights == "rom" else f"_{self.weights}"
+        return f"{pe}_l{self.lanes}{gate}{power}{reuse}{store}"

@@ -9,6 +9,13 @@ accumulate the next output. This needs one cycle without a tap after every outpu
 the sequencer's set-up cycle guarantees it. ``handoff`` is 1 in the first cycle the shadows hold a
 new output.
 
+How the post-processing unit reaches the shadows (``chain``): through a ``lanes``-to-1
+multiplexer on ``sel`` (default: an ASIC's choice, the shadows stay still), or as a shift chain
+(``chain=True``, what the FPGA builds use): the unit always reads lane 0's shadows and ``next``
+moves every shadow one lane down. On LUT fabric the shift costs nothing -- each shadow flip-flop
+otherwise fills a logic cell of its own, whose LUT now does the shift -- while the multiplexer
+costs about ``lanes`` LUTs per result bit (16 lanes: about 500 LUT4 for the bucket PE).
+
 * :class:`BucketLanes` (``pe="bucket"``): per lane ``M = 2**(n-1) - 1`` bucket accumulators; a
   code with magnitude index ``m >= 1`` adds or subtracts ``act`` into bucket ``m``, a zero code
   touches nothing (no register loads: the bucket is clock-enabled only when selected). No
@@ -58,6 +65,41 @@ def _pair_ports(pairs: bool) -> dict:
     return {"act_b": In(ACT_WIDTH), "va": In(1), "vb": In(1), "half": In(1)}
 
 
+def _handoff_ports(lanes: int, chain: bool) -> dict:
+    """The post-processing unit's side of the hand-off: ``sel`` (multiplexer) or ``next``
+    (shift chain)."""
+    return {"next": In(1)} if chain else {"sel": In(_lane_index_width(lanes))}
+
+
+def _hand_off(m, comp, clr, sources, names) -> list:
+    """The shadows of ``sources[q][j]`` (position set ``q``, lane ``j``: a list of registers),
+    loaded when ``clr``; returns the values of the lane the post-processing unit reads (one per
+    register of a lane), by ``sel`` or, with ``comp.chain``, from the head of a shift chain
+    (``names(q, j, k)``: a shadow's name)."""
+    sets = []
+    for q, lanes in enumerate(sources):
+        shadows = [[Signal.like(r, name=names(q, j, k)) for k, r in enumerate(regs)]
+                   for j, regs in enumerate(lanes)]
+        with m.If(clr):
+            m.d.sync += [sh.eq(r) for lane_sh, regs in zip(shadows, lanes)
+                         for sh, r in zip(lane_sh, regs)]
+        if comp.chain:
+            # the unit moves to the next lane of this set: every shadow takes its neighbour's
+            moving = comp.next & (comp.half == q) if comp.pairs else comp.next
+            with m.Elif(moving):
+                m.d.sync += [sh.eq(nxt) for lo, hi in zip(shadows, shadows[1:])
+                             for sh, nxt in zip(lo, hi)]
+        sets.append(shadows)
+    fields = range(len(sources[0][0]))
+    if comp.chain:
+        heads = [sh[0] for sh in sets]
+        return [Mux(comp.half, heads[1][k], heads[0][k]) if comp.pairs else heads[0][k]
+                for k in fields]
+    flat = [lane for sh in sets for lane in sh]
+    index = Mux(comp.half, comp.sel + comp.lanes, comp.sel) if comp.pairs else comp.sel
+    return [Array(lane[k] for lane in flat)[index] for k in fields]
+
+
 def _position_inputs(lanes) -> list:
     """``(activation, tap used)`` per output position of an issue."""
     if not lanes.pairs:
@@ -81,6 +123,9 @@ class BucketLanes(wiring.Component):
         Operand isolation: only the selected bucket's adder sees the activation (default);
         False: every adder sees it (the engine as first built, and the FPGA builds: a LUT per
         adder bit there).
+    chain : bool
+        Hand the shadows to the post-processing unit through a shift chain (``next``) instead
+        of a multiplexer (``sel``); see the module notes.
 
     Members
     -------
@@ -90,21 +135,24 @@ class BucketLanes(wiring.Component):
     word : In(lanes * code_bits)
         Lane ``j``'s code at bits ``[j * code_bits, (j + 1) * code_bits)``.
     sel : In(ceil(log2 lanes))
-        Lane whose shadow buckets drive ``result``.
+        Without ``chain``: the lane whose shadow buckets drive ``result``.
+    next : In(1)
+        With ``chain``: the unit is done with the lane at the head (``result``): the shadows move
+        one lane down (with ``pairs``, those of the position ``half`` names).
     handoff : Out(1)
     result : Out(ArrayLayout(signed(width), M))
         ``result[m - 1]`` = bucket ``m`` of lane ``sel``'s last output.
     """
 
     def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable",
-                 lean: bool = True, pairs: bool = False):
+                 lean: bool = True, pairs: bool = False, chain: bool = False):
         self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
-        self.lean, self.pairs = lean, pairs
+        self.lean, self.pairs, self.chain = lean, pairs, chain
         super().__init__({
             "valid": In(1), "last": In(1),
             "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
             **_pair_ports(pairs),
-            "sel": In(_lane_index_width(lanes)),
+            **_handoff_ports(lanes, chain),
             "handoff": Out(1),
             "result": Out(data.ArrayLayout(signed(width), codec.max_index)),
         })
@@ -120,21 +168,21 @@ class BucketLanes(wiring.Component):
         big_m = self.codec.max_index
         clr = Signal(name="clear")   # the cycle after a last tap: copy to the shadows, clear
         m.d.sync += [clr.eq(self.valid & self.last), self.handoff.eq(clr)]
-        shadows = []                 # [position set][lane][bucket]
+        buckets = []                 # [position set][lane][bucket]
         for q, (act, use) in enumerate(_position_inputs(self)):
             sfx = "" if q == 0 else "_b"
             a = Signal(signed(ACT_WIDTH + 1), name=f"act_s{sfx}")
             m.d.comb += a.eq(act)
-            shadows.append(self._buckets(m, a, use, clr, sfx))
-        flat = [lane for s in shadows for lane in s]
-        index = Mux(self.half, self.sel + self.lanes, self.sel) if self.pairs else self.sel
+            buckets.append(self._buckets(m, a, use, clr, sfx))
+        heads = _hand_off(m, self, clr, buckets,
+                          lambda q, j, k: f"lane{j}_s{k + 1}{'_b' if q else ''}")
         for idx in range(big_m):
-            m.d.comb += self.result[idx].eq(Array(s[idx] for s in flat)[index])
+            m.d.comb += self.result[idx].eq(heads[idx])
         return m
 
     def _buckets(self, m, a, use, clr, sfx):
-        """Every lane's buckets for one output position (activation ``a``, tap used if ``use``);
-        returns the shadows, ``[lane][bucket]``."""
+        """Every lane's buckets for one output position (activation ``a``, tap used if ``use``),
+        ``[lane][bucket]``; each is cleared when ``clr``."""
         n = self.codec.code_bits
         big_m = self.codec.max_index
         shadows = []
@@ -147,7 +195,6 @@ class BucketLanes(wiring.Component):
             lane_sh = []
             for idx in range(1, big_m + 1):
                 bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}{sfx}")
-                shadow = Signal(signed(self.width), name=f"lane{j}_s{idx}{sfx}")
                 hit = Signal(name=f"lane{j}_hit{idx}{sfx}")
                 m.d.comb += hit.eq(use & (mag == idx))
                 # Operand isolation: only the selected bucket's adder sees the activation.
@@ -155,14 +202,14 @@ class BucketLanes(wiring.Component):
                 functional = self.gating == "none"     # every tap adds: 0 unless selected
                 m.d.comb += isolated.eq(Mux(hit, addend, 0) if self.lean or functional else addend)
                 with m.If(clr):
-                    m.d.sync += [shadow.eq(bucket), bucket.eq(0)]
+                    m.d.sync += bucket.eq(0)
                 if self.gating == "enable":
                     with m.Elif(hit):
                         m.d.sync += bucket.eq(bucket + isolated)
                 else:
                     with m.Elif(self.valid):
                         m.d.sync += bucket.eq(bucket + isolated)
-                lane_sh.append(shadow)
+                lane_sh.append(bucket)
             shadows.append(lane_sh)
         return shadows
 
@@ -201,16 +248,19 @@ class MACLanes(wiring.Component):
         Multiplier PE: truncation level of every product.
     act : In(8)
     word : In(lanes * code_bits) or In(lanes * 8)
-    sel : In(ceil(log2 lanes))
+    sel, next : In
+        The hand-off (as :class:`BucketLanes`, ``chain``).
     handoff : Out(1)
     result : Out(signed(width))
-        Lane ``sel``'s last accumulator.
+        The read lane's last accumulator.
     """
 
     def __init__(self, lanes: int, pe: str, codec: CodecConfig, width: int, gating: str = "enable",
-                 recode: str = "filter", lean: bool = True, pairs: bool = False):
+                 recode: str = "filter", lean: bool = True, pairs: bool = False,
+                 chain: bool = False):
         self.lanes, self.pe, self.codec, self.width = lanes, pe, codec, width
         self.gating, self.recode, self.lean, self.pairs = gating, recode, lean, pairs
+        self.chain = chain
         self.mult = MultiplierConfig(ACT_WIDTH, False, codec.weight_width, True)
         lw = _lane_index_width(lanes)
         ports = {"valid": In(1), "last": In(1), "act": In(ACT_WIDTH)}
@@ -221,7 +271,8 @@ class MACLanes(wiring.Component):
         else:
             ports["word"] = In(lanes * 8)
         ports.update(_pair_ports(pairs))
-        ports.update({"sel": In(lw), "handoff": Out(1), "result": Out(signed(width))})
+        ports.update(_handoff_ports(lanes, chain))
+        ports.update({"handoff": Out(1), "result": Out(signed(width))})
         super().__init__(ports)
 
     @property
@@ -336,15 +387,14 @@ class MACLanes(wiring.Component):
                 # Operand isolation (gating): a zero weight's multiply is not issued at all.
                 m.d.comb += [mq.a.eq(act), mq.in_valid.eq(use & nz if isolate else use)]
                 acc = Signal(signed(self.width), name=f"lane{j}_acc{sfx}")
-                shadow = Signal(signed(self.width), name=f"lane{j}_shadow{sfx}")
                 with m.If(clr):
-                    m.d.sync += [shadow.eq(acc), acc.eq(0)]
+                    m.d.sync += acc.eq(0)
                 with m.Elif(mq.out_valid & (keep if hold else 1)):
                     m.d.sync += acc.eq(acc + mq.p)
-                results[q].append(shadow)
-        flat = [r for rs in results for r in rs]
-        index = Mux(self.half, self.sel + self.lanes, self.sel) if self.pairs else self.sel
-        m.d.comb += self.result.eq(Array(flat)[index])
+                results[q].append([acc])
+        head, = _hand_off(m, self, clr, results,
+                          lambda q, j, k: f"lane{j}_shadow{'_b' if q else ''}")
+        m.d.comb += self.result.eq(head)
         del lw
         return m
 

@@ -69,6 +69,9 @@ class PostProcessor(wiring.Component):
     trunc : In(4)
         Bucket PE: truncation level of the bucket products.
     sel : Out(lane index)
+        The lane read (lanes with a multiplexer hand-off).
+    next : Out(1)
+        1 in the last cycle of a lane's read (lanes with a shift-chain hand-off move on).
     half : Out(1)
         With ``pairs``: which position of a pair ``sel`` reads (the first's lanes, then the
         second's).
@@ -98,7 +101,8 @@ class PostProcessor(wiring.Component):
             result = signed(widths["acc"])
         ports = {"handoff": In(1),
                  "meta": In(meta_layout(widths["f_addr"], widths["act_addr"], pairs)),
-                 "desc": In(desc_layout), "sel": Out(self.lane_width), "result": In(result),
+                 "desc": In(desc_layout), "sel": Out(self.lane_width), "next": Out(1),
+                 "result": In(result),
                  "f_addr": Out(widths["f_addr"]), "f_en": Out(1), "bias": In(signed(widths["bias"]))}
         if pe == "bucket":
             ports["scale"] = In(codec.scale_bits)
@@ -186,7 +190,7 @@ class PostProcessor(wiring.Component):
                     m.d.sync += [j.eq(0), half.eq(1), o_run.eq(now["o_pos_b"]),
                                  wf.eq(now["win_first_b"]), wl.eq(now["win_last_b"])]
         # bias (and scale) once per lane: the read port holds its data through the lane's cycles
-        m.d.comb += [self.sel.eq(j0), self.f_addr.eq(f0 + j0),
+        m.d.comb += [self.sel.eq(j0), self.next.eq(go & lane_done), self.f_addr.eq(f0 + j0),
                      self.f_en.eq(go & (s0 == 0) if self.lean else go)]
 
         def reg(name, value, shape=None, en=None):

@@ -168,12 +168,22 @@ class Sequencer(wiring.Component):
         w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
 
         # ---- tap flags and the spacing rule
-        row_end = rx == ncols_m1
-        ch_end = row_end & (ry == nrows_m1)
-        last = ch_end & (c == c_m1)
-        final_pos = (py == d.PH - 1) & (px + (pair & ~d.pool & has_b) == d.PW - 1) & win_last
-        with m.If(spacing != 0):
-            m.d.sync += spacing.eq(spacing - 1)
+        # Whether each counter is at its last value is kept in a register, updated with the
+        # counter (SETUP, and every issue in TAP): the issue decision and the clock enables it
+        # drives start from registers, not from comparators (the engine's critical path).
+        rx_end, ry_end, c_end = Signal(name="rx_end"), Signal(name="ry_end"), Signal(name="c_end")
+        spacing_nz = Signal(name="spacing_nz")         # spacing != 0
+        row_end = rx_end
+        ch_end = row_end & ry_end
+        last = ch_end & c_end
+        # the position's counters change only on its last issue: whether it is the group's
+        # final position is decided in SETUP (with the pair flag SETUP sets) and held in a register
+        has_b_new = Signal(name="pair_has_b_new")
+        if self.pairs:
+            m.d.comb += has_b_new.eq(pair & (d.pool | (px + 1 < d.PW)))
+        final_pos = Signal(name="final_pos")
+        with m.If(spacing_nz):
+            m.d.sync += [spacing.eq(spacing - 1), spacing_nz.eq(spacing != 1)]
 
         issue = Signal(name="issue")
         m.d.comb += [
@@ -215,35 +225,46 @@ class Sequencer(wiring.Component):
                         m.next = "SETUP"
             with m.State("SETUP"):
                 m.d.comb += self.busy.eq(1)
+                nrows, ncols = Signal.like(nrows_m1, name="nrows"), Signal.like(ncols_m1, name="ncols")
+                c_top = Signal.like(c_m1, name="c_top")
+                m.d.comb += [nrows.eq(yhi - ylo), ncols.eq(xhi - xlo_u), c_top.eq(d.C - 1)]
                 m.d.sync += [
                     c.eq(0), ry.eq(0), rx.eq(0),
-                    nrows_m1.eq(yhi - ylo), ncols_m1.eq(xhi - xlo_u), c_m1.eq(d.C - 1),
+                    nrows_m1.eq(nrows), ncols_m1.eq(ncols), c_m1.eq(c_top),
+                    rx_end.eq(ncols == 0), ry_end.eq(nrows == 0), c_end.eq(c_top == 0),
                     act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
                     w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
                 ]
+                m.d.sync += final_pos.eq((py == d.PH - 1)
+                                         & (px + (pair & ~d.pool & has_b_new) == d.PW - 1)
+                                         & win_last)
                 if self.pairs:
                     m.d.sync += [a_skip.eq(pair & (x < d.pad)), b_skip.eq(pair & (xroom < d.k)),
-                                 has_b.eq(pair & (d.pool | (px + 1 < d.PW)))]
+                                 has_b.eq(has_b_new)]
                 m.next = "TAP"
             with m.State("TAP"):
-                m.d.comb += [self.busy.eq(1), issue.eq(~(last & (spacing != 0)))]
+                m.d.comb += [self.busy.eq(1), issue.eq(~(last & spacing_nz))]
                 m.d.comb += [self.rd_en.eq(issue), self.op.valid.eq(issue)]
                 with m.If(issue):
-                    m.d.sync += [rx.eq(rx + 1), act.eq(act + 1), w.eq(w + 1)]
+                    m.d.sync += [rx.eq(rx + 1), act.eq(act + 1), w.eq(w + 1),
+                                 rx_end.eq(rx + 1 == ncols_m1)]
                     with m.If(row_end):
                         m.d.sync += [rx.eq(0), ry.eq(ry + 1),
+                                     rx_end.eq(ncols_m1 == 0), ry_end.eq(ry + 1 == nrows_m1),
                                      act_row.eq(act_row + d.W), act.eq(act_row + d.W),
                                      w_row.eq(w_row + d.k), w.eq(w_row + d.k)]
                         with m.If(ch_end):
                             m.d.sync += [ry.eq(0), c.eq(c + 1),
+                                         ry_end.eq(nrows_m1 == 0), c_end.eq(c + 1 == c_m1),
                                          act_ch.eq(act_ch + d.HW), act_row.eq(act_ch + d.HW),
                                          act.eq(act_ch + d.HW),
                                          w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),
                                          w.eq(w_ch + d.kk)]
                     with m.If(last):
                         per = Mux(last_group, d.lanes_last, self.lanes) * self.post_rate
-                        m.d.sync += spacing.eq((Mux(has_b, per << 1, per) if self.pairs else per)
-                                               - 1)
+                        gap = Signal.like(spacing, name="gap")
+                        m.d.comb += gap.eq((Mux(has_b, per << 1, per) if self.pairs else per) - 1)
+                        m.d.sync += [spacing.eq(gap), spacing_nz.eq(gap != 0)]
                         m.next = "SETUP"
                         self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b)
                         with m.If(final_pos):

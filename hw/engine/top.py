@@ -34,7 +34,7 @@ from .post import PostProcessor
 from .program import LOGIT_BITS, EngineProgram
 from .sequencer import Sequencer, meta_layout
 
-__all__ = ["QSQEngine", "config_layout", "engine_timing", "DESC_CYCLES"]
+__all__ = ["QSQEngine", "config_layout", "weight_load_layout", "engine_timing", "DESC_CYCLES"]
 
 #: Cycles from a layer's start to its first set-up cycle: descriptor address, descriptor data,
 #: sequencer start.
@@ -45,6 +45,12 @@ def config_layout(prog: EngineProgram) -> data.StructLayout:
     """Payload of the ``config`` stream: a compute layer and its truncation level."""
     tw = max(1, prog.ndigits.bit_length())
     return data.StructLayout({"layer": unsigned(prog.widths["layer"]), "trunc": unsigned(tw)})
+
+
+def weight_load_layout(prog: EngineProgram) -> data.StructLayout:
+    """Payload of the ``weights`` stream (``spram`` engines): one weight word, and ``first`` = 1 on
+    the word that (re)starts the memory at address 0."""
+    return data.StructLayout({"word": unsigned(prog.weight_bits), "first": unsigned(1)})
 
 
 class QSQEngine(wiring.Component):
@@ -63,6 +69,14 @@ class QSQEngine(wiring.Component):
         receiving an image.
     logits : Out(stream.Signature(signed(32)))
         The logits in class order after the network has run; back-pressure by ``ready``.
+    weights : In(stream.Signature(weight_load_layout))
+        ``spram`` engines only (``EngineConfig.weights``): the weight words in address order,
+        ``first`` set on word 0 (which restarts the load); accepted only while idle, one word per
+        cycle, and not past the last word until the next ``first``; each is written into the
+        memory in the cycle after it is taken.
+    loaded : Out(1)
+        ``spram`` engines only: 1 once every weight word has been written since the last
+        ``first`` (cleared by ``first`` and by ``rst``). Until then ``pixels.ready`` is 0.
     config : In(stream.Signature(config_layout))
         Coded engines only: ``{layer, trunc}`` sets one compute layer's truncation level; accepted
         only while idle (``busy == 0``), used from the next inference on. Levels above the
@@ -91,6 +105,9 @@ class QSQEngine(wiring.Component):
             "pixels": In(stream.Signature(unsigned(ACT_WIDTH))),
             "logits": Out(stream.Signature(signed(LOGIT_BITS))),
         }
+        if prog.config.weights == "spram":
+            ports["weights"] = In(stream.Signature(weight_load_layout(prog)))
+            ports["loaded"] = Out(1)
         if prog.config.pe != "int8":
             ports["config"] = In(stream.Signature(config_layout(prog)))
         ports.update({"cls": Out(prog.widths["class"]), "done": Out(1), "busy": Out(1)})
@@ -112,9 +129,14 @@ class QSQEngine(wiring.Component):
         # ---- memories
         m.submodules.act_mem = act_mem = memory.Memory(shape=unsigned(ACT_WIDTH), depth=prog.act_depth,
                                                        init=[])
-        m.submodules.weight_mem = w_mem = memory.Memory(shape=unsigned(prog.weight_bits),
-                                                        depth=len(prog.weight_words),
-                                                        init=prog.weight_words)
+        spram = cfg.weights == "spram"
+        n_words = len(prog.weight_words)
+        # An SPRAM has no initial contents: Amaranth still writes an all-zero initialiser, which
+        # the FPGA flows delete by this memory's name (hw.flow.engine_synth.SPRAM_UNINIT) so
+        # Yosys may map it.
+        m.submodules["weight_spram" if spram else "weight_mem"] = w_mem = memory.Memory(
+            shape=unsigned(prog.weight_bits), depth=n_words, init=[] if spram else prog.weight_words,
+            attrs={"ram_style": "huge"} if spram else None)
         m.submodules.bias_mem = b_mem = memory.Memory(shape=signed(w["bias"]), depth=prog.filters,
                                                       init=prog.biases)
         m.submodules.desc_mem = d_mem = memory.Memory(shape=self.desc_layout, depth=len(prog.layers),
@@ -125,6 +147,19 @@ class QSQEngine(wiring.Component):
         if cfg.reuse == 2:      # weight reuse: the pair's second position reads its own taps
             act_rd_b = act_mem.read_port()
         w_rd = w_mem.read_port()
+        if spram:
+            # single port: one address for both ports, and never a read in a write's cycle
+            # a word taken from `weights` is written in the next cycle, from registers
+            w_wr = w_mem.write_port()
+            w_addr = Signal(range(n_words), name="w_addr")
+            load_addr = Signal(range(n_words + 1), name="load_addr")
+            loaded = Signal(name="loaded_q")
+            wr_pending = Signal(name="w_write")
+            wr_addr = Signal(range(n_words), name="w_write_addr")
+            wr_data = Signal(prog.weight_bits, name="w_write_data")
+            m.d.sync += wr_pending.eq(0)
+            m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr), self.loaded.eq(loaded),
+                         w_wr.en.eq(wr_pending), w_wr.data.eq(wr_data)]
         b_rd = b_mem.read_port()
         d_rd = d_mem.read_port()
         l_rd, l_wr = l_mem.read_port(), l_mem.write_port()
@@ -166,14 +201,19 @@ class QSQEngine(wiring.Component):
         tap_rd = seq.op.valid if lean else seq.rd_en
         # with pairs, each position's activation port reads only the taps that position uses
         rd_a, rd_b = (tap_rd & seq.op.va, tap_rd & seq.op.vb) if pairs and lean else (tap_rd,) * 2
-        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(rd_a),
-                     w_rd.addr.eq(seq.w_addr), w_rd.en.eq(tap_rd)]
+        m.d.comb += [act_rd.addr.eq(seq.act_addr), act_rd.en.eq(rd_a)]
+        if spram:
+            m.d.comb += [w_addr.eq(Mux(wr_pending, wr_addr, seq.w_addr)),
+                         w_rd.en.eq(tap_rd & ~wr_pending)]
+        else:
+            m.d.comb += [w_rd.addr.eq(seq.w_addr), w_rd.en.eq(tap_rd)]
         if pairs:
             m.d.comb += [act_rd_b.addr.eq(seq.act_addr + 1), act_rd_b.en.eq(rd_b)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
-                     lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data), lanes.sel.eq(post.sel)]
+                     lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data),
+                     lanes.next.eq(post.next) if lanes.chain else lanes.sel.eq(post.sel)]
         if pairs:
             m.d.comb += [lanes.act_b.eq(act_rd_b.data), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
                          lanes.half.eq(post.half)]
@@ -215,12 +255,22 @@ class QSQEngine(wiring.Component):
 
         with m.FSM(name="engine"):
             with m.State("IDLE"):
-                m.d.comb += self.pixels.ready.eq(1)
+                if spram:
+                    ld = self.weights
+                    start = ld.payload.first
+                    m.d.comb += [self.pixels.ready.eq(loaded),
+                                 ld.ready.eq(start | (load_addr != n_words))]
+                    with m.If(ld.valid & ld.ready):
+                        at = Mux(start, 0, load_addr)
+                        m.d.sync += [wr_pending.eq(1), wr_addr.eq(at), wr_data.eq(ld.payload.word),
+                                     load_addr.eq(at + 1), loaded.eq(at == n_words - 1)]
+                else:
+                    m.d.comb += self.pixels.ready.eq(1)
                 if coded:
                     m.d.comb += self.config.ready.eq(1)
                     with m.If(self.config.valid & (self.config.payload.layer < len(prog.layers))):
                         m.d.sync += trunc_regs[self.config.payload.layer].eq(self.config.payload.trunc)
-                with m.If(self.pixels.valid):
+                with m.If(self.pixels.valid & self.pixels.ready):
                     m.d.comb += [act_wr.addr.eq(0), act_wr.data.eq(self.pixels.payload), act_wr.en.eq(1)]
                     m.d.sync += [pix_cnt.eq(1), layer.eq(0)]
                     m.next = "LOAD" if n_pix > 1 else "DESC0"
@@ -285,12 +335,13 @@ class QSQEngine(wiring.Component):
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
     lean, pairs = cfg.power != "baseline", cfg.reuse == 2
+    chain = cfg.power == "fpga"        # the shift-chain hand-off: the FPGA builds
     if cfg.pe == "bucket":
         lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating,
-                            lean=cfg.power == "lean", pairs=pairs)
+                            lean=cfg.power == "lean", pairs=pairs, chain=chain)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
-                         cfg.gating, cfg.recode, lean=lean, pairs=pairs)
+                         cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=chain)
     post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products,
                          lean=lean, pairs=pairs)
     return lanes, post

@@ -36,9 +36,13 @@ from .tools import ToolError, run_tool
 from .yosys import CONSTRAINTS_DIR, GENERIC_GATES, HARNESS_TOP, harness_verilog, read_stat
 
 __all__ = ["generic_engine_synth", "fpga_synth", "fpga_modules", "fpga_pnr", "fits",
-           "REGFILE_PREFIX", "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS"]
+           "REGFILE_PREFIX", "memory_map_lines", "ICE40_CELLS", "ECP5_CELLS", "SPRAM_UNINIT"]
 
 _HIDE = "rename -hide w:*[[]*; "
+#: Yosys command deleting the all-zero initialiser Amaranth gives every memory, for the memories
+#: named ``*_spram`` (an ``spram`` engine's weights, :class:`hw.engine.top.QSQEngine`): an SPRAM
+#: cannot be initialised, so Yosys maps no initialised memory to it. No other memory matches.
+SPRAM_UNINIT = "delete t:$meminit_v2 r:MEMID=*_spram %i; "
 
 #: iCE40 resource columns: label -> cell types counted.
 ICE40_CELLS = {"LUT4": ("SB_LUT4",), "carry": ("SB_CARRY",), "FF": ("SB_DFF",),
@@ -160,7 +164,7 @@ def fpga_synth(verilog: str, top: str, ports: dict, arch: str, workdir: Path, *,
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "design.v").write_text(verilog + "\n" + harness_verilog(ports, top))
     synth, cells = _synth_command(arch, HARNESS_TOP, dsp)
-    script = (f"read_verilog design.v; {_HIDE}hierarchy -top {HARNESS_TOP}; "
+    script = (f"read_verilog design.v; {_HIDE}hierarchy -top {HARNESS_TOP}; {SPRAM_UNINIT}"
               f"setattr -mod -set keep_hierarchy 1 {top}; {synth}; "
               "tee -q -o stat.json stat -json; write_json harness.json")
     run_tool("yosys", ["-l", "yosys_fpga.log", "-p", script], workdir, "yosys_fpga.out",
@@ -199,7 +203,7 @@ def fpga_modules(verilog: str, top: str, arch: str, workdir: Path, *, dsp: bool 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "engine.v").write_text(verilog)
     synth, cells = _synth_command(arch, top, dsp, "-noflatten ")
-    script = (f"read_verilog engine.v; {_HIDE}hierarchy -top {top}; {synth}; "
+    script = (f"read_verilog engine.v; {_HIDE}hierarchy -top {top}; {SPRAM_UNINIT}{synth}; "
               "tee -q -o modules.json stat -json")
     run_tool("yosys", ["-l", "yosys_modules.log", "-p", script], workdir, "yosys_modules.out",
              timeout=7200)
