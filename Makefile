@@ -66,12 +66,27 @@ BOARD ?= icebreaker
 PE    ?= bucket
 LANES ?=
 BAUD  ?=
-bitstream: $(STAMP)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=, CLOCK_MHZ=MHz|auto: PLL) -> build/boards/BOARD/
-	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BUILD)/boards/$(BOARD)
+MODEL ?=
+# MODEL=mnist: LeNet-5 (28x28) on MNIST with its weights in the UP5K's SPRAM (loaded by the host
+# with LOAD), 8 lanes, clocked from the PLL at 30 MHz, 3 Mbaud; needs the MNIST files (make mnist).
+ifeq ($(MODEL),mnist)
+BOARD_DIR   = $(BUILD)/boards/$(BOARD)-mnist
+BOARD_MODEL = --model mnist --weights spram
+LANES      := $(or $(LANES),8)
+BAUD       := $(or $(BAUD),3000000)
+CLOCK_MHZ  := $(or $(CLOCK_MHZ),30)
+BOARD_DEPS  = mnist
+else
+BOARD_DIR   = $(BUILD)/boards/$(BOARD)
+BOARD_MODEL = $(if $(MODEL),--model $(MODEL))
+BOARD_DEPS  =
+endif
+bitstream: $(STAMP) $(BOARD_DEPS)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=, CLOCK_MHZ=MHz|auto: PLL; MODEL=mnist: LeNet-5 with SPRAM weights) -> build/boards/BOARD[-mnist]/
+	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(BOARD_MODEL) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BOARD_DIR)
 
 VERIFY_IMAGES ?= 2
-verify-bitstream: $(STAMP)  ## simulate the built iCE40 bitstream itself (icebox_vlog + Icarus + iCE40 cell models) through its UART pins, VERIFY_IMAGES= test images (default 2), every logit checked -> build/boards/BOARD/report.md
-	$(VPY) -m sim.tb_bitstream $(BUILD)/boards/$(BOARD) --images $(VERIFY_IMAGES)
+verify-bitstream: $(STAMP) $(BOARD_DEPS)  ## simulate the built iCE40 bitstream itself (icebox_vlog + Icarus + iCE40 cell models) through its UART pins, VERIFY_IMAGES= test images (default 2; MODEL=mnist: the LeNet-5 build, its weights loaded first), every logit checked -> build/boards/BOARD[-mnist]/report.md
+	$(VPY) -m sim.tb_bitstream $(BOARD_DIR) --images $(VERIFY_IMAGES)
 
 bench-engine: $(STAMP)  ## engine benchmark: cycles, MAC utilisation, multiplies, weight bits per PE style and lane count (measured in simulation)
 	$(VPY) -m sim.bench_engine

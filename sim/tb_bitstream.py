@@ -146,6 +146,62 @@ def board_pins(spec, pcf: Path, class_width: int) -> dict:
             "active": [port(f"led_{leds['active']}__io"), inverted("led", leds["active"])]}
 
 
+#: Where Debian's ``fpga-icestorm`` keeps its Python modules (``icebox``: the chip database).
+ICESTORM_PYTHON = Path("/usr/share/fpga-icestorm/python")
+_DECL = re.compile(r"^(?:wire|reg)\s+(\w+)\b")
+_SEGMENT = re.compile(r"^// \((\d+), (\d+), '([^']+)'\)")
+_SPRAM_BUSES = {"ADDRESS": 14, "DATAIN": 16, "MASKWREN": 4, "DATAOUT": 16}
+_SPRAM_BITS = ("WREN", "CHIPSELECT", "CLOCK", "STANDBY", "SLEEP", "POWEROFF")
+
+
+def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
+    """``SB_SPRAM256KA`` instances for the SPRAMs a bitstream uses, which ``icebox_vlog`` leaves
+    out of its netlist (it writes no cell for the UltraPlus's SPRAM tiles).
+
+    ``netlist`` must keep ``icebox_vlog``'s comments on the routing segments of each net: icebox's
+    chip database (``icebox.spram_db``) names the segment of every SPRAM pin, which identifies the
+    net connected to it. An SPRAM whose ``CHIPSELECT`` is routed is in use; its unrouted inputs
+    are 0. Returns the instances' Verilog and how many there are.
+    """
+    import sys
+
+    if str(ICESTORM_PYTHON) not in sys.path:
+        sys.path.insert(0, str(ICESTORM_PYTHON))
+    try:
+        import icebox
+    except ImportError:
+        raise RuntimeError(f"icebox (Debian package fpga-icestorm, {ICESTORM_PYTHON}) not found: "
+                           "it maps the bitstream's SPRAM pins") from None
+    net_of, current = {}, None
+    for line in netlist.splitlines():
+        m = _DECL.match(line)
+        if m:
+            current = m.group(1)
+            continue
+        m = _SEGMENT.match(line)
+        if m and current is not None:
+            net_of[(int(m.group(1)), int(m.group(2)), m.group(3))] = current
+        elif not line.startswith("//"):
+            current = None
+    cells = []
+    for (x, y, z), pins in sorted(icebox.spram_db[device].items()):
+        def net(pin):
+            return net_of.get(pins[pin], "1'b0")      # an unrouted input is 0
+
+        if pins["CHIPSELECT"] not in net_of:
+            continue
+        name = f"spram_{x}_{y}_{z}"
+        conns = [f".{p}({net(p)})" for p in _SPRAM_BITS]
+        for bus, width in _SPRAM_BUSES.items():
+            # an output bit no net reads goes to a wire of its own
+            bits = [net_of.get(pins[f"{bus}_{i}"], f"{name}_nc[{i}]" if bus == "DATAOUT"
+                               else "1'b0") for i in reversed(range(width))]
+            conns.append(f".{bus}({{{', '.join(bits)}}})")
+        cells.append(f"wire [15:0] {name}_nc;\nSB_SPRAM256KA {name} (\n    "
+                     + ",\n    ".join(conns) + "\n);")
+    return "\n".join(cells), len(cells)
+
+
 def asc_netlist(build: Path, out: Path) -> Path:
     """``icebox_vlog`` of ``build/qsq_board.asc`` (ports named by the build's ``.pcf``) -> ``out``.
 
@@ -167,12 +223,20 @@ def asc_netlist(build: Path, out: Path) -> Path:
     if exe is None:
         raise RuntimeError("icebox_vlog not found: install the Debian package fpga-icestorm "
                            "(apt-get install fpga-icestorm)")
-    proc = subprocess.run([exe, "-S", "-p", str(pcf), "-n", NETLIST_TOP, str(asc)],
+    # the comments on routing segments locate the SPRAM pins (spram_cells); dropped afterwards
+    proc = subprocess.run([exe, "-p", str(pcf), "-n", NETLIST_TOP, str(asc)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"icebox_vlog failed on {asc}: {proc.stderr.strip()[-500:]}")
+    text = proc.stdout
+    sprams, n = spram_cells(text)
+    if n:
+        end = text.rindex("endmodule")
+        text = text[:end] + f"// {n} SPRAM(s) added by sim.tb_bitstream.spram_cells\n" + sprams + \
+            "\n" + text[end:]
+    text = "\n".join(ln for ln in text.splitlines() if not _SEGMENT.match(ln)) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(proc.stdout)
+    out.write_text(text)
     return out
 
 
@@ -203,7 +267,7 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
         On any mismatch (the summary records it first).
     """
     from hw.boards import protocol as P
-    from hw.boards.build import build_program
+    from hw.boards.build import COMMITTED_MODELS, build_program
     from hw.boards.model import BoardModel
     from hw.boards.spec import board_spec
     from hw.engine.workloads import file_workload, workload
@@ -225,8 +289,10 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
     spec = board_spec(rep["board"])
     eng = rep["engine"]
     model_file = eng.get("model_file")
-    prog = build_program(eng["pe"], eng["lanes"], model_file, eng.get("trunc", 0))
-    wl = workload("digits") if model_file is None else file_workload(model_file)
+    prog = build_program(eng["pe"], eng["lanes"], model_file, eng.get("trunc", 0),
+                         eng.get("weights", "rom"))
+    wl = (workload(model_file or "digits") if model_file in (None,) + COMMITTED_MODELS
+          else file_workload(model_file))
     levels, idx = script_settings(truncs or [], images, len(prog.layers))
     divisor = int(rep["divisor"])
     # the bridge's timeout as BoardTop builds it (a BoardCore made only to ask would be an
@@ -236,7 +302,8 @@ def run(build, images=3, truncs=None, errors: bool = False, waves: bool | None =
         levels = [list(BoardModel(prog).levels)]     # a TRUNC to the levels after reset
     steps = inject_fault(request_script(prog, wl, eng["pe"], idx, levels, errors, timeout,
                                         divisor), fault)
-    tag = (f"bitstream_{spec.name}_{eng['pe']}{eng['lanes']}_t{levels_tag(levels)}_n{len(idx)}"
+    tag = (f"bitstream_{spec.name}_{wl.name}_{eng['pe']}{eng['lanes']}"
+           f"{'_spram' if eng.get('weights') == 'spram' else ''}_t{levels_tag(levels)}_n{len(idx)}"
            f"{'_err' if errors else ''}{'_fault-' + fault if fault else ''}")
     out = build_root("icarus") / tag
     out.mkdir(parents=True, exist_ok=True)

@@ -101,10 +101,12 @@ class UARTBridge(wiring.Component):
 
     Notes
     -----
-    The bridge holds ``pixels.valid`` for one cycle per received byte and relies on the engine
-    taking it at once, which the engine does while idle or loading -- the only time the bridge
-    sends pixels. Likewise a LOAD's weight word is offered for one cycle, from registers, the
-    cycle after its last byte; the engine is idle then. Throughput is the line's: one inference per ``frame_bytes(C*H*W)`` bytes in
+    The bridge holds ``pixels.valid`` (from a register, the cycle after the byte) for one cycle
+    per received byte and relies on the engine taking it at once, which the engine does while
+    idle or loading -- the only time the bridge sends pixels. Likewise a LOAD's weight word is offered for one cycle, from registers, the
+    cycle after its last byte; the engine is idle then. The LOAD checks read registers updated a
+    cycle after the byte that changes them (the UART delivers a byte at most every 10 bit
+    periods, 40 cycles or more). Throughput is the line's: one inference per ``frame_bytes(C*H*W)`` bytes in
     and ``frame_bytes(4*classes+1)`` bytes out, plus the engine's compute cycles.
     """
 
@@ -181,6 +183,10 @@ class UARTBridge(wiring.Component):
             wcrc = Signal(16, name="image_crc")
             # the LOAD's own error (0: none), from registers a cycle old: it is read when the
             # frame's CRC byte arrives, a character time after the last payload byte
+            # whether the next payload byte belongs to a word to store, likewise a cycle old
+            store = Signal(name="load_store")
+            m.d.sync += store.eq(load_ok & (hdr == P.LOAD_HEADER_BYTES) & ~id_bad & ~chunk_bad
+                                 & (wcount != n_words))
             load_err = Signal.like(err, name="load_err")
             m.d.sync += load_err.eq(Mux(chunk_bad, err_code["BAD_VALUE"],
                                         Mux(id_bad, err_code["WRONG_PROGRAM"],
@@ -210,7 +216,9 @@ class UARTBridge(wiring.Component):
             with m.Else():
                 m.d.sync += timer.eq(timer + 1)
 
-        if loadable:      # a weight word is offered for one cycle (the idle engine takes it)
+        # a pixel or a weight word is offered for one cycle, from registers (the engine takes it)
+        m.d.sync += self.pixels.valid.eq(0)
+        if loadable:
             m.d.sync += self.weights.valid.eq(0)
         with m.FSM(name="bridge") as fsm:
             with m.State("IDLE"):
@@ -275,7 +283,7 @@ class UARTBridge(wiring.Component):
                 with m.If(got):
                     m.d.sync += [crc.eq(rx_crc_next), count.eq(count - 1), idx.eq(idx + 1)]
                     with m.If(infer_ok):
-                        m.d.comb += [self.pixels.valid.eq(1), self.pixels.payload.eq(byte)]
+                        m.d.sync += [self.pixels.valid.eq(1), self.pixels.payload.eq(byte)]
                         m.d.sync += fed.eq(1)
                     if coded:
                         with m.If(trunc_ok):
@@ -286,7 +294,7 @@ class UARTBridge(wiring.Component):
                         with m.If(load_ok):
                             self._load_byte(m, byte, hdr, id_bytes, id_bad, chunk, chunk_bad,
                                             next_chunk, n_chunks, wt_ok, wbyte, wbuf, wcount,
-                                            wcrc, n_words, nb)
+                                            wcrc, n_words, nb, store)
                     with m.If(count == 1):
                         m.next = "CRC"
             with m.State("CRC"):
@@ -334,9 +342,8 @@ class UARTBridge(wiring.Component):
                     m.next = "HEADER"
             with m.State("PAD"):                      # complete a broken image with zeros
                 with m.If(count != 0):
-                    m.d.comb += [self.pixels.valid.eq(1), self.pixels.payload.eq(0)]
-                    with m.If(self.pixels.ready):
-                        m.d.sync += count.eq(count - 1)
+                    m.d.sync += [self.pixels.valid.eq(1), self.pixels.payload.eq(0),
+                                 count.eq(count - 1)]
                 with m.Else():
                     m.next = "DRAIN"
             with m.State("DRAIN"):                    # take the broken image's logits
@@ -417,21 +424,9 @@ class UARTBridge(wiring.Component):
         return m
 
     def _load_byte(self, m, byte, hdr, id_bytes, id_bad, chunk, chunk_bad, next_chunk, n_chunks,
-                   wt_ok, wbyte, wbuf, wcount, wcrc, n_words, nb):
+                   wt_ok, wbyte, wbuf, wcount, wcrc, n_words, nb, store):
         """One LOAD payload byte: program id, chunk index, then the words (to the engine)."""
-        with m.If(hdr < 4):                            # program id, least significant byte first
-            m.d.sync += hdr.eq(hdr + 1)
-            with m.If(byte != id_bytes[hdr[:2]]):
-                m.d.sync += id_bad.eq(1)
-        with m.Elif(hdr == 4):
-            m.d.sync += [hdr.eq(5), chunk[:8].eq(byte)]
-        with m.Elif(hdr == 5):
-            c = Cat(chunk[:8], byte)
-            bad = c.any() & ((c != next_chunk) | (c >= n_chunks))
-            m.d.sync += [hdr.eq(6), chunk.eq(c), chunk_bad.eq(bad)]
-            with m.If(~bad & ~id_bad & ~c.any()):      # chunk 0 restarts the load
-                m.d.sync += [wcount.eq(0), wcrc.eq(0xFFFF), wt_ok.eq(0)]
-        with m.Elif(~id_bad & ~chunk_bad & (wcount != n_words)):   # a byte of a stored word
+        with m.If(store):                              # a byte of a stored word
             m.d.sync += wcrc.eq(crc16_next(wcrc, byte))
             with m.If(wbyte == nb - 1):              # offered in the next cycle, from registers
                 word = Cat(wbuf, byte)
@@ -443,3 +438,15 @@ class UARTBridge(wiring.Component):
                 m.d.sync += wbyte.eq(wbyte + 1)
                 if nb > 1:
                     m.d.sync += wbuf.eq(Cat(wbuf[8:], byte))
+        with m.Elif(hdr < 4):                          # program id, least significant byte first
+            m.d.sync += hdr.eq(hdr + 1)
+            with m.If(byte != id_bytes[hdr[:2]]):
+                m.d.sync += id_bad.eq(1)
+        with m.Elif(hdr == 4):
+            m.d.sync += [hdr.eq(5), chunk[:8].eq(byte)]
+        with m.Elif(hdr == 5):
+            c = Cat(chunk[:8], byte)
+            bad = c.any() & ((c != next_chunk) | (c >= n_chunks))
+            m.d.sync += [hdr.eq(6), chunk.eq(c), chunk_bad.eq(bad)]
+            with m.If(~bad & ~id_bad & ~c.any()):      # chunk 0 restarts the load
+                m.d.sync += [wcount.eq(0), wcrc.eq(0xFFFF), wt_ok.eq(0)]

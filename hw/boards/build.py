@@ -248,8 +248,10 @@ def _build_once(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz) 
                                                    "lanes": prog.config.lanes,
                                                    "model": prog.model.arch,
                                                    "weights": prog.config.weights,
-                                                   "model_file": (None if model is None
-                                                                  else str(Path(model).resolve())),
+                                                   "model_file": (
+                                                       model if model is None
+                                                       or model in COMMITTED_MODELS
+                                                       else str(Path(model).resolve())),
                                                    "trunc": (trunc if isinstance(trunc, int)
                                                              else [int(v) for v in trunc]),
                                                    "input": list(prog.input_shape),
