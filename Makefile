@@ -71,7 +71,7 @@ MODEL ?=
 # with LOAD), 8 lanes, clocked from the PLL at 30 MHz, 3 Mbaud; needs the MNIST files (make mnist).
 ifeq ($(MODEL),mnist)
 BOARD_DIR   = $(BUILD)/boards/$(BOARD)-mnist
-BOARD_MODEL = --model mnist --weights spram
+BOARD_MODEL = --model mnist --weight-store spram
 LANES      := $(or $(LANES),8)
 BAUD       := $(or $(BAUD),3000000)
 CLOCK_MHZ  := $(or $(CLOCK_MHZ),30)

@@ -168,7 +168,12 @@ def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
     if str(ICESTORM_PYTHON) not in sys.path:
         sys.path.insert(0, str(ICESTORM_PYTHON))
     try:
-        import icebox
+        import warnings
+
+        with warnings.catch_warnings():       # icebox's regular expressions: invalid escapes
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import icebox
     except ImportError:
         raise RuntimeError(f"icebox (Debian package fpga-icestorm, {ICESTORM_PYTHON}) not found: "
                            "it maps the bitstream's SPRAM pins") from None

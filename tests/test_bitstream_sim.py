@@ -90,6 +90,37 @@ def test_report_shows_the_verification():
     assert "all 20 logits equal to the model: PASS" in report_markdown(r)
 
 
+@NEEDS_ICESTORM
+def test_spram_cells_connect_the_nets_on_the_spram_pins():
+    """icebox_vlog writes no SPRAM cell: the bench adds one per SPRAM whose CHIPSELECT is routed,
+    on the nets whose routing segments are that SPRAM's pins (icebox's database)."""
+    tb_bitstream.spram_cells("")              # imports icebox (its path, warnings)
+    import icebox
+
+    pins = icebox.spram_db["5k"][(0, 0, 1)]
+
+    def seg(pin):
+        x, y, name = pins[pin]
+        return f"// ({x}, {y}, '{name}')"
+
+    netlist = "\n".join(["module chip(input clk);", "wire n1;", seg("CHIPSELECT"), "",
+                          "reg n2 = 0;", "// (5, 5, 'lutff_0/out')", seg("ADDRESS_3"),
+                          seg("DATAIN_0"), "", "wire n3;", seg("DATAOUT_15"), "", "wire n4;",
+                          seg("POWEROFF"), "// (9, 9, 'sp4_h_r_1')", "", "wire n5;",
+                          "// (0, 2, 'unrelated')", "endmodule"])
+    text, n = tb_bitstream.spram_cells(netlist)
+    assert n == 1 and "SB_SPRAM256KA spram_0_0_1 (" in text
+    assert ".CHIPSELECT(n1)" in text and ".POWEROFF(n4)" in text and ".WREN(1'b0)" in text
+    assert ".ADDRESS({1'b0, 1'b0, 1'b0, 1'b0, 1'b0, 1'b0, 1'b0, 1'b0, 1'b0, 1'b0, n2, 1'b0, " \
+           "1'b0, 1'b0})" in text
+    assert ".DATAIN({" + ", ".join(["1'b0"] * 15 + ["n2"]) + "})" in text
+    assert ".DATAOUT({n3, " + ", ".join(f"spram_0_0_1_nc[{i}]" for i in reversed(range(15))) \
+        + "})" in text
+    # no routed CHIPSELECT: no cell
+    assert tb_bitstream.spram_cells("module chip;\nwire n1;\n" + seg("CLOCK") + "\nendmodule") \
+        == ("", 0)
+
+
 # ------------------------------------------------------------------ slow: place, route, simulate
 @pytest.fixture(scope="module")
 def digits_build(tmp_path_factory):
@@ -116,3 +147,19 @@ def test_bitstream_classifies_digits_bit_exact(digits_build):
 def test_bitstream_bench_detects_a_wrong_engine_reply(digits_build):
     with pytest.raises(AssertionError, match="simulation failed"):
         tb_bitstream.run(digits_build, images=1, fault="reply")
+
+
+@pytest.mark.slow
+@NEEDS_ICESTORM
+def test_bitstream_with_spram_weights(tmp_path):
+    """The weights in SPRAM (absent from the bitstream): the bench loads them through the UART pins
+    with LOAD, into the SPRAM cells it adds to icebox_vlog's netlist, then classifies."""
+    from hw.boards.build import build_bitstream
+
+    build_bitstream("icebreaker", lanes=2, baud=3_000_000, out=tmp_path, weights="spram")
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["engine"]["weights"] == "spram" and rep["weights_mapped"]
+    assert rep["nextpnr"]["utilisation"]["ICESTORM_SPRAM"][0] >= 1
+    out = tb_bitstream.run(tmp_path, images=1)
+    assert out["result"] == "pass"
+    assert json.loads((tmp_path / "report.json").read_text())["verify"]["inferences"] == 2

@@ -38,6 +38,26 @@ def test_board_protocol_spram_synthetic():
     assert out["result"] == "pass" and out["vectors"] >= 30
 
 
+def _mnist_available() -> bool:
+    from golden_model.nn.data import resolve_mnist
+    try:
+        resolve_mnist(None)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _mnist_available(), reason="MNIST absent (run `make mnist`)")
+def test_board_lenet5_mnist_spram():
+    """LeNet-5 as `make bitstream MODEL=mnist` builds it (8 lanes, weights in SPRAM): the host
+    loads the weights (8 LOAD chunks), then real MNIST test images at two truncation settings,
+    every logit bit-exact."""
+    out = tb_board.run(workload="mnist", pe="bucket", lanes=8, truncs=(0, 3), images=3,
+                       divisor=4, errors=False, weights="spram")
+    assert out["result"] == "pass" and out["vectors"] >= 17
+
+
 def test_bench_detects_a_wrong_engine_reply():
     with pytest.raises(AssertionError, match="simulation failed"):
         tb_board.run(workload="synthetic", lanes=3, images=1, errors=False, fault="reply")

@@ -312,10 +312,18 @@ def _link(prog, baud: int) -> dict:
     from hw.engine.schedule import compute_cycles
     from hw.engine.top import engine_timing
 
+    from .model import board_info
+
     req = P.frame_bytes(prog.input_size)
     rep = P.frame_bytes(4 * prog.classes + 1)
-    return {"request_bytes": req, "reply_bytes": rep, "line_ms": round((req + rep) * 10e3 / baud, 3),
-            "compute_cycles": compute_cycles(prog, engine_timing(prog))}
+    out = {"request_bytes": req, "reply_bytes": rep, "line_ms": round((req + rep) * 10e3 / baud, 3),
+           "compute_cycles": compute_cycles(prog, engine_timing(prog))}
+    info = board_info(prog)
+    if info.chunk_words:           # the weights, once after configuration: LOAD requests + replies
+        load = info.chunks * (P.frame_bytes(P.LOAD_HEADER_BYTES + info.chunk_words
+                                            * info.word_bytes) + P.frame_bytes(0))
+        out.update(load_bytes=load, load_ms=round(load * 10e3 / baud, 3))
+    return out
 
 
 def parse_yosys_log(text: str) -> dict:
@@ -375,7 +383,9 @@ def report_markdown(r: dict) -> str:
     e = r["engine"]
     lines = [f"# {r['board']}: qsq engine bitstream", "",
              f"{r['description']}; device {r['device']} ({r['package']}).", "",
-             f"Engine: {e['pe']} PE, {e['lanes']} lanes, model {e['model']} "
+             f"Engine: {e['pe']} PE, {e['lanes']} lanes, model {e['model']}"
+             + (", weights in SPRAM (loaded by the host, LOAD)"
+                if e.get("weights") == "spram" else "") + " "
              f"(input {'x'.join(map(str, e['input']))}, {e['classes']} classes). Clock "
              f"{r['clock_mhz']:g} MHz ({_clock_text(r)}); UART {r['baud']} baud "
              f"(divisor {r['divisor']}); nextpnr seed {r['seed']}.", "",
@@ -427,6 +437,10 @@ def report_markdown(r: dict) -> str:
               f"{ln['compute_cycles']} cycles from the last pixel to the first logit: "
               f"{ln['compute_cycles'] / f_mhz:.0f} us at {f_mhz:g} MHz"
               + (f", {ln['compute_cycles'] / fmax:.0f} us at the {fmax} MHz fmax" if fmax else "")
-              + ". Not measured on a board (none is attached here).", ""]
+              + f" -- {f_mhz * 1e6 / ln['compute_cycles']:,.0f} images/s engine-only."
+              + (f" Once after configuration the host loads the weights (LOAD, they are in SPRAM, "
+                 f"not in the bitstream): {ln['load_bytes']} bytes on the line, "
+                 f"{ln['load_ms']} ms." if "load_bytes" in ln else "")
+              + " Not measured on a board (none is attached here).", ""]
     return "\n".join(lines)
 

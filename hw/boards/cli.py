@@ -51,7 +51,7 @@ def add_bitstream_args(p) -> None:
     p.add_argument("--model", default=None,
                    help="a .qsq or checkpoint .npz, or a committed network: 'digits' (the "
                         "default LeNet) or 'mnist' (LeNet-5, 28x28; needs `make mnist`)")
-    p.add_argument("--weights", default="rom", choices=WEIGHT_STORES,
+    p.add_argument("--weight-store", dest="weights", default="rom", choices=WEIGHT_STORES,
                    help="where the weights live: 'rom' (block RAM, in the bitstream; default) or "
                         "'spram' (the UP5K's SPRAM, sent by the host with LOAD after "
                         "configuration: `qsq run` does it)")

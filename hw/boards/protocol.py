@@ -31,7 +31,7 @@ LOAD        0x04   program id (u32), chunk (u16),  0x84   none
 (any)                                            0xFF   ``[error code, request CMD]``
 ==========  =====  ============================  =====  =============================================
 
-LOAD (builds whose weights live in SPRAM, ``qsq bitstream --weights spram``; INFO's
+LOAD (builds whose weights live in SPRAM, ``qsq bitstream --weight-store spram``; INFO's
 ``chunk_words`` is 0 on the others): the weight image -- the program's ``weight_words`` words of
 ``word_bytes`` bytes each, little-endian, in address order (:func:`weight_image`) -- is cut into
 chunks of ``chunk_words`` words (the last padded with zero words) and sent as chunk 0, 1, ... in

@@ -67,7 +67,7 @@ class BoardSpec:
         ``qsq bitstream --clock-mhz auto``: the PLL clock of the first build (a later build uses
         the fmax the first measured).
     has_spram : bool
-        The device has SPRAM (iCE40 UltraPlus: 4 x 256 kbit), for ``--weights spram``.
+        The device has SPRAM (iCE40 UltraPlus: 4 x 256 kbit), for ``--weight-store spram``.
     """
 
     name: str

@@ -25,7 +25,7 @@ def parse_levels(text: str):
 
 def register(sub: argparse._SubParsersAction) -> None:
     from .config import (ENGINE_GATING, PE_STYLES, POWER_STYLES, PRODUCT_STYLES, RECODE_STYLES,
-                         EngineConfig)
+                         WEIGHT_STORES, EngineConfig)
 
     d = EngineConfig()
     p = sub.add_parser(
@@ -56,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"fpga: lean without the bucket adders' operand isolation (a LUT per "
                         f"adder bit on an FPGA); baseline: the engine as first built, for "
                         f"comparison (default {d.power})")
+    p.add_argument("--weight-store", dest="store", default=d.weights, choices=WEIGHT_STORES,
+                   help=f"rom: the weight memory is initialised with the model; spram: it starts "
+                        f"empty and is written through the engine's weights stream (the iCE40 "
+                        f"UltraPlus's SPRAM) (default {d.weights})")
     p.add_argument("--trunc", type=parse_levels, default=0,
                    help="truncation level(s) the engine starts with after reset: T or T1,T2,... "
                         "(default 0, exact; the host can change them at run time)")
@@ -78,7 +82,8 @@ def run(args) -> int:
     from .program import compile_program
 
     cfg = EngineConfig(lanes=args.lanes, pe=args.pe, recode=args.recode, gating=args.gating,
-                       products=args.products, power=args.power, reuse=args.reuse)
+                       products=args.products, power=args.power, reuse=args.reuse,
+                       weights=args.store)
     check_output_dir(args.out, "-o/--out")          # before any work
     if args.model is not None and not Path(args.model).is_file():
         raise ValueError(f"{args.model}: no such model file")

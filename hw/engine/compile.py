@@ -84,7 +84,7 @@ def engine_verilog(prog: EngineProgram, name: str = TOP_NAME, command: str = "")
     cfg = prog.config
     params = {"model": prog.model.arch, "input": "x".join(str(v) for v in prog.input_shape),
               "classes": prog.classes, "lanes": cfg.lanes, "pe": cfg.pe, "gating": cfg.gating,
-              "reuse": cfg.reuse, "power": cfg.power}
+              "reuse": cfg.reuse, "power": cfg.power, "weights": cfg.weights}
     if cfg.pe == "multiplier":
         params["recode"] = cfg.recode
     if cfg.pe == "bucket":
@@ -109,6 +109,15 @@ def _ports(prog: EngineProgram) -> list[dict]:
              ("pixels__valid", "in", 1, "pixel stream: a pixel is offered"),
              ("pixels__ready", "out", 1, "pixel stream: the engine takes it this cycle"),
              ("pixels__payload", "in", 8, "unsigned 8-bit pixel, C x H x W order")]
+    if prog.config.weights == "spram":
+        ports += [("weights__valid", "in", 1, "weight load: a word is offered (while idle)"),
+                  ("weights__ready", "out", 1, "weight load: taken (not past the last word "
+                                                "until the next first)"),
+                  ("weights__payload", "in", prog.weight_bits + 1,
+                   f"[{prog.weight_bits - 1}:0] weight word, [{prog.weight_bits}] first (restarts "
+                   f"at address 0)"),
+                  ("loaded", "out", 1, "every weight word written since the last first; pixels "
+                                       "are refused until then")]
     if prog.config.pe != "int8":
         cl = config_layout(prog)
         width = cl.size
