@@ -8,6 +8,8 @@ evaluation's recommended levels, and run the other PE styles (INT8: TRUNC is ref
 
 import pytest
 
+from golden_model.nn.data import mnist_available
+
 from sim import tb_board, tb_engine
 from sim.common import setup_simulator
 
@@ -38,17 +40,8 @@ def test_board_protocol_spram_synthetic():
     assert out["result"] == "pass" and out["vectors"] >= 30
 
 
-def _mnist_available() -> bool:
-    from golden_model.nn.data import resolve_mnist
-    try:
-        resolve_mnist(None)
-    except (ValueError, OSError):
-        return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _mnist_available(), reason="MNIST absent (run `make mnist`)")
+@pytest.mark.skipif(not mnist_available(), reason="MNIST absent (run `make mnist`)")
 def test_board_lenet5_mnist_spram():
     """LeNet-5 as `make bitstream MODEL=mnist` builds it (8 lanes, weights in SPRAM): the host
     loads the weights (8 LOAD chunks), then real MNIST test images at two truncation settings,

