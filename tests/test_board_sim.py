@@ -30,14 +30,14 @@ def test_board_protocol_synthetic():
     assert out["result"] == "pass" and out["vectors"] >= 15
 
 
-@pytest.mark.slow
-def test_board_protocol_spram_synthetic():
+@pytest.mark.parametrize("max_chunk, chunks", [(40, 3), (200, 1)])
+def test_board_protocol_spram_synthetic(max_chunk, chunks):
     """The engine whose weights are loaded over the link: INFER refused before LOAD, every LOAD
     error (wrong program, chunk out of order, a corrupted image caught by the image CRC, a short
-    payload, a timeout), then the load in 3 chunks and inferences bit-exact."""
+    payload, a timeout), then the load in 3 chunks (or 1) and inferences bit-exact."""
     out = tb_board.run(workload="synthetic", pe="bucket", lanes=3, truncs=((2, 1, 3, 0),),
-                       images=2, divisor=4, errors=True, weights="spram", max_chunk=40)
-    assert out["result"] == "pass" and out["vectors"] >= 30
+                       images=2, divisor=4, errors=True, weights="spram", max_chunk=max_chunk)
+    assert out["result"] == "pass" and out["vectors"] >= 18 + 2 * chunks + 3 * (chunks > 1)
 
 
 @pytest.mark.slow
@@ -51,6 +51,7 @@ def test_board_lenet5_mnist_spram():
     assert out["result"] == "pass" and out["vectors"] >= 17
 
 
+@pytest.mark.slow
 def test_bench_detects_a_wrong_engine_reply():
     with pytest.raises(AssertionError, match="simulation failed"):
         tb_board.run(workload="synthetic", lanes=3, images=1, errors=False, fault="reply")

@@ -103,11 +103,12 @@ class UARTBridge(wiring.Component):
     -----
     The bridge holds ``pixels.valid`` (from a register, the cycle after the byte) for one cycle
     per received byte and relies on the engine taking it at once, which the engine does while
-    idle or loading -- the only time the bridge sends pixels. Likewise a LOAD's weight word is offered for one cycle, from registers, the
-    cycle after its last byte; the engine is idle then. The LOAD checks read registers updated a
-    cycle after the byte that changes them (the UART delivers a byte at most every 10 bit
-    periods, 40 cycles or more). Throughput is the line's: one inference per ``frame_bytes(C*H*W)`` bytes in
-    and ``frame_bytes(4*classes+1)`` bytes out, plus the engine's compute cycles.
+    idle or loading -- the only time the bridge sends pixels. Likewise a LOAD's weight word is
+    offered for one cycle, from registers, the cycle after its last byte; the engine is idle
+    then. The LOAD checks read registers updated a cycle after the byte that changes them (the
+    UART delivers a byte at most every 10 bit periods, 40 cycles or more). Throughput is the
+    line's: one inference per ``frame_bytes(C*H*W)`` bytes in and ``frame_bytes(4*classes+1)``
+    bytes out, plus the engine's compute cycles.
     """
 
     def __init__(self, program, timeout: int, max_chunk: int = MAX_CHUNK_WORDS):
@@ -139,10 +140,7 @@ class UARTBridge(wiring.Component):
         coded = info.pe != "int8"
         layers, classes, n_pix = info.layers, info.classes, info.input_size
         info_bytes = info.encode()
-
-        def info_bytes_loaded_index():
-            # the INFO field `loaded` is the last fixed field, just before the reset levels
-            return len(info_bytes) - layers - 1
+        loaded_at = len(info_bytes) - layers - 1    # INFO's `loaded`: before the reset levels
         err_code = {name: code for code, name in P.ERRORS.items()}
 
         byte = self.rx.payload
@@ -172,7 +170,7 @@ class UARTBridge(wiring.Component):
             image_crc = P.crc16(P.weight_image(prog.weight_words, nb))
             id_bytes = Array(Const(b, 8) for b in info.program_id.to_bytes(4, "little"))
             load_ok = Signal(name="load_ok")           # LEN is right for a LOAD
-            next_chunk = Signal(range(n_chunks), name="next_chunk")
+            next_chunk = Signal(range(max(2, n_chunks)), name="next_chunk")
             hdr = Signal(range(P.LOAD_HEADER_BYTES + 1), name="load_header")
             chunk = Signal(16, name="chunk")
             id_bad = Signal(name="id_bad")
@@ -181,9 +179,9 @@ class UARTBridge(wiring.Component):
             wbuf = Signal(8 * (nb - 1), name="word_bytes")
             wcount = Signal(range(n_words + 1), name="words_sent")
             wcrc = Signal(16, name="image_crc")
-            # the LOAD's own error (0: none), from registers a cycle old: it is read when the
-            # frame's CRC byte arrives, a character time after the last payload byte
-            # whether the next payload byte belongs to a word to store, likewise a cycle old
+            # Both from registers a cycle old (the next byte is a character time away): whether
+            # the next payload byte belongs to a word to store, and the LOAD's own error (0: none),
+            # read when the frame's CRC byte arrives.
             store = Signal(name="load_store")
             m.d.sync += store.eq(load_ok & (hdr == P.LOAD_HEADER_BYTES) & ~id_bad & ~chunk_bad
                                  & (wcount != n_words))
@@ -385,7 +383,6 @@ class UARTBridge(wiring.Component):
                 with m.If(code == P.CMD_ERROR):
                     m.d.comb += small.eq(Mux(idx == 0, err, cmd))
                 with m.Else():
-                    loaded_at = info_bytes_loaded_index()
                     with m.Switch(idx):
                         for i, b in enumerate(info_bytes):
                             with m.Case(i):
