@@ -30,14 +30,25 @@ def test_board_protocol_synthetic():
     assert out["result"] == "pass" and out["vectors"] >= 15
 
 
-@pytest.mark.parametrize("max_chunk, chunks", [(40, 3), (200, 1)])
-def test_board_protocol_spram_synthetic(max_chunk, chunks):
+@pytest.mark.parametrize("lanes, max_chunk", [(3, 40), (2, 200)])
+def test_board_protocol_spram_synthetic(lanes, max_chunk):
     """The engine whose weights are loaded over the link: INFER refused before LOAD, every LOAD
     error (wrong program, chunk out of order, a corrupted image caught by the image CRC, a short
-    payload, a timeout), then the load in 3 chunks (or 1) and inferences bit-exact."""
-    out = tb_board.run(workload="synthetic", pe="bucket", lanes=3, truncs=((2, 1, 3, 0),),
+    payload, a timeout), then the load and inferences bit-exact -- 2-byte words in 3 chunks, and
+    1-byte words in one chunk."""
+    from hw.boards.model import BoardModel
+    from hw.engine.config import FPGA_POWER, EngineConfig
+    from hw.engine.program import compile_program
+    from hw.engine.workloads import workload
+
+    prog = compile_program(workload("synthetic").model("bucket"),
+                           EngineConfig(lanes=lanes, power=FPGA_POWER, weights="spram"))
+    info = BoardModel(prog, max_chunk).info
+    assert (info.word_bytes, info.chunks) == ((2, 3) if lanes == 3 else (1, 1))
+    out = tb_board.run(workload="synthetic", pe="bucket", lanes=lanes, truncs=((2, 1, 3, 0),),
                        images=2, divisor=4, errors=True, weights="spram", max_chunk=max_chunk)
-    assert out["result"] == "pass" and out["vectors"] >= 18 + 2 * chunks + 3 * (chunks > 1)
+    assert out["result"] == "pass"
+    assert out["vectors"] >= 18 + 2 * info.chunks + 3 * (info.chunks > 1)
 
 
 @pytest.mark.slow

@@ -175,8 +175,9 @@ class UARTBridge(wiring.Component):
             chunk = Signal(16, name="chunk")
             id_bad = Signal(name="id_bad")
             chunk_bad = Signal(name="chunk_bad")
-            wbyte = Signal(range(nb), name="word_byte")
-            wbuf = Signal(8 * (nb - 1), name="word_bytes")
+            wbyte = Signal(range(max(2, nb)), name="word_byte")
+            # the word's earlier bytes (none when a word is one byte)
+            wbuf = Signal(8 * (nb - 1), name="word_bytes") if nb > 1 else None
             wcount = Signal(range(n_words + 1), name="words_sent")
             wcrc = Signal(16, name="image_crc")
             # Both from registers a cycle old (the next byte is a character time away): whether
@@ -426,7 +427,7 @@ class UARTBridge(wiring.Component):
         with m.If(store):                              # a byte of a stored word
             m.d.sync += wcrc.eq(crc16_next(wcrc, byte))
             with m.If(wbyte == nb - 1):              # offered in the next cycle, from registers
-                word = Cat(wbuf, byte)
+                word = Cat(wbuf, byte) if nb > 1 else byte
                 m.d.sync += [self.weights.valid.eq(1),
                              self.weights.payload.word.eq(word[:len(self.weights.payload.word)]),
                              self.weights.payload.first.eq(wcount == 0),
