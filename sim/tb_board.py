@@ -272,7 +272,9 @@ def load_script(add, info, prog, pixels, errors: bool) -> None:
     whole image, chunk by chunk, and INFO (now ``loaded``)."""
     from hw.boards import protocol as P
 
-    image = P.weight_image(prog.weight_words, info.word_bytes)
+    from hw.boards.model import load_image
+
+    image = load_image(prog)
     pid, nb, cw = info.program_id, info.word_bytes, info.chunk_words
 
     def load(chunk, what, pid=pid, image=image, **kw):

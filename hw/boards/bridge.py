@@ -35,7 +35,7 @@ from golden_model.config import check_int
 
 from .._component import checking_parameters
 from . import protocol as P
-from .model import MAX_CHUNK_WORDS, board_info
+from .model import MAX_CHUNK_WORDS, board_info, load_image
 
 __all__ = ["UARTBridge", "crc8_next", "crc16_next", "MAX_TIMEOUT"]
 
@@ -167,7 +167,7 @@ class UARTBridge(wiring.Component):
         if loadable:
             prog = self.program
             n_words, nb, n_chunks = info.weight_words, info.word_bytes, info.chunks
-            image_crc = P.crc16(P.weight_image(prog.weight_words, nb))
+            image_crc = P.crc16(load_image(prog))
             id_bytes = Array(Const(b, 8) for b in info.program_id.to_bytes(4, "little"))
             load_ok = Signal(name="load_ok")           # LEN is right for a LOAD
             next_chunk = Signal(range(max(2, n_chunks)), name="next_chunk")
@@ -267,7 +267,7 @@ class UARTBridge(wiring.Component):
                             if not loadable:
                                 m.d.sync += err.eq(err_code["UNSUPPORTED"])
                             else:
-                                with m.If(new_len != P.LOAD_HEADER_BYTES + info.chunk_words * nb):
+                                with m.If(new_len != info.load_payload_bytes):
                                     m.d.sync += err.eq(err_code["BAD_LENGTH"])
                                 with m.Else():
                                     m.d.sync += load_ok.eq(1)

@@ -320,8 +320,7 @@ def _link(prog, baud: int) -> dict:
            "compute_cycles": compute_cycles(prog, engine_timing(prog))}
     info = board_info(prog)
     if info.chunk_words:           # the weights, once after configuration: LOAD requests + replies
-        load = info.chunks * (P.frame_bytes(P.LOAD_HEADER_BYTES + info.chunk_words
-                                            * info.word_bytes) + P.frame_bytes(0))
+        load = info.chunks * (P.frame_bytes(info.load_payload_bytes) + P.frame_bytes(0))
         out.update(load_bytes=load, load_ms=round(load * 10e3 / baud, 3))
     return out
 

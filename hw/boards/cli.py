@@ -212,7 +212,9 @@ class Client:
     def load(self, prog, info: P.BoardInfo) -> None:
         """Send the weight image of ``prog`` with LOAD, chunk by chunk (error replies raise
         :class:`hw.boards.protocol.BoardError`)."""
-        image = P.weight_image(prog.weight_words, info.word_bytes)
+        from .model import load_image
+
+        image = load_image(prog)
         for c in range(info.chunks):
             req = P.encode_load(info.program_id, c, image, info.word_bytes, info.chunk_words)
             P.decode_reply(self.exchange(req, 0), P.CMD_LOAD)

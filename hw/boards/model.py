@@ -17,23 +17,11 @@ import numpy as np
 
 from . import protocol as P
 
-__all__ = ["program_id", "board_info", "BoardModel", "weight_layout", "MAX_CHUNK_WORDS"]
+__all__ = ["program_id", "board_info", "load_image", "BoardModel", "MAX_CHUNK_WORDS"]
 
 #: Most weight words in one LOAD chunk.
 MAX_CHUNK_WORDS = 1024
 
-
-def weight_layout(prog, max_chunk: int = MAX_CHUNK_WORDS) -> tuple[int, int, int]:
-    """``(weight_words, word_bytes, chunk_words)`` of the INFO reply: the weight memory's words,
-    bytes per word on the line, and words per LOAD chunk (at most ``max_chunk``) --
-    ``chunk_words`` is 0 (no LOAD) unless the engine's weights are loaded
-    (``EngineConfig.weights == "spram"``)."""
-    from golden_model.config import check_int
-
-    check_int("max_chunk", max_chunk, 1, MAX_CHUNK_WORDS)
-    words, nbytes = len(prog.weight_words), -(-prog.weight_bits // 8)
-    chunk = min(words, max_chunk) if prog.config.weights == "spram" else 0
-    return words, nbytes, chunk
 
 
 
@@ -48,16 +36,34 @@ def program_id(prog) -> int:
 
 
 def board_info(prog, max_chunk: int = MAX_CHUNK_WORDS) -> P.BoardInfo:
-    """The INFO reply of a board running ``prog`` (LOAD chunks of at most ``max_chunk`` words)."""
+    """The INFO reply of a board running ``prog`` (LOAD chunks of at most ``max_chunk`` words).
+
+    The weight layout: the weight memory's words, bytes per word on the line, and words per LOAD
+    chunk -- 0 (no LOAD) unless the engine's weights are loaded (``EngineConfig.weights ==
+    "spram"``)."""
+    from golden_model.config import check_int
+
+    check_int("max_chunk", max_chunk, 1, MAX_CHUNK_WORDS)
     coded = prog.config.pe != "int8"
     layers = len(prog.layers)
     levels = tuple(min(int(t), prog.ndigits) for t in prog.default_trunc) if coded else (0,) * layers
-    words, nbytes, chunk = weight_layout(prog, max_chunk)
+    words, nbytes = len(prog.weight_words), _word_bytes(prog)
+    chunk = min(words, max_chunk) if prog.config.weights == "spram" else 0
     return P.BoardInfo(version=P.PROTOCOL_VERSION, pe=prog.config.pe, lanes=prog.config.lanes,
                        layers=layers, ndigits=prog.ndigits, classes=prog.classes,
                        input_size=prog.input_size, program_id=program_id(prog),
                        weight_words=words, word_bytes=nbytes, chunk_words=chunk,
                        loaded=int(chunk == 0), reset_levels=levels)
+
+
+def _word_bytes(prog) -> int:
+    return -(-prog.weight_bits // 8)
+
+
+def load_image(prog) -> bytes:
+    """The weight image LOAD sends for ``prog`` (:func:`hw.boards.protocol.weight_image` of its
+    weight words, in INFO's ``word_bytes`` per word)."""
+    return P.weight_image(prog.weight_words, _word_bytes(prog))
 
 
 class BoardModel:
@@ -82,7 +88,7 @@ class BoardModel:
     def __init__(self, prog, max_chunk: int = MAX_CHUNK_WORDS):
         self.prog = prog
         self.info = board_info(prog, max_chunk)
-        self.image_crc = P.crc16(P.weight_image(prog.weight_words, self.info.word_bytes))
+        self.image_crc = P.crc16(load_image(prog))
         self.reset()
 
     def reset(self):
@@ -96,7 +102,7 @@ class BoardModel:
     def _expected_len(self, cmd: int) -> int | None:
         info = self.info
         return {P.CMD_INFO: 0, P.CMD_TRUNC: info.layers, P.CMD_INFER: info.input_size,
-                P.CMD_LOAD: P.LOAD_HEADER_BYTES + info.chunk_words * info.word_bytes}.get(cmd)
+                P.CMD_LOAD: info.load_payload_bytes}.get(cmd)
 
     def request(self, data: bytes, timed_out: bool = False) -> bytes:
         data = bytes(data)

@@ -282,6 +282,11 @@ class BoardInfo:
     reset_levels: tuple
 
     @property
+    def load_payload_bytes(self) -> int:
+        """LEN of every LOAD request: program id, chunk index and ``chunk_words`` words."""
+        return LOAD_HEADER_BYTES + self.chunk_words * self.word_bytes
+
+    @property
     def chunks(self) -> int:
         """LOAD chunks of the weight image (0: the weights are in the bitstream)."""
         return -(-self.weight_words // self.chunk_words) if self.chunk_words else 0
