@@ -315,6 +315,26 @@ def test_bitstream_rejects_bad_parameters(capsys, tmp_path):
     assert not out.exists()
 
 
+def test_bitstream_rejects_bad_weight_store_and_model(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["bitstream", "--board", "ulx3s", "--weight-store", "spram", "--top-only",
+                 "-o", str(out)]) == 2
+    assert ("weights='spram' needs a board with SPRAM (the iCE40 UltraPlus); ulx3s-85f has none: "
+            "use weights='rom'") in capsys.readouterr().err
+    assert main(["bitstream", "--model", "nope", "--top-only", "-o", str(out)]) == 2
+    assert ("--model nope: no such model file (or one of the committed networks digits, mnist)"
+            in capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        main(["bitstream", "--weight-store", "flash", "--top-only", "-o", str(out)])
+    assert "argument --weight-store: invalid choice: 'flash'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_load_chunk_size_is_checked(spram_board):
+    with pytest.raises(ValueError, match=r"max_chunk must be an integer in \[1, 1024\], not 0"):
+        BoardModel(spram_board[1], max_chunk=0)
+
+
 # ----------------------------------------------------------------------------- qsq run
 def test_run_names_a_missing_port(capsys, tmp_path):
     port = str(tmp_path / "ttyNOPE")
