@@ -31,7 +31,8 @@ from ..codec import EncodedLayer
 from ..config import CodecConfig, MultiplierConfig
 from ..csd import csd_truncate
 
-__all__ = ["bucket_constants", "bucket_sums", "bucket_mac", "bucket_width", "bucket_op_counts"]
+__all__ = ["bucket_constants", "bucket_sums", "bucket_mac", "bucket_width", "bucket_widths",
+           "bucket_op_counts"]
 
 
 def _fields(codes: np.ndarray, codec: CodecConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +90,32 @@ def bucket_mac(cols, encoded: EncodedLayer, t) -> np.ndarray:
 def bucket_width(fan_in: int, act_max: int = 255) -> int:
     """Bits of a signed bucket accumulator that holds any ``+-`` sum of ``fan_in`` activations."""
     return (fan_in * act_max).bit_length() + 1
+
+
+def bucket_widths(layers, act_max: int = 255) -> list[int]:
+    """Bits of each signed bucket ``m = 1 .. M`` that holds every sum ``layers`` can form.
+
+    ``layers``: the network's :class:`~golden_model.codec.EncodedLayer` s (one codec). Bucket ``m``
+    of filter ``f`` lies in ``[-n_minus * act_max, n_plus * act_max]``, with ``n_plus`` /
+    ``n_minus`` the filter's positive / negative codes of magnitude ``m``; the width covers the
+    largest of these ranges over every filter of every layer (at least 1 bit). Tighter than
+    :func:`bucket_width` of the largest fan-in, which assumes every weight in one bucket with one
+    sign -- an engine built for one compiled network may use these.
+    """
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must hold at least one EncodedLayer")
+    codec = layers[0].config
+    big_m = codec.max_index
+    hi, lo = np.zeros(big_m, np.int64), np.zeros(big_m, np.int64)
+    for layer in layers:
+        m, sign = _fields(layer.codes.reshape(layer.codes.shape[0], -1), codec)
+        for idx in range(1, big_m + 1):
+            hit = m == idx
+            hi[idx - 1] = max(hi[idx - 1], int((hit & (sign > 0)).sum(axis=1).max()))
+            lo[idx - 1] = max(lo[idx - 1], int((hit & (sign < 0)).sum(axis=1).max()))
+    return [max((int(p) * act_max).bit_length(), (int(n) * act_max - 1).bit_length()) + 1
+            for p, n in zip(hi, lo)]
 
 
 def bucket_op_counts(encoded: EncodedLayer, rows: int) -> dict:

@@ -114,8 +114,10 @@ class BucketLanes(wiring.Component):
     ----------
     lanes : int
     codec : CodecConfig
-    width : int
-        Bucket width (signed): enough for ``+-`` the sum of the largest fan-in's activations.
+    width : int or sequence of int
+        Bucket width (signed): enough for ``+-`` the sum of the largest fan-in's activations; or
+        one width per bucket ``m = 1 .. M`` (:func:`golden_model.nn.bucket.bucket_widths` of the
+        compiled network: the FPGA builds). ``result`` has the largest.
     gating : {"none", "enable"}
         ``enable``: a bucket register loads only when its code selects it (and is cleared after an
         output); ``none``: every bucket loads on every tap (adding 0 when not selected).
@@ -146,7 +148,13 @@ class BucketLanes(wiring.Component):
 
     def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable",
                  lean: bool = True, pairs: bool = False, chain: bool = False):
-        self.lanes, self.codec, self.width, self.gating = lanes, codec, width, gating
+        widths = [width] * codec.max_index if isinstance(width, int) else list(width)
+        if len(widths) != codec.max_index or not all(isinstance(w, int) and w >= 1
+                                                     for w in widths):
+            raise ValueError(f"width must be a positive int or {codec.max_index} positive ints "
+                             f"(one per bucket), not {width!r}")
+        self.lanes, self.codec, self.widths, self.gating = lanes, codec, widths, gating
+        self.width = max(widths)
         self.lean, self.pairs, self.chain = lean, pairs, chain
         super().__init__({
             "valid": In(1), "last": In(1),
@@ -154,7 +162,7 @@ class BucketLanes(wiring.Component):
             **_pair_ports(pairs),
             **_handoff_ports(lanes, chain),
             "handoff": Out(1),
-            "result": Out(data.ArrayLayout(signed(width), codec.max_index)),
+            "result": Out(data.ArrayLayout(signed(self.width), codec.max_index)),
         })
 
     @property
@@ -194,7 +202,7 @@ class BucketLanes(wiring.Component):
             m.d.comb += addend.eq(Mux(neg, -a, a))
             lane_sh = []
             for idx in range(1, big_m + 1):
-                bucket = Signal(signed(self.width), name=f"lane{j}_b{idx}{sfx}")
+                bucket = Signal(signed(self.widths[idx - 1]), name=f"lane{j}_b{idx}{sfx}")
                 hit = Signal(name=f"lane{j}_hit{idx}{sfx}")
                 m.d.comb += hit.eq(use & (mag == idx))
                 # Operand isolation: only the selected bucket's adder sees the activation.

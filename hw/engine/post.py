@@ -7,7 +7,12 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
 2. bucket PE only: multiplies each bucket ``B_m`` by ``trunc_t(S_f >> (M - m))`` in a truncated-CSD
    multiplier (:class:`hw.csd_compact.CSDCompactMultiplier`, runtime truncation) -- the only
    multiplies of the bucket engine. ``products="parallel"`` builds ``M`` multipliers (``rate`` 1);
-   ``"serial"`` one, used ``M`` cycles per lane (``rate`` = ``M``);
+   ``"serial"`` one, used ``M`` cycles per lane (``rate`` = ``M``). With ``dsp`` (the FPGA builds)
+   the same product is formed as ``B_m * b_t`` by a plain multiplier, which the FPGA flows map to
+   a DSP block (iCE40 ``SB_MAC16``, ECP5 ``MULT18X18D``): ``b_t = trunc_t(x)``, the value of the
+   CSD digits of ``x = S_f >> (M - m)`` at positions ``>= t``, comes from :func:`truncated_csd`
+   (a few LUTs, no recoder) -- the two are equal for every operand, because dropping multiplier
+   digits drops whole partial-product rows;
 3. ``total = sum + bias``; in the last layer ``total`` is a logit: written (sign-extended to 32 bits)
    to the logit memory at ``f - f_base``, and the running arg-max (first maximum) is updated;
 4. requantization + ReLU to unsigned 8 bits: coded engines ``clip((total + 2**(s-1)) >> s, 0, 255)``
@@ -21,7 +26,7 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,7 +37,7 @@ from .lanes import ACT_WIDTH
 from .program import LOGIT_BITS
 from .sequencer import meta_layout
 
-__all__ = ["PostProcessor"]
+__all__ = ["PostProcessor", "truncated_csd"]
 
 _ACT_MAX = (1 << ACT_WIDTH) - 1
 
@@ -59,6 +64,10 @@ class PostProcessor(wiring.Component):
         Pipeline registers load only with valid data, bias and scale are read once per lane
         (default); False: every register loads and the memories are read every cycle the unit
         works (the engine as first built).
+    dsp : bool
+        Bucket PE: each product as ``B_m * trunc_t(S_f >> (M - m))`` in a plain two-stage
+        multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier (same
+        values, same latency).
 
     Members
     -------
@@ -90,9 +99,10 @@ class PostProcessor(wiring.Component):
     """
 
     def __init__(self, pe: str, lanes: int, codec: CodecConfig | None, desc_layout, widths: dict,
-                 products: str = "parallel", lean: bool = True, pairs: bool = False):
+                 products: str = "parallel", lean: bool = True, pairs: bool = False,
+                 dsp: bool = False):
         self.pe, self.lanes, self.codec, self.widths = pe, lanes, codec, widths
-        self.lean, self.pairs = lean, pairs
+        self.lean, self.pairs, self.dsp = lean, pairs, dsp
         self.desc_layout, self.products = desc_layout, products
         self.lane_width = max(1, (lanes - 1).bit_length())
         if pe == "bucket":
@@ -222,16 +232,23 @@ class PostProcessor(wiring.Component):
             big_m = cfg.max_index
             n_mul = big_m if rate == 1 else 1
             prods = []
+            v_mid = reg("pd_valid", v) if self.dsp else None
             for i in range(n_mul):
+                # bucket i + 1 times trunc_t(S >> (M - i - 1)); serial: bucket sb + 1
+                a = res[i] if rate == 1 else res
+                x = (self.scale >> (big_m - 1 - i) if rate == 1 else
+                     Array(self.scale >> (big_m - 1 - k) for k in range(big_m))[sb])
+                if self.dsp:
+                    bt = truncated_csd(m, x, self.trunc, f"pd{i + 1}_weight")
+                    a1 = reg(f"pd{i + 1}_a", a, None, v)
+                    b1 = reg(f"pd{i + 1}_b", bt, None, v)
+                    prods.append(reg(f"pd{i + 1}_product", a1 * b1, None, v_mid))
+                    continue
                 mul = CSDCompactMultiplier(self.widths["bucket"], True, cfg.weight_width, True,
                                            "runtime", "enable", "xor")
                 m.submodules[f"bucket_mul{i + 1}"] = mul
-                if rate == 1:   # bucket i + 1 times trunc_t(S >> (M - i - 1))
-                    m.d.comb += [mul.a.eq(res[i]), mul.b.eq(self.scale >> (big_m - 1 - i))]
-                else:
-                    m.d.comb += [mul.a.eq(res),
-                                 mul.b.eq(Array(self.scale >> (big_m - 1 - k) for k in range(big_m))[sb])]
-                m.d.comb += [mul.trunc.eq(self.trunc), mul.in_valid.eq(v)]
+                m.d.comb += [mul.a.eq(a), mul.b.eq(x), mul.trunc.eq(self.trunc),
+                             mul.in_valid.eq(v)]
                 prods.append(mul.p)
             for s in range(self.product_latency):
                 frel, oad = reg(f"pm{s}_frel", frel, None, v), reg(f"pm{s}_oaddr", oad, None, v)
@@ -308,6 +325,27 @@ class PostProcessor(wiring.Component):
             outs.append((shift <= 0, left))
         value = outs[0][1] if len(outs) == 1 else Mux(outs[0][0], outs[0][1], outs[1][1])
         return _clip(m, value, "rq")
+
+
+def truncated_csd(m, x, t, name):
+    """``trunc_t(x)`` for an unsigned ``x``: the value of the CSD (non-adjacent form) digits of
+    ``x`` at positions ``>= t`` (:func:`golden_model.csd.csd_truncate`), as an unsigned signal.
+
+    The NAF of ``x`` has its ``+1`` digits where ``(3x ^ x) & 3x`` has bits and its ``-1``
+    digits where ``(3x ^ x) & x`` has, one position up; a bit set in both ``3x`` and ``x``
+    cancels, so keeping the digits ``>= t`` is ``((3x & K) - (x & K)) >> 1`` with ``K`` the
+    bits ``>= t + 1``: one adder, a mask and one subtractor. The value is never negative (the
+    leading NAF digit of a positive number is ``+1``) and at most ``2**len(x)``.
+    """
+    w = len(x)
+    three = Signal(w + 2, name=f"{name}_x3")
+    keep = Signal(w + 1, name=f"{name}_keep")    # bit i: position i + 1 is kept (t <= i)
+    m.d.comb += [three.eq(x + (x << 1)),
+                 keep.eq(Cat(*(t <= i for i in range(w + 1))))]
+    out = Signal(w + 1, name=name)
+    # both masked values are even: drop bit 0 of each before subtracting
+    m.d.comb += out.eq((three[1:] & keep) - (x[1:] & keep))
+    return out
 
 
 def _clip(m, v, prefix):

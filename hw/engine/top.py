@@ -28,6 +28,8 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden_model.nn.bucket import bucket_widths
+
 from .descriptor import descriptor_layout, descriptor_values
 from .lanes import ACT_WIDTH, BucketLanes, MACLanes
 from .post import PostProcessor
@@ -335,15 +337,21 @@ class QSQEngine(wiring.Component):
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
     lean, pairs = cfg.power != "baseline", cfg.reuse == 2
-    chain = cfg.power == "fpga"        # the shift-chain hand-off: the FPGA builds
+    # the FPGA builds: the shift-chain hand-off, and the bucket products in DSP blocks
+    chain = dsp = cfg.power == "fpga"
+    widths = prog.widths
     if cfg.pe == "bucket":
-        lanes = BucketLanes(cfg.lanes, prog.codec, prog.widths["bucket"], cfg.gating,
+        width = prog.widths["bucket"]
+        if dsp:     # the FPGA builds: each bucket as wide as the compiled network needs
+            width = bucket_widths([q.encoded for q in prog.model.layers], (1 << ACT_WIDTH) - 1)
+            widths = {**widths, "bucket": max(width)}
+        lanes = BucketLanes(cfg.lanes, prog.codec, width, cfg.gating,
                             lean=cfg.power == "lean", pairs=pairs, chain=chain)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
                          cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=chain)
-    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, prog.widths, cfg.products,
-                         lean=lean, pairs=pairs)
+    post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, widths, cfg.products,
+                         lean=lean, pairs=pairs, dsp=dsp)
     return lanes, post
 
 
