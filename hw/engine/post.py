@@ -12,7 +12,8 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
    a DSP block (iCE40 ``SB_MAC16``, ECP5 ``MULT18X18D``): ``b_t = trunc_t(x)``, the value of the
    CSD digits of ``x = S_f >> (M - m)`` at positions ``>= t``, comes from :func:`truncated_csd`
    (a few LUTs, no recoder) -- the two are equal for every operand, because dropping multiplier
-   digits drops whole partial-product rows;
+   digits drops whole partial-product rows. (``dsp`` also reads the pooling register one stage
+   early, step 5, off the unit's longest path);
 3. ``total = sum + bias``; in the last layer ``total`` is a logit: written (sign-extended to 32 bits)
    to the logit memory at ``f - f_base``, and the running arg-max (first maximum) is updated;
 4. requantization + ReLU to unsigned 8 bits: coded engines ``clip((total + 2**(s-1)) >> s, 0, 255)``
@@ -37,7 +38,7 @@ from .lanes import ACT_WIDTH
 from .program import LOGIT_BITS
 from .sequencer import meta_layout
 
-__all__ = ["PostProcessor", "truncated_csd"]
+__all__ = ["PostProcessor", "truncated_csd", "csd_keep_mask"]
 
 _ACT_MAX = (1 << ACT_WIDTH) - 1
 
@@ -65,9 +66,13 @@ class PostProcessor(wiring.Component):
         (default); False: every register loads and the memories are read every cycle the unit
         works (the engine as first built).
     dsp : bool
-        Bucket PE: each product as ``B_m * trunc_t(S_f >> (M - m))`` in a plain two-stage
-        multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier (same
-        values, same latency).
+        The FPGA builds. Bucket PE: each product as ``B_m * trunc_t(S_f >> (M - m))`` in a plain
+        two-stage multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier
+        (same values, same latency). Every PE: the lane's pooling register is read into a
+        pipeline register in the stage before the maximum (the value written in that same cycle
+        forwarded), so the read multiplexer, the comparison and the write are not one path; and
+        the requantization's rounding shift is registered before the 8-bit clip (one cycle more
+        of :attr:`latency`).
 
     Members
     -------
@@ -143,7 +148,7 @@ class PostProcessor(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a lane's first read (``sel``) to its activation write."""
-        return self.logit_latency + (2 if self.pe == "int8" else 1)
+        return self.logit_latency + (2 if self.pe == "int8" else 1) + (1 if self.dsp else 0)
 
     def elaborate(self, platform):
         m = Module()
@@ -232,14 +237,18 @@ class PostProcessor(wiring.Component):
             big_m = cfg.max_index
             n_mul = big_m if rate == 1 else 1
             prods = []
-            v_mid = reg("pd_valid", v) if self.dsp else None
+            if self.dsp:
+                v_mid = reg("pd_valid", v)
+                # the truncation level changes only between inferences: its mask is a register
+                keep = Signal(cfg.scale_bits + 1, name="pd_keep")
+                m.d.sync += keep.eq(csd_keep_mask(self.trunc, cfg.scale_bits))
             for i in range(n_mul):
                 # bucket i + 1 times trunc_t(S >> (M - i - 1)); serial: bucket sb + 1
                 a = res[i] if rate == 1 else res
                 x = (self.scale >> (big_m - 1 - i) if rate == 1 else
                      Array(self.scale >> (big_m - 1 - k) for k in range(big_m))[sb])
                 if self.dsp:
-                    bt = truncated_csd(m, x, self.trunc, f"pd{i + 1}_weight")
+                    bt = truncated_csd(m, x, keep, f"pd{i + 1}_weight")
                     a1 = reg(f"pd{i + 1}_a", a, None, v)
                     b1 = reg(f"pd{i + 1}_b", bt, None, v)
                     prods.append(reg(f"pd{i + 1}_product", a1 * b1, None, v_mid))
@@ -289,9 +298,15 @@ class PostProcessor(wiring.Component):
                                 reg("pq_wl", plt, None, vt), reg("pq_j", jt, None, vt))
             vt = reg("pq_valid", vt)
             lo, hi = self.widths["req_lo"], self.widths["req_hi"]
-            q = _clip(m, _round_shift(m, prod, d.req_shift, lo, hi, "pq"), "pq")
+            q, prefix = _round_shift(m, prod, d.req_shift, lo, hi, "pq"), "pq"
         else:
-            q = self._requant(m, total, d.shift)
+            q, prefix = self._requant(m, total, d.shift), "rq"
+        if self.dsp:    # the rounding shift, then the clip
+            q = reg(f"{prefix}_shifted", q, None, vt)
+            ot, pft, plt, jt = (reg("pr_oaddr", ot, None, vt), reg("pr_wf", pft, None, vt),
+                                reg("pr_wl", plt, None, vt), reg("pr_j", jt, None, vt))
+            vt = reg("pr_valid", vt)
+        q = _clip(m, q, prefix)
         oq, pfq, plq, jq = (reg("pw_oaddr", ot, None, vt), reg("pw_wf", pft, None, vt),
                             reg("pw_wl", plt, None, vt), reg("pw_j", jt, None, vt))
         qv = reg("pw_value", q, None, vt)
@@ -300,8 +315,16 @@ class PostProcessor(wiring.Component):
         # ---- pooling and the activation write
         pool = Array(Signal(ACT_WIDTH, name=f"pool{i}") for i in range(self.lanes))
         mx = Signal(ACT_WIDTH, name="pool_max")
-        m.d.comb += mx.eq(Mux(pfq, qv, Mux(pool[jq] > qv, pool[jq], qv)))
-        with m.If(vq & ~d.last):
+        pool_we = vq & ~d.last
+        if self.dsp:
+            # read one stage early; the lane written in that cycle (weight reuse with one lane:
+            # the pair's second position follows its first at once) takes the value written
+            early = reg("pw_pool", Mux(pool_we & (jq == jt), mx, pool[jt]), unsigned(ACT_WIDTH),
+                        vt)
+        else:
+            early = pool[jq]
+        m.d.comb += mx.eq(Mux(pfq, qv, Mux(early > qv, early, qv)))
+        with m.If(pool_we):
             m.d.sync += pool[jq].eq(mx)
         m.d.comb += [self.act_we.eq(vq & plq & ~d.last), self.act_waddr.eq(oq),
                      self.act_wdata.eq(mx)]
@@ -309,8 +332,8 @@ class PostProcessor(wiring.Component):
         return m
 
     def _requant(self, m, total, shift):
-        """``clip((total + 2**(s-1)) >> s, 0, 255)`` for ``s > 0``, ``clip(total << -s)`` else,
-        for the shifts ``widths["shift_lo"] .. widths["shift_hi"]`` the program uses."""
+        """``(total + 2**(s-1)) >> s`` for ``s > 0``, ``total << -s`` else (before the clip to
+        ``0 .. 255``), for the shifts ``widths["shift_lo"] .. widths["shift_hi"]`` the program uses."""
         lo, hi = self.widths["shift_lo"], self.widths["shift_hi"]
         outs = []
         if hi >= 1:
@@ -323,13 +346,20 @@ class PostProcessor(wiring.Component):
             left = Signal(signed(len(total) + top), name="rq_left_value")
             m.d.comb += left.eq(total << amount)
             outs.append((shift <= 0, left))
-        value = outs[0][1] if len(outs) == 1 else Mux(outs[0][0], outs[0][1], outs[1][1])
-        return _clip(m, value, "rq")
+        return outs[0][1] if len(outs) == 1 else Mux(outs[0][0], outs[0][1], outs[1][1])
 
 
-def truncated_csd(m, x, t, name):
+def csd_keep_mask(t, width: int):
+    """The mask :func:`truncated_csd` takes for truncation level ``t`` and a ``width``-bit
+    operand: bit ``i`` is ``t <= i`` (``width + 1`` bits)."""
+    return Cat(*(t <= i for i in range(width + 1)))
+
+
+def truncated_csd(m, x, keep, name):
     """``trunc_t(x)`` for an unsigned ``x``: the value of the CSD (non-adjacent form) digits of
-    ``x`` at positions ``>= t`` (:func:`golden_model.csd.csd_truncate`), as an unsigned signal.
+    ``x`` at positions ``>= t`` (:func:`golden_model.csd.csd_truncate`), as an unsigned signal;
+    ``keep`` = :func:`csd_keep_mask` of ``t`` (a constant of the layer: it may come from a
+    register).
 
     The NAF of ``x`` has its ``+1`` digits where ``(3x ^ x) & 3x`` has bits and its ``-1``
     digits where ``(3x ^ x) & x`` has, one position up; a bit set in both ``3x`` and ``x``
@@ -339,9 +369,8 @@ def truncated_csd(m, x, t, name):
     """
     w = len(x)
     three = Signal(w + 2, name=f"{name}_x3")
-    keep = Signal(w + 1, name=f"{name}_keep")    # bit i: position i + 1 is kept (t <= i)
-    m.d.comb += [three.eq(x + (x << 1)),
-                 keep.eq(Cat(*(t <= i for i in range(w + 1))))]
+    m.d.comb += three.eq(x + (x << 1))
+    keep = keep[:w + 1]                          # bit i: position i + 1 is kept (t <= i)
     out = Signal(w + 1, name=name)
     # both masked values are even: drop bit 0 of each before subtracting
     m.d.comb += out.eq((three[1:] & keep) - (x[1:] & keep))
