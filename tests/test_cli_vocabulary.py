@@ -111,3 +111,12 @@ def test_pack_lanes_alias(tmp_path, capsys):
 def test_short_o_is_out(argv):
     args = build_parser().parse_args(argv + ["-o", "x/y"])
     assert args.out == "x/y"
+
+
+@pytest.mark.parametrize("words", [w for w, _ in COMMANDS], ids=" ".join)
+def test_every_command_prints_its_help(words, capsys):
+    """``qsq ... --help`` renders (argparse %-formats every help string: a bare ``%`` breaks it)."""
+    with pytest.raises(SystemExit) as e:
+        main(list(words) + ["--help"])
+    assert e.value.code == 0
+    assert "usage: qsq" in capsys.readouterr().out

@@ -59,7 +59,7 @@ def add_bitstream_args(p) -> None:
                    help="truncation level(s) after reset: T or T1,T2,... (default 0)")
     p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
                    help=f"UART line rate, {MIN_BAUD} to {MAX_BAUD} and within "
-                        f"{MAX_BAUD_ERROR:.0%} of the clock / an integer (default {P.DEFAULT_BAUD})")
+                        f"{MAX_BAUD_ERROR * 100:.0f}%% of the clock / an integer (default {P.DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--top-only", action="store_true",
                    help="write the platform's files (RTLIL, Verilog, constraints) without "
