@@ -240,8 +240,11 @@ def _build_once(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz) 
     # failed build
     from hw.flow.engine_synth import SPRAM_UNINIT
 
+    # iCE40: SB_MAC16 blocks allowed (the bucket products, :mod:`hw.engine.post`); synth_ecp5
+    # uses its DSP blocks by default
+    dsp = {"synth_opts": "-dsp"} if family == "ice40" else {}
     plan = plat.prepare(top, name=TOP_NAME, nextpnr_opts=f"--seed {seed} --timing-allow-fail",
-                        debug_verilog=top_only, script_after_read=SPRAM_UNINIT)
+                        debug_verilog=top_only, script_after_read=SPRAM_UNINIT, **dsp)
     t_prep = time.perf_counter() - t0
     report = {"board": spec.name, "description": spec.description, "device": plat.device,
               "package": plat.package, "engine": {"pe": prog.config.pe,

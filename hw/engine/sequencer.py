@@ -73,6 +73,10 @@ class Sequencer(wiring.Component):
         Weight reuse: in layers whose descriptor has ``pair``, each tap serves the positions
         ``(y, x)`` and ``(y, x + 1)`` (:func:`hw.engine.program.issues`); ``act_addr`` is the first
         one's address, the second reads ``act_addr + 1``.
+    last_reg : bool
+        Keep "the next tap is the position's last" in a register of its own, updated with the
+        three end flags (the FPGA builds: the issue decision is then one LUT from registers);
+        False: the AND of the three flags. Same cycles either way.
 
     Members
     -------
@@ -91,9 +95,10 @@ class Sequencer(wiring.Component):
     """
 
     def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False,
-                 post_rate: int = 1, pairs: bool = False):
+                 post_rate: int = 1, pairs: bool = False, last_reg: bool = False):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
         self.scale_loads, self.post_rate, self.pairs = scale_loads, post_rate, pairs
+        self.last_reg = last_reg
         self.lane_width = max(1, (lanes - 1).bit_length())
         super().__init__({
             "start": In(1), "desc": In(desc_layout),
@@ -175,7 +180,22 @@ class Sequencer(wiring.Component):
         spacing_nz = Signal(name="spacing_nz")         # spacing != 0
         row_end = rx_end
         ch_end = row_end & ry_end
-        last = ch_end & c_end
+        if self.last_reg:
+            last = Signal(name="last_tap")   # = rx_end & ry_end & c_end, kept with them
+        else:
+            last = ch_end & c_end
+
+        def ends(rx_new, ry_new, c_new, rx_set=None):
+            """The end flags' new values (``None``: unchanged), and ``last`` with them
+            (``rx_set``: the value an enclosing assignment gives ``rx_end``)."""
+            out = [f.eq(v) for f, v in ((rx_end, rx_new), (ry_end, ry_new), (c_end, c_new))
+                   if v is not None]
+            if self.last_reg:
+                rx_v = rx_new if rx_new is not None else rx_set
+                out.append(last.eq((rx_end if rx_v is None else rx_v)
+                                   & (ry_end if ry_new is None else ry_new)
+                                   & (c_end if c_new is None else c_new)))
+            return out
         # the position's counters change only on its last issue: whether it is the group's
         # final position is decided in SETUP (with the pair flag SETUP sets) and held in a register
         has_b_new = Signal(name="pair_has_b_new")
@@ -231,7 +251,7 @@ class Sequencer(wiring.Component):
                 m.d.sync += [
                     c.eq(0), ry.eq(0), rx.eq(0),
                     nrows_m1.eq(nrows), ncols_m1.eq(ncols), c_m1.eq(c_top),
-                    rx_end.eq(ncols == 0), ry_end.eq(nrows == 0), c_end.eq(c_top == 0),
+                    *ends(ncols == 0, nrows == 0, c_top == 0),
                     act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
                     w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
                 ]
@@ -247,15 +267,15 @@ class Sequencer(wiring.Component):
                 m.d.comb += [self.rd_en.eq(issue), self.op.valid.eq(issue)]
                 with m.If(issue):
                     m.d.sync += [rx.eq(rx + 1), act.eq(act + 1), w.eq(w + 1),
-                                 rx_end.eq(rx + 1 == ncols_m1)]
+                                 *ends(rx + 1 == ncols_m1, None, None)]
                     with m.If(row_end):
                         m.d.sync += [rx.eq(0), ry.eq(ry + 1),
-                                     rx_end.eq(ncols_m1 == 0), ry_end.eq(ry + 1 == nrows_m1),
+                                     *ends(ncols_m1 == 0, ry + 1 == nrows_m1, None),
                                      act_row.eq(act_row + d.W), act.eq(act_row + d.W),
                                      w_row.eq(w_row + d.k), w.eq(w_row + d.k)]
                         with m.If(ch_end):
                             m.d.sync += [ry.eq(0), c.eq(c + 1),
-                                         ry_end.eq(nrows_m1 == 0), c_end.eq(c + 1 == c_m1),
+                                         *ends(None, nrows_m1 == 0, c + 1 == c_m1, ncols_m1 == 0),
                                          act_ch.eq(act_ch + d.HW), act_row.eq(act_ch + d.HW),
                                          act.eq(act_ch + d.HW),
                                          w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),

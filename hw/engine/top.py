@@ -176,7 +176,7 @@ class QSQEngine(wiring.Component):
         lanes, post = _units(prog, self.desc_layout)
         pairs = cfg.reuse == 2
         seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"],
-                        post_rate=timing["rate"], pairs=pairs)
+                        post_rate=timing["rate"], pairs=pairs, last_reg=cfg.power == "fpga")
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
 
         desc = Signal(self.desc_layout, name="desc")
