@@ -187,7 +187,7 @@ def test_cycle_model_accounts_for_every_part(digits):
         outputs = p.G * p.outputs
         drain = timing["pe"] + p.lanes_last * timing["rate"] + timing["post"]
         assert r["cycles"] == timing["desc"] + r["scale_loads"] + r["setup"] + r["taps"] + r["stall"] + drain
-        assert r["setup"] == outputs
+        assert r["setup"] == outputs * timing["setup"]
     assert compute_cycles(prog, timing) == sum(r["cycles"] for r in rows) + 2
     # the multiplier engine also loads lanes scales per group; one lane has no stalls at all
     mprog = compile_program(digits.coded, EngineConfig(lanes=1, pe="multiplier"))

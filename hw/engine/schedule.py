@@ -10,7 +10,7 @@ Per layer (``L_g`` = valid lanes of group ``g``, ``K_n`` = issued taps of issue 
     start  = 3                                   descriptor address, data, sequencer start
     groups = sum_g [lanes if scale loads]        multiplier PE: one scale load per lane
     issue n (one output position, or two with weight reuse; O_n outputs):
-              1 set-up cycle, then its taps K_n; its last tap issues at
+              s set-up cycles (1; the FPGA builds 2), then its taps K_n; its last tap issues at
               e_n = max(setup_n + K_n, e_{n-1} + r * O_{n-1} * L_{n-1})   (the post-processing
               unit reads one lane output every r = rate cycles and must be done with issue n-1's)
     drain  = pe + r * O_last * L_last + post     pipeline + last outputs + post-processing
@@ -45,11 +45,11 @@ def layer_cycles(p: LayerPlan, timing: dict) -> dict:
             loads += lanes
         lg = p.group_lanes(g)
         for _, _, k_n, outs in issues(p):
-            e = cur + k_n
+            e = cur + timing["setup"] - 1 + k_n    # cur: the issue's first set-up cycle
             if prev_e is not None and e < prev_e + prev_l:
                 stall += prev_e + prev_l - e
                 e = prev_e + prev_l
-            setup += 1
+            setup += timing["setup"]
             tap_cycles += k_n
             prev_e, prev_l = e, len(outs) * lg * timing["rate"]
             cur = e + 1

@@ -73,10 +73,12 @@ class Sequencer(wiring.Component):
         Weight reuse: in layers whose descriptor has ``pair``, each tap serves the positions
         ``(y, x)`` and ``(y, x + 1)`` (:func:`hw.engine.program.issues`); ``act_addr`` is the first
         one's address, the second reads ``act_addr + 1``.
-    last_reg : bool
-        Keep "the next tap is the position's last" in a register of its own, updated with the
-        three end flags (the FPGA builds: the issue decision is then one LUT from registers);
-        False: the AND of the three flags. Same cycles either way.
+    pipelined : bool
+        The FPGA builds' timing: "the next tap is the position's last" is a register of its
+        own, updated with the three end flags (the issue decision is one LUT from registers),
+        and the set-up of a position takes two cycles (:attr:`setup_cycles`): the first
+        registers the clipped kernel window and the first addresses, the second the counts and
+        flags derived from them. False: the AND of the three flags, one set-up cycle.
 
     Members
     -------
@@ -95,10 +97,10 @@ class Sequencer(wiring.Component):
     """
 
     def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False,
-                 post_rate: int = 1, pairs: bool = False, last_reg: bool = False):
+                 post_rate: int = 1, pairs: bool = False, pipelined: bool = False):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
         self.scale_loads, self.post_rate, self.pairs = scale_loads, post_rate, pairs
-        self.last_reg = last_reg
+        self.pipelined = pipelined
         self.lane_width = max(1, (lanes - 1).bit_length())
         super().__init__({
             "start": In(1), "desc": In(desc_layout),
@@ -108,6 +110,11 @@ class Sequencer(wiring.Component):
             "meta": Out(meta_layout(widths["f_addr"], widths["act_addr"], pairs)),
             "busy": Out(1), "done": Out(1), "has_b": Out(1),
         })
+
+    @property
+    def setup_cycles(self) -> int:
+        """Set-up cycles of every output position (issue): 2 when :attr:`pipelined`, else 1."""
+        return 2 if self.pipelined else 1
 
     def elaborate(self, platform):
         m = Module()
@@ -171,6 +178,13 @@ class Sequencer(wiring.Component):
         col0 = Mux(pair & (x + 1 < d.pad), -1, Mux(x < d.pad, Mux(pair, -1, 0), x - d.pad))
         act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + col0)[:aw]
         w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
+        # what the (last) set-up cycle starts from: with `pipelined`, registers loaded in the
+        # first set-up cycle
+        window = {"yhi": yhi, "xhi": xhi, "ylo": ylo, "xlo_u": xlo_u, "act0": act0, "w0": w0}
+        if self.pipelined:
+            first = {k: Signal(v.shape(), name=f"{k}_q") for k, v in window.items()}
+            load_window = [first[k].eq(v) for k, v in window.items()]
+            window = first
 
         # ---- tap flags and the spacing rule
         # Whether each counter is at its last value is kept in a register, updated with the
@@ -180,7 +194,7 @@ class Sequencer(wiring.Component):
         spacing_nz = Signal(name="spacing_nz")         # spacing != 0
         row_end = rx_end
         ch_end = row_end & ry_end
-        if self.last_reg:
+        if self.pipelined:
             last = Signal(name="last_tap")   # = rx_end & ry_end & c_end, kept with them
         else:
             last = ch_end & c_end
@@ -190,7 +204,7 @@ class Sequencer(wiring.Component):
             (``rx_set``: the value an enclosing assignment gives ``rx_end``)."""
             out = [f.eq(v) for f, v in ((rx_end, rx_new), (ry_end, ry_new), (c_end, c_new))
                    if v is not None]
-            if self.last_reg:
+            if self.pipelined:
                 rx_v = rx_new if rx_new is not None else rx_set
                 out.append(last.eq((rx_end if rx_v is None else rx_v)
                                    & (ry_end if ry_new is None else ry_new)
@@ -243,11 +257,18 @@ class Sequencer(wiring.Component):
                     with m.If(lane == self.lanes - 1):
                         m.d.sync += lane.eq(0)
                         m.next = "SETUP"
-            with m.State("SETUP"):
+            if self.pipelined:
+                with m.State("SETUP"):
+                    m.d.comb += self.busy.eq(1)
+                    m.d.sync += load_window
+                    m.next = "SETUP2"
+            with m.State("SETUP2" if self.pipelined else "SETUP"):
                 m.d.comb += self.busy.eq(1)
                 nrows, ncols = Signal.like(nrows_m1, name="nrows"), Signal.like(ncols_m1, name="ncols")
                 c_top = Signal.like(c_m1, name="c_top")
-                m.d.comb += [nrows.eq(yhi - ylo), ncols.eq(xhi - xlo_u), c_top.eq(d.C - 1)]
+                act0, w0 = window["act0"], window["w0"]
+                m.d.comb += [nrows.eq(window["yhi"] - window["ylo"]),
+                             ncols.eq(window["xhi"] - window["xlo_u"]), c_top.eq(d.C - 1)]
                 m.d.sync += [
                     c.eq(0), ry.eq(0), rx.eq(0),
                     nrows_m1.eq(nrows), ncols_m1.eq(ncols), c_m1.eq(c_top),

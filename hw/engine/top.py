@@ -175,8 +175,7 @@ class QSQEngine(wiring.Component):
         # ---- units
         lanes, post = _units(prog, self.desc_layout)
         pairs = cfg.reuse == 2
-        seq = Sequencer(self.desc_layout, cfg.lanes, w, scale_loads=timing["scale_loads"],
-                        post_rate=timing["rate"], pairs=pairs, last_reg=cfg.power == "fpga")
+        seq = _sequencer(prog, self.desc_layout, timing["rate"])
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
 
         desc = Signal(self.desc_layout, name="desc")
@@ -355,6 +354,12 @@ def _units(prog: EngineProgram, desc_layout):
     return lanes, post
 
 
+def _sequencer(prog: EngineProgram, desc_layout, rate: int) -> Sequencer:
+    cfg = prog.config
+    return Sequencer(desc_layout, cfg.lanes, prog.widths, scale_loads=cfg.pe == "multiplier",
+                     post_rate=rate, pairs=cfg.reuse == 2, pipelined=cfg.power == "fpga")
+
+
 def engine_timing(prog: EngineProgram) -> dict:
     """Pipeline constants of the engine for ``prog``, read from its units' latency properties.
 
@@ -362,14 +367,18 @@ def engine_timing(prog: EngineProgram) -> dict:
     ``post``: cycles from a lane's read by the post-processing unit to its write;
     ``desc``: cycles from a layer's start to the sequencer's first cycle;
     ``scale_loads``: whether every group starts with ``lanes`` scale loads (multiplier PE);
-    ``rate``: cycles the post-processing unit spends per lane.
+    ``rate``: cycles the post-processing unit spends per lane;
+    ``setup``: set-up cycles of every output position (the sequencer's ``setup_cycles``).
     """
     from .._component import not_elaborated
 
-    lanes, post = _units(prog, descriptor_layout(prog))
-    not_elaborated(lanes, post)
+    layout = descriptor_layout(prog)
+    lanes, post = _units(prog, layout)
+    seq = _sequencer(prog, layout, post.rate)
+    not_elaborated(lanes, post, seq)
     return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
-            "scale_loads": prog.config.pe == "multiplier", "rate": post.rate}
+            "scale_loads": prog.config.pe == "multiplier", "rate": post.rate,
+            "setup": seq.setup_cycles}
 
 
 class _Int8Codec:
