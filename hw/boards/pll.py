@@ -169,7 +169,8 @@ class PLLClock(Elaboratable):
     Notes
     -----
     ``sync`` is in reset until the PLL has locked and :data:`POR_SECONDS` of its clock have
-    passed; a loss of lock resets it again. The counter runs in a reset-less domain ``por`` on the
+    passed (the reset is a register, one cycle behind the counter); a loss of lock resets it
+    again. The counter runs in a reset-less domain ``por`` on the
     same clock (it starts from 0 at configuration).
     """
 
@@ -214,5 +215,9 @@ class PLLClock(Elaboratable):
             m.d.por += count.eq(0)
         with m.Elif(count != n):
             m.d.por += count.eq(count + 1)
-        m.d.comb += ResetSignal("sync").eq(count != n)
+        # the reset comes from a register: a comparator in front of every flip-flop's reset
+        # would be the design's longest path
+        held = Signal(init=1, name="por_reset")
+        m.d.por += held.eq(count != n)
+        m.d.comb += ResetSignal("sync").eq(held)
         return m
