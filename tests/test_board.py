@@ -474,6 +474,20 @@ Info: Max frequency for clock 'cd_sync.clk': 31.66 MHz (PASS at 12.00 MHz)
     assert got["clocks"] == {"cd_sync.clk": {"fmax_mhz": 31.66, "target_mhz": 12.0, "pass": True}}
 
 
+def test_design_clock_is_the_pll_output_not_the_oscillator_pin():
+    """A PLL build's log also lists the oscillator pin's clock, and nextpnr's constraint on the PLL
+    output is its own rounding of the dividers (33.03 MHz for 33 MHz): the design's clock is the
+    one nearest the clock asked for."""
+    from hw.boards.build import design_clock, parse_nextpnr_log
+
+    log = """Info: Max frequency for clock '$PACKER_GND_NET_$glb_clk': 307.03 MHz (PASS at 12.00 MHz)
+Warning: Max frequency for clock                      'clk': 29.03 MHz (FAIL at 33.03 MHz)
+"""
+    report = {"clock_mhz": 33.0, "nextpnr": parse_nextpnr_log(log)}
+    assert design_clock(report) == {"fmax_mhz": 29.03, "target_mhz": 33.03, "pass": False}
+    assert design_clock({"clock_mhz": 12.0, "nextpnr": {"clocks": {}}}) is None
+
+
 @pytest.mark.slow
 def test_run_checks_digits_images_against_the_golden_model(tmp_path, capsys):
     from hw.engine.config import FPGA_POWER

@@ -195,13 +195,14 @@ AUTO_MARGIN = 0.92
 
 
 def design_clock(report: dict) -> dict | None:
-    """nextpnr's entry for the design's clock in a build report: the clock constrained to the
-    report's ``clock_mhz`` (a PLL build also lists the oscillator pin's clock)."""
+    """nextpnr's entry for the design's clock in a build report: the clock whose constraint is
+    nearest the report's ``clock_mhz`` (a PLL build also lists the oscillator pin's clock, and
+    nextpnr derives the PLL output's constraint from the dividers with its own rounding:
+    33.03 MHz for a 33 MHz PLL)."""
     clocks = report.get("nextpnr", {}).get("clocks", {})
-    for v in clocks.values():
-        if abs(v["target_mhz"] - report["clock_mhz"]) < 0.01:
-            return v
-    return next(iter(clocks.values()), None)
+    if not clocks:
+        return None
+    return min(clocks.values(), key=lambda v: abs(v["target_mhz"] - report["clock_mhz"]))
 
 
 def write_report(report: dict, out=None) -> None:
