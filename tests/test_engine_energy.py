@@ -374,3 +374,24 @@ def test_energy_rows_and_tables():
     with pytest.raises(ValueError, match="--pe must name PE styles among bucket, bucket-serial, "
                                          "multiplier-filter, multiplier-operation, int8, not 'b'"):
         EngineOptions(styles=("b",))
+
+
+@pytest.mark.parametrize("lut4,fmax,met", [(2400, 43.0, True), (2717, 37.1, False),
+                                           (2400, 41.0, False)])
+def test_up5k_target_and_the_cited_vendor_anchor(lut4, fmax, met):
+    """The UP5K bucket target needs the LUT4, the fmax and the images/s; the vendor's figures are
+    printed next to the row, labelled as cited."""
+    from hw.flow.engine_tables import targets
+
+    cycles = 5000
+    row = {"board": "up5k", "pe_style": "bucket", "workload": "digits", "lanes": 16,
+           "LUT4": lut4, "FF": 2300, "EBR": 17, "SPRAM": 0, "DSP": 3, "fits": True,
+           "fmax_mhz": fmax, "images_per_s": fmax * 1e6 / cycles, "cycles": cycles,
+           "memories": {"weight_mem": "$__ICE40_RAM4K_"}}
+    lines = targets([row], [], [])
+    assert lines[0].startswith("- Bucket engine on the UP5K: ≥ 42 MHz median fmax and ≥ 8,400 "
+                               "images/s in ≤ 2,500 LUT4 with weights in EBR — **"
+                               + ("met" if met else "missed") + f"**: {fmax:.1f} MHz, ")
+    assert "*cited, not measured here*" in lines[1] and "2,419–2,706 LUTs" in lines[1]
+    assert f"{lut4 / 2419:.2f} of the EBR build's" in lines[1]
+    assert f"median fmax {fmax:.1f} MHz ({fmax / 41.762:.2f} of its)" in lines[1]
