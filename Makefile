@@ -62,27 +62,36 @@ verilog: $(STAMP)  ## Verilog of the default hardware configurations + manifest 
 engine: $(STAMP)  ## inference engine of the committed digits LeNet (bucket PE, 16 lanes): Verilog, memory images, manifest -> build/engine/
 	$(QSQ) compile --out $(BUILD)/engine
 
+comma := ,
 BOARD ?= icebreaker
 PE    ?= bucket
 LANES ?=
 BAUD  ?=
 MODEL ?=
+SEED  ?=
 # MODEL=mnist: LeNet-5 (28x28) on MNIST with its weights in the UP5K's SPRAM (loaded by the host
-# with LOAD), 8 lanes, clocked from the PLL at 30 MHz, 3 Mbaud; needs the MNIST files (make mnist).
+# with LOAD), 8 lanes, clocked from the PLL at 33 MHz, 3 Mbaud; needs the MNIST files (make mnist).
+# The iCEBreaker's digits build: 16 lanes from the PLL at 36 MHz, 3 Mbaud, nextpnr seeds 1, 2, 3
+# in turn until one meets the clock.
 ifeq ($(MODEL),mnist)
 BOARD_DIR   = $(BUILD)/boards/$(BOARD)-mnist
 BOARD_MODEL = --model mnist --weight-store spram
 LANES      := $(or $(LANES),8)
 BAUD       := $(or $(BAUD),3000000)
-CLOCK_MHZ  := $(or $(CLOCK_MHZ),30)
+CLOCK_MHZ  := $(or $(CLOCK_MHZ),33)
 BOARD_DEPS  = mnist
 else
 BOARD_DIR   = $(BUILD)/boards/$(BOARD)
 BOARD_MODEL = $(if $(MODEL),--model $(MODEL))
 BOARD_DEPS  =
+ifeq ($(BOARD),icebreaker)
+BAUD       := $(or $(BAUD),3000000)
+CLOCK_MHZ  := $(or $(CLOCK_MHZ),36)
+SEED       := $(or $(SEED),1$(comma)2$(comma)3)
 endif
-bitstream: $(STAMP) $(BOARD_DEPS)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=, CLOCK_MHZ=MHz|auto: PLL; MODEL=mnist: LeNet-5 with SPRAM weights) -> build/boards/BOARD[-mnist]/
-	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(BOARD_MODEL) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BOARD_DIR)
+endif
+bitstream: $(STAMP) $(BOARD_DEPS)  ## engine + UART host interface on a board: BOARD=icebreaker|ulx3s[-12f|-25f|-45f|-85f] (PE=, LANES=, BAUD=, CLOCK_MHZ=MHz|auto: PLL, SEED=N[,N...]: nextpnr seeds; MODEL=mnist: LeNet-5 with SPRAM weights) -> build/boards/BOARD[-mnist]/
+	$(QSQ) bitstream --board $(BOARD) --pe $(PE) $(BOARD_MODEL) $(if $(LANES),--lanes $(LANES)) $(if $(BAUD),--baud $(BAUD)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) $(if $(SEED),--seed $(SEED)) -o $(BOARD_DIR)
 
 VERIFY_IMAGES ?= 2
 verify-bitstream: $(STAMP) $(BOARD_DEPS)  ## simulate the built iCE40 bitstream itself (icebox_vlog + Icarus + iCE40 cell models) through its UART pins, VERIFY_IMAGES= test images (default 2; MODEL=mnist: the LeNet-5 build, its weights loaded first), every logit checked -> build/boards/BOARD[-mnist]/report.md

@@ -609,3 +609,35 @@ def test_a_failing_tool_is_one_line_naming_its_log(step, tmp_path, capsys, monke
         "nextpnr": f"the icebreaker build failed in nextpnr-ice40 (exit status 3); see its log "
                    f"{out}/qsq_board.tim"}[step]
     assert err == f"qsq: error: {expected}\n"
+
+
+def test_seed_sweep_stops_at_the_first_seed_that_meets_the_clock(monkeypatch):
+    """``--seed 1,2,3``: each clock is built with the seeds in order until one meets it; with
+    ``--clock-mhz auto`` a clock no seed meets is retried below the best seed's fmax."""
+    from hw.boards import build as B
+
+    fmax = {1: 35.5, 2: 37.7, 3: 34.4}
+    built, written = [], []
+
+    def fake(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz):
+        built.append((seed, clock_mhz))
+        f = fmax[seed] if clock_mhz >= 30 else 40.0      # below 30 MHz every seed meets it
+        return {"clock_mhz": clock_mhz, "nextpnr": {"clocks": {"clk": {
+            "fmax_mhz": f, "target_mhz": clock_mhz, "pass": f >= clock_mhz}}}}
+
+    monkeypatch.setattr(B, "_build_once", fake)
+    monkeypatch.setattr(B, "write_report", lambda r, out=None: written.append(r))
+    r = B.build_bitstream("icebreaker", 2, seed=[1, 2, 3], clock_mhz=36.0)
+    assert built == [(1, 36.0), (2, 36.0)]
+    assert [a["seed"] for a in r["seed_attempts"]] == [1, 2] and r["seed_attempts"][1]["pass"]
+    assert written == [r]
+    # auto: the iCEBreaker's first guess (30 MHz) met by no seed -> again at 0.92 of the best
+    fmax.update({1: 29.0, 2: 29.5, 3: 28.0})
+    built.clear()
+    r = B.build_bitstream("icebreaker", 2, seed=[1, 2, 3], clock_mhz="auto")
+    assert built[:3] == [(1, 30.0), (2, 30.0), (3, 30.0)]
+    assert built[3:] == [(1, pytest.approx(29.5 * B.AUTO_MARGIN))]
+    assert r["clock_attempts"][0] == {"target_mhz": 30.0, "fmax_mhz": 29.5, "pass": False}
+    assert r["clock_attempts"][-1]["pass"] and len(r["seed_attempts"]) == 4
+    with pytest.raises(ValueError, match=r"^seed must name at least one nextpnr seed$"):
+        B.build_bitstream("icebreaker", 2, seed=[])

@@ -10,6 +10,7 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -24,6 +25,19 @@ from .spec import MAX_BAUD, MAX_BAUD_ERROR, MIN_BAUD, check_baud
 DEFAULT_TIMEOUT_S = 10.0
 #: Largest ``--timeout``.
 MAX_TIMEOUT_S = 3600.0
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seed``: ``N`` or ``N1,N2,...`` (each 0 to 2**30)."""
+    try:
+        seeds = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seed must be an integer or a comma-separated list of integers, not {text!r}") \
+            from None
+    if any(not 0 <= v <= 1 << 30 for v in seeds):
+        raise argparse.ArgumentTypeError(f"--seed values must be 0 to {1 << 30}, not {text!r}")
+    return seeds
 
 
 def check_timeout(seconds, name: str = "timeout") -> float:
@@ -60,7 +74,9 @@ def add_bitstream_args(p) -> None:
     p.add_argument("--baud", type=int, default=P.DEFAULT_BAUD,
                    help=f"UART line rate, {MIN_BAUD} to {MAX_BAUD} and within "
                         f"{MAX_BAUD_ERROR * 100:.0f}%% of the clock / an integer (default {P.DEFAULT_BAUD})")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--seed", type=parse_seeds, default=[1], metavar="SEED[,SEED...]",
+                   help="nextpnr placement seed (default 1); several: a seed sweep, each clock "
+                        "built with the seeds in order until one meets it")
     p.add_argument("--top-only", action="store_true",
                    help="write the platform's files (RTLIL, Verilog, constraints) without "
                         "running Yosys and nextpnr")
