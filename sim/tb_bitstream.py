@@ -154,15 +154,8 @@ _SPRAM_BUSES = {"ADDRESS": 14, "DATAIN": 16, "MASKWREN": 4, "DATAOUT": 16}
 _SPRAM_BITS = ("WREN", "CHIPSELECT", "CLOCK", "STANDBY", "SLEEP", "POWEROFF")
 
 
-def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
-    """``SB_SPRAM256KA`` instances for the SPRAMs a bitstream uses, which ``icebox_vlog`` leaves
-    out of its netlist (it writes no cell for the UltraPlus's SPRAM tiles).
-
-    ``netlist`` must keep ``icebox_vlog``'s comments on the routing segments of each net: icebox's
-    chip database (``icebox.spram_db``) names the segment of every SPRAM pin, which identifies the
-    net connected to it. An SPRAM whose ``CHIPSELECT`` is routed is in use; its unrouted inputs
-    are 0. Returns the instances' Verilog and how many there are.
-    """
+def _icebox():
+    """Debian ``fpga-icestorm``'s ``icebox`` module (the iCE40 chip database)."""
     import sys
 
     if str(ICESTORM_PYTHON) not in sys.path:
@@ -176,7 +169,12 @@ def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
             import icebox
     except ImportError:
         raise RuntimeError(f"icebox (Debian package fpga-icestorm, {ICESTORM_PYTHON}) not found: "
-                           "it maps the bitstream's SPRAM pins") from None
+                           "it maps the bitstream's SPRAM and DSP pins") from None
+    return icebox
+
+
+def _nets_by_segment(netlist: str) -> dict:
+    """``(x, y, segment) -> net`` from ``icebox_vlog``'s comments on each net's segments."""
     net_of, current = {}, None
     for line in netlist.splitlines():
         m = _DECL.match(line)
@@ -188,6 +186,70 @@ def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
             net_of[(int(m.group(1)), int(m.group(2)), m.group(3))] = current
         elif not line.startswith("//"):
             current = None
+    return net_of
+
+
+#: ``SB_MAC16`` parameters of more than one bit (icebox names their bits ``NAME_0``, ``NAME_1``).
+_MAC16_WIDE = ("TOPOUTPUT_SELECT", "TOPADDSUB_LOWERINPUT", "TOPADDSUB_CARRYSELECT",
+               "BOTOUTPUT_SELECT", "BOTADDSUB_LOWERINPUT", "BOTADDSUB_CARRYSELECT")
+#: ``SB_MAC16`` inputs that are 1 when nextpnr routes nothing to them (the clock enable).
+_MAC16_HIGH = ("CE",)
+
+
+def dsp_cells(netlist: str, asc: Path) -> tuple[str, int]:
+    """``SB_MAC16`` instances for the DSP blocks a bitstream uses, which ``icebox_vlog`` leaves out
+    of its netlist (it writes no cell for the UltraPlus's DSP tiles).
+
+    As :func:`spram_cells`: icebox's chip database names the routing segment of every pin
+    (``get_dsp_nets_db``), ``icebox_vlog``'s comments say which net that is. The block's
+    configuration (registers, output selects, signedness, ...) is read from its configuration
+    bits in the ``.asc`` (``get_dsp_config_db``). A DSP tile with any pin routed is in use; its
+    unrouted inputs are 0 (the clock enable 1). Returns the instances' Verilog and their count.
+    """
+    icebox = _icebox()
+    ic = icebox.iceconfig()
+    ic.read_file(str(asc))
+    net_of = _nets_by_segment(netlist)
+    cells = []
+    for x, y in sorted(ic.dsp_tiles[0]):
+        pins = ic.get_dsp_nets_db(x, y)
+        if not any(seg in net_of for seg in pins.values()):
+            continue
+        params = {}
+        for key, (tx, ty, cbit) in ic.get_dsp_config_db(x, y).items():
+            entry = next(e for e in ic.tile_db(tx, ty) if e[1] == "IpConfig" and e[2] == cbit)
+            row, col = re.match(r"B(\d+)\[(\d+)\]", entry[0][0]).groups()
+            params[key] = int(ic.tile(tx, ty)[int(row)][int(col)])
+        for wide in _MAC16_WIDE:
+            params[wide] = params.pop(f"{wide}_0") | params.pop(f"{wide}_1") << 1
+        name = f"dsp_{x}_{y}"
+
+        def net(pin):
+            return net_of.get(pins[pin], "1'b1" if pin in _MAC16_HIGH else "1'b0")
+
+        conns = [f".{p}({net(p)})" for p in pins if not re.fullmatch(r"[ABCDO]_\d+", p)
+                 and p != "CO"]
+        for bus in "ABCD":
+            conns.append(f".{bus}({{{', '.join(net(f'{bus}_{i}') for i in reversed(range(16)))}}})")
+        outs = [net_of.get(pins[f"O_{i}"], f"{name}_nc[{i}]") for i in reversed(range(32))]
+        conns.append(f".O({{{', '.join(outs)}}})")
+        plist = ", ".join(f".{k}({v})" for k, v in sorted(params.items()))
+        cells.append(f"wire [31:0] {name}_nc;\nSB_MAC16 #({plist}) {name} (\n    "
+                     + ",\n    ".join(conns) + "\n);")
+    return "\n".join(cells), len(cells)
+
+
+def spram_cells(netlist: str, device: str = "5k") -> tuple[str, int]:
+    """``SB_SPRAM256KA`` instances for the SPRAMs a bitstream uses, which ``icebox_vlog`` leaves
+    out of its netlist (it writes no cell for the UltraPlus's SPRAM tiles).
+
+    ``netlist`` must keep ``icebox_vlog``'s comments on the routing segments of each net: icebox's
+    chip database (``icebox.spram_db``) names the segment of every SPRAM pin, which identifies the
+    net connected to it. An SPRAM whose ``CHIPSELECT`` is routed is in use; its unrouted inputs
+    are 0. Returns the instances' Verilog and how many there are.
+    """
+    icebox = _icebox()
+    net_of = _nets_by_segment(netlist)
     cells = []
     for (x, y, z), pins in sorted(icebox.spram_db[device].items()):
         def net(pin):
@@ -234,11 +296,12 @@ def asc_netlist(build: Path, out: Path) -> Path:
     if proc.returncode != 0:
         raise RuntimeError(f"icebox_vlog failed on {asc}: {proc.stderr.strip()[-500:]}")
     text = proc.stdout
-    sprams, n = spram_cells(text)
-    if n:
-        end = text.rindex("endmodule")
-        text = text[:end] + f"// {n} SPRAM(s) added by sim.tb_bitstream.spram_cells\n" + sprams + \
-            "\n" + text[end:]
+    for what, (cells, n) in (("SPRAM", spram_cells(text)), ("DSP", dsp_cells(text, asc))):
+        if n:
+            end = text.rindex("endmodule")
+            text = (text[:end] + f"// {n} {what}(s) added by sim.tb_bitstream "
+                    f"({'spram' if what == 'SPRAM' else 'dsp'}_cells)\n" + cells + "\n"
+                    + text[end:])
     text = "\n".join(ln for ln in text.splitlines() if not _SEGMENT.match(ln)) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
