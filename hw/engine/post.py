@@ -7,12 +7,12 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
 2. bucket PE only: multiplies each bucket ``B_m`` by ``trunc_t(S_f >> (M - m))`` in a truncated-CSD
    multiplier (:class:`hw.csd_compact.CSDCompactMultiplier`, runtime truncation) -- the only
    multiplies of the bucket engine. ``products="parallel"`` builds ``M`` multipliers (``rate`` 1);
-   ``"serial"`` one, used ``M`` cycles per lane (``rate`` = ``M``). With ``dsp`` (the FPGA builds)
+   ``"serial"`` one, used ``M`` cycles per lane (``rate`` = ``M``). With ``fpga`` (the FPGA builds)
    the same product is formed as ``B_m * b_t`` by a plain multiplier, which the FPGA flows map to
    a DSP block (iCE40 ``SB_MAC16``, ECP5 ``MULT18X18D``): ``b_t = trunc_t(x)``, the value of the
    CSD digits of ``x = S_f >> (M - m)`` at positions ``>= t``, comes from :func:`truncated_csd`
    (a few LUTs, no recoder) -- the two are equal for every operand, because dropping multiplier
-   digits drops whole partial-product rows. (``dsp`` also reads the pooling register one stage
+   digits drops whole partial-product rows. (``fpga`` also reads the pooling register one stage
    early, step 5, off the unit's longest path);
 3. ``total = sum + bias``; in the last layer ``total`` is a logit: written (sign-extended to 32 bits)
    to the logit memory at ``f - f_base``, and the running arg-max (first maximum) is updated;
@@ -65,7 +65,7 @@ class PostProcessor(wiring.Component):
         Pipeline registers load only with valid data, bias and scale are read once per lane
         (default); False: every register loads and the memories are read every cycle the unit
         works (the engine as first built).
-    dsp : bool
+    fpga : bool
         The FPGA builds. Bucket PE: each product as ``B_m * trunc_t(S_f >> (M - m))`` in a plain
         two-stage multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier
         (same values, same latency). Every PE: the lane's pooling register is read into a
@@ -105,9 +105,9 @@ class PostProcessor(wiring.Component):
 
     def __init__(self, pe: str, lanes: int, codec: CodecConfig | None, desc_layout, widths: dict,
                  products: str = "parallel", lean: bool = True, pairs: bool = False,
-                 dsp: bool = False):
+                 fpga: bool = False):
         self.pe, self.lanes, self.codec, self.widths = pe, lanes, codec, widths
-        self.lean, self.pairs, self.dsp = lean, pairs, dsp
+        self.lean, self.pairs, self.fpga = lean, pairs, fpga
         self.desc_layout, self.products = desc_layout, products
         self.lane_width = max(1, (lanes - 1).bit_length())
         if pe == "bucket":
@@ -148,7 +148,7 @@ class PostProcessor(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a lane's first read (``sel``) to its activation write."""
-        return self.logit_latency + (2 if self.pe == "int8" else 1) + (1 if self.dsp else 0)
+        return self.logit_latency + (2 if self.pe == "int8" else 1) + (1 if self.fpga else 0)
 
     def elaborate(self, platform):
         m = Module()
@@ -237,7 +237,7 @@ class PostProcessor(wiring.Component):
             big_m = cfg.max_index
             n_mul = big_m if rate == 1 else 1
             prods = []
-            if self.dsp:
+            if self.fpga:
                 v_mid = reg("pd_valid", v)
                 # the truncation level changes only between inferences: its mask is a register
                 keep = Signal(cfg.scale_bits + 1, name="pd_keep")
@@ -247,7 +247,7 @@ class PostProcessor(wiring.Component):
                 a = res[i] if rate == 1 else res
                 x = (self.scale >> (big_m - 1 - i) if rate == 1 else
                      Array(self.scale >> (big_m - 1 - k) for k in range(big_m))[sb])
-                if self.dsp:
+                if self.fpga:
                     bt = truncated_csd(m, x, keep, f"pd{i + 1}_weight")
                     a1 = reg(f"pd{i + 1}_a", a, None, v)
                     b1 = reg(f"pd{i + 1}_b", bt, None, v)
@@ -301,7 +301,7 @@ class PostProcessor(wiring.Component):
             q, prefix = _round_shift(m, prod, d.req_shift, lo, hi, "pq"), "pq"
         else:
             q, prefix = self._requant(m, total, d.shift), "rq"
-        if self.dsp:    # the rounding shift, then the clip
+        if self.fpga:    # the rounding shift, then the clip
             q = reg(f"{prefix}_shifted", q, None, vt)
             ot, pft, plt, jt = (reg("pr_oaddr", ot, None, vt), reg("pr_wf", pft, None, vt),
                                 reg("pr_wl", plt, None, vt), reg("pr_j", jt, None, vt))
@@ -316,7 +316,7 @@ class PostProcessor(wiring.Component):
         pool = Array(Signal(ACT_WIDTH, name=f"pool{i}") for i in range(self.lanes))
         mx = Signal(ACT_WIDTH, name="pool_max")
         pool_we = vq & ~d.last
-        if self.dsp:
+        if self.fpga:
             # read one stage early; the lane written in that cycle (weight reuse with one lane:
             # the pair's second position follows its first at once) takes the value written
             early = reg("pw_pool", Mux(pool_we & (jq == jt), mx, pool[jt]), unsigned(ACT_WIDTH),

@@ -353,11 +353,11 @@ def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
     lean, pairs = cfg.power != "baseline", cfg.reuse == 2
     # the FPGA builds: the shift-chain hand-off, and the bucket products in DSP blocks
-    chain = dsp = cfg.power == "fpga"
+    chain = fpga = cfg.power == "fpga"
     widths = prog.widths
     if cfg.pe == "bucket":
         width = prog.widths["bucket"]
-        if dsp:     # the FPGA builds: each bucket as wide as the compiled network needs
+        if fpga:    # the FPGA builds: each bucket as wide as the compiled network needs
             width = bucket_widths([q.encoded for q in prog.model.layers], (1 << ACT_WIDTH) - 1)
             widths = {**widths, "bucket": max(width)}
         lanes = BucketLanes(cfg.lanes, prog.codec, width, cfg.gating,
@@ -366,7 +366,7 @@ def _units(prog: EngineProgram, desc_layout):
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
                          cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=chain)
     post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, widths, cfg.products,
-                         lean=lean, pairs=pairs, dsp=dsp)
+                         lean=lean, pairs=pairs, fpga=fpga)
     return lanes, post
 
 
