@@ -13,7 +13,8 @@ Cycle budget, exactly (the compiler's :mod:`hw.engine.schedule` counts the same 
 
 * ``lanes`` cycles at the start of every group when ``scale_loads`` (multiplier PE): one scale
   load per lane, which travels down the tap pipeline in order;
-* 1 set-up cycle per output position, then one cycle per issued tap;
+* 1 set-up cycle per output position (2 when ``pipelined``: the FPGA builds), then one cycle
+  per issued tap;
 * the last tap of an output waits until ``spacing`` cycles have passed since the previous output's
   last tap, ``spacing`` = the previous output's valid lanes x ``post_rate``, because the
   post-processing unit reads one lane every ``post_rate`` cycles and must have read every lane
