@@ -201,6 +201,13 @@ def test_engine_pnr_stopped_and_replaced(tmp_path, monkeypatch, fake_nextpnr):
     fpga = {(*key, "bucket"): {"cells": {}, "fits": True}}
     (row,) = engine_report.resource_rows(fpga, done, EngineOptions(), stopped)
     assert row["seeds"] == 3 and row["fmax_mhz"] == 103.0
+    # the FPGA build's cycles (two set-up cycles per position, ...), not the ASIC engine's
+    from hw.engine.config import FPGA_POWER
+    from hw.flow.engine_designs import EngineDesign
+
+    fpga_cycles = EngineDesign("digits", "bucket", 16, FPGA_POWER).inference_cycles
+    assert row["cycles"] == fpga_cycles != EngineDesign("digits", "bucket", 16).inference_cycles
+    assert row["images_per_s"] == 103.0e6 / fpga_cycles
     assert _fmax(row) == "103.0 (101.0–104.0, 3 seeds; 1 run(s) stopped at the bound)"
 
 

@@ -421,7 +421,7 @@ def resource_rows(fpga: dict, pnr: dict, opts: EngineOptions, stopped: dict | No
     rows = []
     stopped = stopped or {}
     for (board, workload, style, lanes, dsp, label), res in fpga.items():
-        d = EngineDesign(workload, style, lanes)
+        d = EngineDesign(workload, style, lanes, FPGA_POWER)    # as built: its cycles
         seeds = pnr.get((board, workload, style, lanes, dsp), [])
         f = [r["fmax_mhz"] for r in seeds]
         cells = res["cells"]
