@@ -165,10 +165,10 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
 
     spec = board_spec(board)
     lanes = spec.default_lanes if lanes is None else lanes
-    seeds = [seed] if isinstance(seed, int) or not hasattr(seed, "__iter__") else list(seed)
+    seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
     if not seeds:
         raise ValueError("seed must name at least one nextpnr seed")
-    seeds = [check_int("seed", sd, 0, 1 << 30) for sd in seeds]
+    seeds = [check_int("seed", sd, 0, MAX_SEED) for sd in seeds]
     if clock_mhz not in (None, "auto") and (isinstance(clock_mhz, bool)
                                              or not isinstance(clock_mhz, (int, float))):
         raise TypeError(f"clock_mhz must be a number of MHz, 'auto' or None, not {clock_mhz!r}")
@@ -208,6 +208,8 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
 
 #: ``clock_mhz="auto"``: the clock of a repeated build, as a fraction of the fmax measured.
 AUTO_MARGIN = 0.92
+#: Largest nextpnr placement seed ``qsq bitstream`` takes.
+MAX_SEED = 1 << 30
 
 
 def design_clock(report: dict) -> dict | None:
@@ -417,16 +419,17 @@ def report_markdown(r: dict) -> str:
     lines += [markdown_table(["clock", "fmax (MHz)", "target (MHz)", "result"],
                              [[k, v["fmax_mhz"], v["target_mhz"], "PASS" if v["pass"] else "FAIL"]
                               for k, v in clocks.items()]) if clocks else "(no clock report)", ""]
+    def attempts(head, runs, name, tail=""):
+        return [head + "; ".join(f"{name(i, a)} at {a['target_mhz']:g} MHz, fmax "
+                                 f"{a['fmax_mhz']} MHz ({'PASS' if a['pass'] else 'FAIL'})"
+                                 for i, a in enumerate(runs)) + "." + tail, ""]
+
     if r.get("clock_attempts"):
-        lines += ["`--clock-mhz auto`: " + "; ".join(
-            f"build {i + 1} at {a['target_mhz']:g} MHz, fmax {a['fmax_mhz']} MHz "
-            f"({'PASS' if a['pass'] else 'FAIL'})" for i, a in enumerate(r["clock_attempts"]))
-            + ".", ""]
+        lines += attempts("`--clock-mhz auto`: ", r["clock_attempts"],
+                          lambda i, a: f"build {i + 1}")
     if r.get("seed_attempts"):
-        lines += ["Seed sweep: " + "; ".join(
-            f"seed {a['seed']} at {a['target_mhz']:g} MHz, fmax {a['fmax_mhz']} MHz "
-            f"({'PASS' if a['pass'] else 'FAIL'})" for a in r["seed_attempts"])
-            + ". This folder holds the last build.", ""]
+        lines += attempts("Seed sweep: ", r["seed_attempts"], lambda i, a: f"seed {a['seed']}",
+                          " This folder holds the last build.")
     lines += ["## Device utilisation (nextpnr)", ""]
     util = {k: v for k, v in r["nextpnr"]["utilisation"].items() if v[0]}
     lines += [markdown_table(["resource", "used", "available", "%"],

@@ -17,7 +17,7 @@ import time
 from hw.engine.cli import parse_levels
 
 from . import protocol as P
-from .build import COMMITTED_MODELS
+from .build import COMMITTED_MODELS, MAX_SEED
 from .spec import MAX_BAUD, MAX_BAUD_ERROR, MIN_BAUD, check_baud
 
 #: Default of ``qsq run --timeout``: seconds to wait for a reply to start once the request is on
@@ -28,15 +28,15 @@ MAX_TIMEOUT_S = 3600.0
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``--seed``: ``N`` or ``N1,N2,...`` (each 0 to 2**30)."""
+    """``--seed``: ``N`` or ``N1,N2,...`` (each 0 to :data:`hw.boards.build.MAX_SEED`)."""
     try:
         seeds = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--seed must be an integer or a comma-separated list of integers, not {text!r}") \
             from None
-    if any(not 0 <= v <= 1 << 30 for v in seeds):
-        raise argparse.ArgumentTypeError(f"--seed values must be 0 to {1 << 30}, not {text!r}")
+    if any(not 0 <= v <= MAX_SEED for v in seeds):
+        raise argparse.ArgumentTypeError(f"--seed values must be 0 to {MAX_SEED}, not {text!r}")
     return seeds
 
 

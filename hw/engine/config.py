@@ -103,6 +103,12 @@ class EngineConfig:
             raise ValueError(f"reuse must be 1 or 2, not {self.reuse!r}")
         _check_choice("weights", self.weights, WEIGHT_STORES)
 
+    @property
+    def fpga(self) -> bool:
+        """The engine as the FPGA flows build it (``power == FPGA_POWER``): shift-chain hand-off,
+        buckets sized to the network, DSP products and the FPGA pipelining (:mod:`hw.engine.top`)."""
+        return self.power == FPGA_POWER
+
     def tag(self) -> str:
         """Short identifier for folder names, e.g. ``bucket_l16`` or ``multiplier-filter_l8``."""
         pe = f"{self.pe}-{self.recode}" if self.pe == "multiplier" else self.pe

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden_model.config import CodecConfig, check_int
-from golden_model.nn.bucket import bucket_width
+from golden_model.nn.bucket import bucket_width, bucket_widths
 from golden_model.nn.int8 import Int8Model
 from golden_model.nn.quant import ACT_BITS, QuantizedModel, check_truncations
 
@@ -266,6 +266,12 @@ class EngineProgram:
     @property
     def classes(self) -> int:
         return self.layers[-1].F
+
+    def bucket_widths(self) -> list[int]:
+        """Width of each bucket ``m = 1 .. M`` the compiled network needs (coded models;
+        :func:`golden_model.nn.bucket.bucket_widths`): the FPGA builds' buckets. ``widths["bucket"]``
+        is the fan-in bound every bucket of the ASIC engines has."""
+        return bucket_widths([q.encoded for q in self.model.layers], _ACT_MAX)
 
     @property
     def ndigits(self) -> int:

@@ -28,8 +28,6 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.nn.bucket import bucket_widths
-
 from .descriptor import descriptor_layout, descriptor_values
 from .lanes import ACT_WIDTH, BucketLanes, MACLanes
 from .post import PostProcessor
@@ -352,34 +350,32 @@ class QSQEngine(wiring.Component):
 def _units(prog: EngineProgram, desc_layout):
     cfg = prog.config
     lean, pairs = cfg.power != "baseline", cfg.reuse == 2
-    # the FPGA builds: the shift-chain hand-off, and the bucket products in DSP blocks
-    chain = fpga = cfg.power == "fpga"
     widths = prog.widths
     if cfg.pe == "bucket":
         width = prog.widths["bucket"]
-        if fpga:    # the FPGA builds: each bucket as wide as the compiled network needs
-            width = bucket_widths([q.encoded for q in prog.model.layers], (1 << ACT_WIDTH) - 1)
+        if cfg.fpga:    # each bucket as wide as the compiled network needs
+            width = prog.bucket_widths()
             widths = {**widths, "bucket": max(width)}
         lanes = BucketLanes(cfg.lanes, prog.codec, width, cfg.gating,
-                            lean=cfg.power == "lean", pairs=pairs, chain=chain)
+                            lean=cfg.power == "lean", pairs=pairs, chain=cfg.fpga)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
-                         cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=chain)
+                         cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=cfg.fpga)
     post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, widths, cfg.products,
-                         lean=lean, pairs=pairs, fpga=fpga)
+                         lean=lean, pairs=pairs, fpga=cfg.fpga)
     return lanes, post
 
 
 def _tap_stages(cfg) -> int:
     """Cycles from a tap's issue to the lanes' inputs: the memory read (1), and in the FPGA
     builds a register on the memories' data (2)."""
-    return 2 if cfg.power == "fpga" else 1
+    return 2 if cfg.fpga else 1
 
 
 def _sequencer(prog: EngineProgram, desc_layout, rate: int) -> Sequencer:
     cfg = prog.config
     return Sequencer(desc_layout, cfg.lanes, prog.widths, scale_loads=cfg.pe == "multiplier",
-                     post_rate=rate, pairs=cfg.reuse == 2, pipelined=cfg.power == "fpga")
+                     post_rate=rate, pairs=cfg.reuse == 2, pipelined=cfg.fpga)
 
 
 def engine_timing(prog: EngineProgram) -> dict:
