@@ -330,6 +330,28 @@ def test_bitstream_rejects_bad_weight_store_and_model(capsys, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("value,message", [
+    ("1,x", "argument --seed: --seed must be an integer or a comma-separated list of integers, "
+            "not '1,x'"),
+    ("-1", "argument --seed: --seed values must be 0 to 1073741824, not '-1'"),
+    ("2,1073741825", "argument --seed: --seed values must be 0 to 1073741824, not '2,1073741825'"),
+])
+def test_bitstream_rejects_bad_seeds(capsys, tmp_path, value, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        main(["bitstream", "--seed", value, "--top-only", "-o", str(out)])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+    assert not out.exists()
+
+
+def test_build_rejects_a_seed_out_of_range():
+    from hw.boards.build import build_bitstream
+
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 1073741824\], not -1$"):
+        build_bitstream("icebreaker", 2, seed=[1, -1], top_only=True)
+
+
 def test_load_chunk_size_is_checked(spram_board):
     with pytest.raises(ValueError, match=r"max_chunk must be an integer in \[1, 1024\], not 0"):
         BoardModel(spram_board[1], max_chunk=0)
