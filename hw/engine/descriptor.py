@@ -29,6 +29,31 @@ field          meaning
 ``shift``      requantization shift of the coded engines (signed)
 ``req_mult``,  fixed-point requantization of the INT8 engine (``M`` and ``n``)
 ``req_shift``
+``t_base``     FPGA builds only: the layer's first entry in the position table
+=============  =====================================================================================
+
+**The position table** (FPGA builds, :attr:`hw.engine.config.EngineConfig.fpga`): one entry per
+issue of every layer (:func:`hw.engine.program.issues`, the engine's order), holding what the
+sequencer's set-up of that output position needs -- so the FPGA sequencer has no position
+counters and no window-clipping arithmetic, only a table address. The same values the ASIC
+sequencer computes at every position (:mod:`hw.engine.sequencer`), computed here once:
+
+=============  =====================================================================================
+field          meaning
+=============  =====================================================================================
+``act0``       activation address of the first issued tap (kernel window clipped to the image)
+``w_off``      its weight word, relative to the group's first word
+``nrows``,     issued kernel rows and columns minus 1
+``ncols``
+``rx_end``,    ``ncols == 0``, ``nrows == 0``
+``ry_end``
+``o``          stored position of the (first) output, relative to the output region
+``wf``, ``wl`` window flags of the (first) output: first and last of its pooling window
+``fin``        the layer's last issue
+``has_b``,     weight reuse only: the issue has a second position; the first's kernel starts a
+``a_skip``,    column later (its first column is padding for it); the second's ends a column
+``b_skip``,    earlier; the second position's "last of its window" flag
+``wl_b``
 =============  =====================================================================================
 """
 
@@ -37,9 +62,10 @@ from __future__ import annotations
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from .program import EngineProgram, LayerPlan
+from .program import EngineProgram, LayerPlan, issues
 
-__all__ = ["FIELDS", "SIGNED_FIELDS", "descriptor_values", "descriptor_layout"]
+__all__ = ["FIELDS", "SIGNED_FIELDS", "descriptor_fields", "descriptor_values", "descriptor_layout",
+           "position_entries", "position_layout", "position_words"]
 
 #: Descriptor fields, in layout order.
 FIELDS = ("C", "k", "pad", "hp", "wp", "W", "HW", "kk", "padW", "padk", "PH", "PW", "pool", "G",
@@ -47,6 +73,17 @@ FIELDS = ("C", "k", "pad", "hp", "wp", "W", "HW", "kk", "padW", "padk", "PH", "P
           "last", "shift", "req_mult", "req_shift", "pair")
 #: Fields that may be negative.
 SIGNED_FIELDS = ("shift",)
+#: The FPGA builds' extra field (the position table's base of the layer).
+TABLE_FIELDS = ("t_base",)
+#: Position-table entry fields, in layout order; the last four only with weight reuse.
+POSITION_FIELDS = ("act0", "w_off", "nrows", "ncols", "rx_end", "ry_end", "o", "wf", "wl", "fin")
+PAIR_POSITION_FIELDS = ("has_b", "a_skip", "b_skip", "wl_b")
+
+
+def descriptor_fields(prog: EngineProgram) -> tuple:
+    """The descriptor fields of ``prog``'s engine: :data:`FIELDS`, and ``t_base`` in the FPGA
+    builds."""
+    return FIELDS + (TABLE_FIELDS if prog.config.fpga else ())
 
 
 def _values(p: LayerPlan) -> dict:
@@ -61,14 +98,20 @@ def _values(p: LayerPlan) -> dict:
 
 def descriptor_values(prog: EngineProgram) -> list[dict]:
     """The descriptor memory's content: one dict of field values per compute layer."""
-    return [_values(p) for p in prog.layers]
+    vals = [_values(p) for p in prog.layers]
+    if prog.config.fpga:
+        base = 0
+        for v, p in zip(vals, prog.layers):
+            v["t_base"] = base
+            base += sum(1 for _ in issues(p))
+    return vals
 
 
 def descriptor_layout(prog: EngineProgram) -> data.StructLayout:
     """A struct layout wide enough for every layer's values (at least 1 bit per field)."""
     vals = descriptor_values(prog)
     fields = {}
-    for name in FIELDS:
+    for name in descriptor_fields(prog):
         col = [v[name] for v in vals]
         if name in SIGNED_FIELDS:
             lo, hi = min(col), max(col)
@@ -77,3 +120,58 @@ def descriptor_layout(prog: EngineProgram) -> data.StructLayout:
         else:
             fields[name] = unsigned(max(1, max(col).bit_length()))
     return data.StructLayout(fields)
+
+
+def _entries(p: LayerPlan, act_width: int) -> list[dict]:
+    """Position-table entries of one layer: the ASIC sequencer's set-up arithmetic, per issue."""
+    out = []
+    items = list(issues(p))
+    hp, wp = p.H - 1 + p.pad, p.W - 1 + p.pad
+    for i, (y, x, _taps, outs) in enumerate(items):
+        ylo = p.pad - y if y < p.pad else 0
+        xlo = p.pad - x if x < p.pad else 0
+        yhi, xhi = min(hp - y, p.k - 1), min(wp - x, p.k - 1)
+        if p.pair:   # the union of both positions' kernel columns
+            xlo = p.pad - x - 1 if x + 1 < p.pad else 0
+            col0 = -1 if x < p.pad else x - p.pad
+        else:
+            col0 = 0 if x < p.pad else x - p.pad
+        row0 = 0 if y < p.pad else y * p.W - p.pad * p.W
+        nrows, ncols = yhi - ylo, xhi - xlo
+        e = {"act0": (p.in_base + row0 + col0) % (1 << act_width),
+             "w_off": ((p.pad - y) * p.k if y < p.pad else 0) + xlo,
+             "nrows": nrows, "ncols": ncols, "rx_end": int(ncols == 0), "ry_end": int(nrows == 0),
+             "o": outs[0][0], "wf": int(outs[0][1]), "wl": int(outs[0][2]),
+             "fin": int(i == len(items) - 1)}
+        if len(outs) > 1 or p.pair:
+            e.update({"has_b": int(len(outs) > 1), "a_skip": int(p.pair and x < p.pad),
+                      "b_skip": int(p.pair and wp - x < p.k),
+                      "wl_b": int(outs[1][2]) if len(outs) > 1 else 0})
+        out.append(e)
+    return out
+
+
+def position_fields(prog: EngineProgram) -> tuple:
+    """The position table's fields for ``prog``'s engine."""
+    return POSITION_FIELDS + (PAIR_POSITION_FIELDS if prog.config.reuse == 2 else ())
+
+
+def position_entries(prog: EngineProgram) -> list[dict]:
+    """The FPGA builds' position table (see the module notes): every layer's entries, from
+    ``t_base``; fields a layer does not use are 0."""
+    names = position_fields(prog)
+    rows = [e for p in prog.layers for e in _entries(p, prog.widths["act_addr"])]
+    return [{n: e.get(n, 0) for n in names} for e in rows]
+
+
+def position_layout(prog: EngineProgram) -> data.StructLayout:
+    """A struct layout wide enough for every position-table entry of ``prog``."""
+    rows = position_entries(prog)
+    return data.StructLayout({n: unsigned(max(1, max(r[n] for r in rows).bit_length()))
+                              for n in position_fields(prog)})
+
+
+def position_words(prog: EngineProgram) -> list[int]:
+    """The position table as integers in :func:`position_layout`'s layout."""
+    layout = position_layout(prog)
+    return [sum(v << layout[n].offset for n, v in r.items()) for r in position_entries(prog)]

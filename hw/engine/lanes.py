@@ -128,12 +128,17 @@ class BucketLanes(wiring.Component):
     chain : bool
         Hand the shadows to the post-processing unit through a shift chain (``next``) instead
         of a multiplexer (``sel``); see the module notes.
+    negated : bool
+        The caller also supplies the activations' negations (``act_neg``, ``act_b_neg``), from
+        registers (the FPGA builds): no negation in front of the bucket adders.
 
     Members
     -------
     valid, last : In(1)
         A tap is present; it is the last of its output.
     act : In(8)
+    act_neg : In(signed(9))
+        With ``negated``: ``-act``, in the same cycle.
     word : In(lanes * code_bits)
         Lane ``j``'s code at bits ``[j * code_bits, (j + 1) * code_bits)``.
     sel : In(ceil(log2 lanes))
@@ -147,7 +152,8 @@ class BucketLanes(wiring.Component):
     """
 
     def __init__(self, lanes: int, codec: CodecConfig, width: int, gating: str = "enable",
-                 lean: bool = True, pairs: bool = False, chain: bool = False):
+                 lean: bool = True, pairs: bool = False, chain: bool = False,
+                 negated: bool = False):
         widths = [width] * codec.max_index if isinstance(width, int) else list(width)
         if len(widths) != codec.max_index or not all(isinstance(w, int) and w >= 1
                                                      for w in widths):
@@ -155,11 +161,16 @@ class BucketLanes(wiring.Component):
                              f"(one per bucket), not {width!r}")
         self.lanes, self.codec, self.widths, self.gating = lanes, codec, widths, gating
         self.width = max(widths)
-        self.lean, self.pairs, self.chain = lean, pairs, chain
+        self.lean, self.pairs, self.chain, self.negated = lean, pairs, chain, negated
+        neg_ports = {}
+        if negated:
+            neg_ports = {"act_neg": In(signed(ACT_WIDTH + 1))}
+            if pairs:
+                neg_ports["act_b_neg"] = In(signed(ACT_WIDTH + 1))
         super().__init__({
             "valid": In(1), "last": In(1),
             "act": In(ACT_WIDTH), "word": In(lanes * codec.code_bits),
-            **_pair_ports(pairs),
+            **_pair_ports(pairs), **neg_ports,
             **_handoff_ports(lanes, chain),
             "handoff": Out(1),
             "result": Out(data.ArrayLayout(signed(self.width), codec.max_index)),
@@ -181,16 +192,19 @@ class BucketLanes(wiring.Component):
             sfx = "" if q == 0 else "_b"
             a = Signal(signed(ACT_WIDTH + 1), name=f"act_s{sfx}")
             m.d.comb += a.eq(act)
-            buckets.append(self._buckets(m, a, use, clr, sfx))
+            neg_a = -a
+            if self.negated:
+                neg_a = self.act_neg if q == 0 else self.act_b_neg
+            buckets.append(self._buckets(m, a, neg_a, use, clr, sfx))
         heads = _hand_off(m, self, clr, buckets,
                           lambda q, j, k: f"lane{j}_s{k + 1}{'_b' if q else ''}")
         for idx in range(big_m):
             m.d.comb += self.result[idx].eq(heads[idx])
         return m
 
-    def _buckets(self, m, a, use, clr, sfx):
-        """Every lane's buckets for one output position (activation ``a``, tap used if ``use``),
-        ``[lane][bucket]``; each is cleared when ``clr``."""
+    def _buckets(self, m, a, neg_a, use, clr, sfx):
+        """Every lane's buckets for one output position (activation ``a``, its negation
+        ``neg_a``, tap used if ``use``), ``[lane][bucket]``; each is cleared when ``clr``."""
         n = self.codec.code_bits
         big_m = self.codec.max_index
         shadows = []
@@ -199,7 +213,7 @@ class BucketLanes(wiring.Component):
             neg = code[n - 1]
             mag = code[:n - 1]
             addend = Signal(signed(ACT_WIDTH + 2), name=f"lane{j}_addend{sfx}")
-            m.d.comb += addend.eq(Mux(neg, -a, a))
+            m.d.comb += addend.eq(Mux(neg, neg_a, a))
             lane_sh = []
             for idx in range(1, big_m + 1):
                 bucket = Signal(signed(self.widths[idx - 1]), name=f"lane{j}_b{idx}{sfx}")

@@ -12,14 +12,14 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
    a DSP block (iCE40 ``SB_MAC16``, ECP5 ``MULT18X18D``): ``b_t = trunc_t(x)``, the value of the
    CSD digits of ``x = S_f >> (M - m)`` at positions ``>= t``, comes from :func:`truncated_csd`
    (a few LUTs, no recoder) -- the two are equal for every operand, because dropping multiplier
-   digits drops whole partial-product rows. (``fpga`` also reads the pooling register one stage
-   early, step 5, off the unit's longest path);
+   digits drops whole partial-product rows; ``x`` and ``3x`` are registered first (one stage
+   more). (``fpga`` also keeps the pooling values in a block RAM read one stage early, step 5);
 3. ``total = sum + bias``; in the last layer ``total`` is a logit: written (sign-extended to 32 bits)
    to the logit memory at ``f - f_base``, and the running arg-max (first maximum) is updated;
 4. requantization + ReLU to unsigned 8 bits: coded engines ``clip((total + 2**(s-1)) >> s, 0, 255)``
    (``total << -s`` for ``s <= 0``); INT8 engine ``clip((total * M + 2**(n-1)) >> n, 0, 255)``. The
    shifters cover exactly the shift range of the compiled program;
-5. 2x2 max pooling across the four outputs of a window (a register per lane) and the write of the
+5. 2x2 max pooling across the four outputs of a window (a value per lane) and the write of the
    window's maximum (or of the value, without pooling) to the activation memory.
 
 :attr:`latency` is the number of cycles from a lane's first read to its activation write.
@@ -28,7 +28,7 @@ lane ``j`` (filter ``f = f_grp + j``) runs a pipeline:
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CodecConfig
@@ -67,12 +67,13 @@ class PostProcessor(wiring.Component):
         works (the engine as first built).
     fpga : bool
         The FPGA builds. Bucket PE: each product as ``B_m * trunc_t(S_f >> (M - m))`` in a plain
-        two-stage multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier
-        (same values, same latency). Every PE: the lane's pooling register is read into a
-        pipeline register in the stage before the maximum (the value written in that same cycle
-        forwarded), so the read multiplexer, the comparison and the write are not one path; and
-        the requantization's rounding shift is registered before the 8-bit clip (one cycle more
-        of :attr:`latency`).
+        multiplier for an FPGA's DSP blocks, instead of the truncated-CSD multiplier (same
+        values), with ``x = S_f >> (M - m)`` and ``3x`` registered from the scale memory's output
+        before :func:`truncated_csd` (:attr:`product_latency` 3 instead of 2). Every PE: the
+        lanes' pooling values are a block RAM (one lane: a register) read in the stage before
+        the maximum (the value written in that same cycle forwarded), so no lane multiplexer,
+        and the comparison and the write are not one path; and the requantization's rounding
+        shift is registered before the 8-bit clip (one cycle more of :attr:`latency`).
 
     Members
     -------
@@ -137,8 +138,11 @@ class PostProcessor(wiring.Component):
 
     @property
     def product_latency(self) -> int:
-        """Cycles of the bucket products (the compact multiplier's latency); 0 otherwise."""
-        return 2 if self.pe == "bucket" else 0
+        """Cycles of the bucket products (the compact multiplier's latency; with ``fpga`` one
+        more: the scale is registered before :func:`truncated_csd`); 0 otherwise."""
+        if self.pe != "bucket":
+            return 0
+        return 3 if self.fpga else 2
 
     @property
     def logit_latency(self) -> int:
@@ -238,7 +242,8 @@ class PostProcessor(wiring.Component):
             n_mul = big_m if rate == 1 else 1
             prods = []
             if self.fpga:
-                v_mid = reg("pd_valid", v)
+                v_s = reg("pd_valid0", v)
+                v_mid = reg("pd_valid", v_s)
                 # the truncation level changes only between inferences: its mask is a register
                 keep = Signal(cfg.scale_bits + 1, name="pd_keep")
                 m.d.sync += keep.eq(csd_keep_mask(self.trunc, cfg.scale_bits))
@@ -248,9 +253,13 @@ class PostProcessor(wiring.Component):
                 x = (self.scale >> (big_m - 1 - i) if rate == 1 else
                      Array(self.scale >> (big_m - 1 - k) for k in range(big_m))[sb])
                 if self.fpga:
-                    bt = truncated_csd(m, x, keep, f"pd{i + 1}_weight")
-                    a1 = reg(f"pd{i + 1}_a", a, None, v)
-                    b1 = reg(f"pd{i + 1}_b", bt, None, v)
+                    # x and 3x from the scale (a block RAM's output) are registered before the
+                    # rest of the CSD arithmetic
+                    x_q = reg(f"pd{i + 1}_x", x, None, v)
+                    x3_q = reg(f"pd{i + 1}_x3", x + (x << 1), unsigned(len(x) + 2), v)
+                    bt = truncated_csd(m, x_q, keep, f"pd{i + 1}_weight", three=x3_q)
+                    a1 = reg(f"pd{i + 1}_a", reg(f"pd{i + 1}_a0", a, None, v), None, v_s)
+                    b1 = reg(f"pd{i + 1}_b", bt, None, v_s)
                     prods.append(reg(f"pd{i + 1}_product", a1 * b1, None, v_mid))
                     continue
                 mul = CSDCompactMultiplier(self.widths["bucket"], True, cfg.weight_width, True,
@@ -313,19 +322,32 @@ class PostProcessor(wiring.Component):
         vq = reg("pw_valid", vt)
 
         # ---- pooling and the activation write
-        pool = Array(Signal(ACT_WIDTH, name=f"pool{i}") for i in range(self.lanes))
         mx = Signal(ACT_WIDTH, name="pool_max")
         pool_we = vq & ~d.last
-        if self.fpga:
-            # read one stage early; the lane written in that cycle (weight reuse with one lane:
-            # the pair's second position follows its first at once) takes the value written
-            early = reg("pw_pool", Mux(pool_we & (jq == jt), mx, pool[jt]), unsigned(ACT_WIDTH),
-                        vt)
+        if self.fpga and self.lanes > 1:
+            # the lanes' pooling values in a block RAM, read one stage early; the lane written
+            # in that cycle takes the value written
+            m.submodules.pool_mem = pool_mem = memory.Memory(
+                shape=unsigned(ACT_WIDTH), depth=self.lanes, init=[], attrs={"ram_style": "block"})
+            p_rd, p_wr = pool_mem.read_port(), pool_mem.write_port()
+            fwd = reg("pw_forward", pool_we & (jq == jt), None, vt)
+            mx_q = reg("pw_written", mx, None, vt)
+            m.d.comb += [p_rd.addr.eq(jt), p_rd.en.eq(vt), p_wr.addr.eq(jq), p_wr.data.eq(mx),
+                         p_wr.en.eq(pool_we)]
+            early = Mux(fwd, mx_q, p_rd.data)
+        elif self.fpga:
+            # one lane: a register, read one stage early; weight reuse: the pair's second
+            # position follows its first at once and takes the value written
+            pool = Signal(ACT_WIDTH, name="pool0")
+            early = reg("pw_pool", Mux(pool_we, mx, pool), unsigned(ACT_WIDTH), vt)
+            with m.If(pool_we):
+                m.d.sync += pool.eq(mx)
         else:
+            pool = Array(Signal(ACT_WIDTH, name=f"pool{i}") for i in range(self.lanes))
             early = pool[jq]
+            with m.If(pool_we):
+                m.d.sync += pool[jq].eq(mx)
         m.d.comb += mx.eq(Mux(pfq, qv, Mux(early > qv, early, qv)))
-        with m.If(pool_we):
-            m.d.sync += pool[jq].eq(mx)
         m.d.comb += [self.act_we.eq(vq & plq & ~d.last), self.act_waddr.eq(oq),
                      self.act_wdata.eq(mx)]
         m.d.comb += self.busy.eq(active | vq)
@@ -355,7 +377,7 @@ def csd_keep_mask(t, width: int):
     return Cat(*(t <= i for i in range(width + 1)))
 
 
-def truncated_csd(m, x, keep, name):
+def truncated_csd(m, x, keep, name, three=None):
     """``trunc_t(x)`` for an unsigned ``x``: the value of the CSD (non-adjacent form) digits of
     ``x`` at positions ``>= t`` (:func:`golden_model.csd.csd_truncate`), as an unsigned signal;
     ``keep`` = :func:`csd_keep_mask` of ``t`` (a constant of the layer: it may come from a
@@ -365,11 +387,13 @@ def truncated_csd(m, x, keep, name):
     digits where ``(3x ^ x) & x`` has, one position up; a bit set in both ``3x`` and ``x``
     cancels, so keeping the digits ``>= t`` is ``((3x & K) - (x & K)) >> 1`` with ``K`` the
     bits ``>= t + 1``: one adder, a mask and one subtractor. The value is never negative (the
-    leading NAF digit of a positive number is ``+1``) and at most ``2**len(x)``.
+    leading NAF digit of a positive number is ``+1``) and at most ``2**len(x)``. ``three``:
+    ``3x``, when the caller has it (e.g. from a register); else it is computed here.
     """
     w = len(x)
-    three = Signal(w + 2, name=f"{name}_x3")
-    m.d.comb += three.eq(x + (x << 1))
+    if three is None:
+        three = Signal(w + 2, name=f"{name}_x3")
+        m.d.comb += three.eq(x + (x << 1))
     keep = keep[:w + 1]                          # bit i: position i + 1 is kept (t <= i)
     out = Signal(w + 1, name=name)
     # both masked values are even: drop bit 0 of each before subtracting

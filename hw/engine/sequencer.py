@@ -13,14 +13,22 @@ Cycle budget, exactly (the compiler's :mod:`hw.engine.schedule` counts the same 
 
 * ``lanes`` cycles at the start of every group when ``scale_loads`` (multiplier PE): one scale
   load per lane, which travels down the tap pipeline in order;
-* 1 set-up cycle per output position (2 when ``pipelined``: the FPGA builds), then one cycle
-  per issued tap;
+* 1 set-up cycle per output position (2 with a position ``table``: the FPGA builds), then one
+  cycle per issued tap;
 * the last tap of an output waits until ``spacing`` cycles have passed since the previous output's
   last tap, ``spacing`` = the previous output's valid lanes x ``post_rate``, because the
   post-processing unit reads one lane every ``post_rate`` cycles and must have read every lane
   before the shadows are overwritten.
 
 ``done`` is 1 in the cycle the layer's final tap issues.
+
+The FPGA builds' sequencer (``table``) has no position counters and no window-clipping
+arithmetic: the compiler writes each issue's set-up values into a *position table*
+(:func:`hw.engine.descriptor.position_entries`, a block RAM beside the other memories), and the
+sequencer keeps one table address. Its set-up takes two cycles -- the first reads the entry, the
+second loads the tap counters, addresses and output flags from it -- and "the next tap is the
+position's last" is a register of its own, updated with the three end flags, so the issue
+decision and the clock enables it drives start from registers.
 """
 
 from __future__ import annotations
@@ -74,12 +82,13 @@ class Sequencer(wiring.Component):
         Weight reuse: in layers whose descriptor has ``pair``, each tap serves the positions
         ``(y, x)`` and ``(y, x + 1)`` (:func:`hw.engine.program.issues`); ``act_addr`` is the first
         one's address, the second reads ``act_addr + 1``.
-    pipelined : bool
-        The FPGA builds' timing: "the next tap is the position's last" is a register of its
-        own, updated with the three end flags (the issue decision is one LUT from registers),
-        and the set-up of a position takes two cycles (:attr:`setup_cycles`): the first
-        registers the clipped kernel window and the first addresses, the second the counts and
-        flags derived from them. False: the AND of the three flags, one set-up cycle.
+    table : StructLayout or None
+        The FPGA builds: the position table's entry layout
+        (:func:`hw.engine.descriptor.position_layout`; the descriptor then has ``t_base``); the
+        set-up reads the entry at ``t_addr`` (``t_en``) and takes two cycles
+        (:attr:`setup_cycles`). None: positions counted and clipped here, one set-up cycle.
+    table_depth : int
+        Entries of the position table (with ``table``).
 
     Members
     -------
@@ -95,15 +104,23 @@ class Sequencer(wiring.Component):
     busy, done : Out(1)
     has_b : Out(1)
         The current issue is a pair (weight reuse), valid with its taps.
+    t_addr, t_en : Out
+        With ``table``: the position-table read (synchronous: the entry arrives at ``t_data`` in
+        the next cycle).
+    t_data : In(table)
     """
 
     def __init__(self, desc_layout, lanes: int, widths: dict, scale_loads: bool = False,
-                 post_rate: int = 1, pairs: bool = False, pipelined: bool = False):
+                 post_rate: int = 1, pairs: bool = False, table=None, table_depth: int = 0):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
         self.scale_loads, self.post_rate, self.pairs = scale_loads, post_rate, pairs
-        self.pipelined = pipelined
+        self.table, self.table_depth = table, table_depth
+        if table is not None and table_depth < 1:
+            raise ValueError(f"table_depth must be >= 1 with a position table, not {table_depth!r}")
         self.lane_width = max(1, (lanes - 1).bit_length())
-        super().__init__({
+        ports = {} if table is None else {"t_addr": Out(range(table_depth)), "t_en": Out(1),
+                                          "t_data": In(table)}
+        super().__init__({**ports,
             "start": In(1), "desc": In(desc_layout),
             "act_addr": Out(widths["act_addr"]), "w_addr": Out(widths["w_addr"]),
             "f_addr": Out(widths["f_addr"]), "rd_en": Out(1),
@@ -114,8 +131,8 @@ class Sequencer(wiring.Component):
 
     @property
     def setup_cycles(self) -> int:
-        """Set-up cycles of every output position (issue): 2 when :attr:`pipelined`, else 1."""
-        return 2 if self.pipelined else 1
+        """Set-up cycles of every output position (issue): 2 with a position table, else 1."""
+        return 2 if self.table is not None else 1
 
     def elaborate(self, platform):
         m = Module()
@@ -147,45 +164,48 @@ class Sequencer(wiring.Component):
         n_out = 2 if self.pairs else 1
         spacing = Signal(range(n_out * self.lanes * self.post_rate + 1), name="spacing")
 
+        tab = self.table is not None
         last_group = Signal(name="last_group")
-        m.d.comb += last_group.eq(g == d.G - 1)
         win_first = Signal(name="win_first")
         win_last = Signal(name="win_last")
         pair = Signal(name="pair")          # this layer issues pairs of positions
         m.d.comb += pair.eq(d.pair if self.pairs else 0)
-        # a pair of a pooled layer is the two positions of a window row (dx stays 0)
-        m.d.comb += [win_first.eq(~dy & ~dx), win_last.eq(~d.pool | (dy & (dx | pair)))]
+        if not tab:
+            m.d.comb += last_group.eq(g == d.G - 1)
+            # a pair of a pooled layer is the two positions of a window row (dx stays 0)
+            m.d.comb += [win_first.eq(~dy & ~dx), win_last.eq(~d.pool | (dy & (dx | pair)))]
         a_skip = Signal(name="a_skip")     # the first position's kernel starts one column later
         b_skip = Signal(name="b_skip")     # the second's ends one column earlier
         has_b = Signal(name="pair_has_b")  # the pair has a second position
         m.d.comb += self.has_b.eq(has_b)
 
-        # ---- set-up of a position: clip the kernel window to the image
-        ylo = Signal.like(d.pad, name="ylo")
-        xlo = Signal.like(d.pad, name="xlo")
-        yroom = Signal(unsigned(len(y) + 1), name="yroom")   # hp - y: kernel rows left inside
-        xroom = Signal(unsigned(len(x) + 1), name="xroom")
-        m.d.comb += [
-            ylo.eq(Mux(y < d.pad, d.pad - y, 0)),
-            xlo.eq(Mux(x < d.pad, d.pad - x, 0)),
-            yroom.eq(d.hp - y),
-            xroom.eq(d.wp - x),
-        ]
-        yhi = Mux(yroom < d.k - 1, yroom, d.k - 1)
-        xhi = Mux(xroom < d.k - 1, xroom, d.k - 1)
-        # a pair's taps: the union of both kernels' columns, from the second position's first
-        xlo_u = Signal.like(d.pad, name="xlo_u")
-        m.d.comb += xlo_u.eq(Mux(pair, Mux(x + 1 < d.pad, d.pad - x - 1, 0), xlo))
-        col0 = Mux(pair & (x + 1 < d.pad), -1, Mux(x < d.pad, Mux(pair, -1, 0), x - d.pad))
-        act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + col0)[:aw]
-        w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
-        # what the (last) set-up cycle starts from: with `pipelined`, registers loaded in the
-        # first set-up cycle
-        window = {"yhi": yhi, "xhi": xhi, "ylo": ylo, "xlo_u": xlo_u, "act0": act0, "w0": w0}
-        if self.pipelined:
-            first = {k: Signal(v.shape(), name=f"{k}_q") for k, v in window.items()}
-            load_window = [first[k].eq(v) for k, v in window.items()]
-            window = first
+        if tab:     # the table's entry, read in the first set-up cycle
+            t = self.t_data
+            tpos = Signal.like(self.t_addr, name="t_pos")
+            o_pos, o_pos_b = Signal(aw, name="o_pos_q"), Signal(aw, name="o_pos_b_q")
+            win_last_b = Signal(name="win_last_b_q")
+            gap_q = Signal.like(spacing, name="gap_q")    # the spacing after this position
+            m.d.comb += [self.t_addr.eq(tpos)]
+        else:
+            # ---- set-up of a position: clip the kernel window to the image
+            ylo = Signal.like(d.pad, name="ylo")
+            xlo = Signal.like(d.pad, name="xlo")
+            yroom = Signal(unsigned(len(y) + 1), name="yroom")  # hp - y: kernel rows inside
+            xroom = Signal(unsigned(len(x) + 1), name="xroom")
+            m.d.comb += [
+                ylo.eq(Mux(y < d.pad, d.pad - y, 0)),
+                xlo.eq(Mux(x < d.pad, d.pad - x, 0)),
+                yroom.eq(d.hp - y),
+                xroom.eq(d.wp - x),
+            ]
+            yhi = Mux(yroom < d.k - 1, yroom, d.k - 1)
+            xhi = Mux(xroom < d.k - 1, xroom, d.k - 1)
+            # a pair's taps: the union of both kernels' columns, from the second position's first
+            xlo_u = Signal.like(d.pad, name="xlo_u")
+            m.d.comb += xlo_u.eq(Mux(pair, Mux(x + 1 < d.pad, d.pad - x - 1, 0), xlo))
+            col0 = Mux(pair & (x + 1 < d.pad), -1, Mux(x < d.pad, Mux(pair, -1, 0), x - d.pad))
+            act0 = (d.in_base + Mux(y < d.pad, 0, yw - d.padW) + col0)[:aw]
+            w0 = (w_grp + Mux(y < d.pad, d.padk - yk, 0) + xlo_u)[:ww]
 
         # ---- tap flags and the spacing rule
         # Whether each counter is at its last value is kept in a register, updated with the
@@ -195,7 +215,7 @@ class Sequencer(wiring.Component):
         spacing_nz = Signal(name="spacing_nz")         # spacing != 0
         row_end = rx_end
         ch_end = row_end & ry_end
-        if self.pipelined:
+        if tab:
             last = Signal(name="last_tap")   # = rx_end & ry_end & c_end, kept with them
         else:
             last = ch_end & c_end
@@ -205,7 +225,7 @@ class Sequencer(wiring.Component):
             (``rx_set``: the value an enclosing assignment gives ``rx_end``)."""
             out = [f.eq(v) for f, v in ((rx_end, rx_new), (ry_end, ry_new), (c_end, c_new))
                    if v is not None]
-            if self.pipelined:
+            if tab:
                 rx_v = rx_new if rx_new is not None else rx_set
                 out.append(last.eq((rx_end if rx_v is None else rx_v)
                                    & (ry_end if ry_new is None else ry_new)
@@ -214,7 +234,7 @@ class Sequencer(wiring.Component):
         # the position's counters change only on its last issue: whether it is the group's
         # final position is decided in SETUP (with the pair flag SETUP sets) and held in a register
         has_b_new = Signal(name="pair_has_b_new")
-        if self.pairs:
+        if self.pairs and not tab:
             m.d.comb += has_b_new.eq(pair & (d.pool | (px + 1 < d.PW)))
         final_pos = Signal(name="final_pos")
         with m.If(spacing_nz):
@@ -223,17 +243,20 @@ class Sequencer(wiring.Component):
         issue = Signal(name="issue")
         m.d.comb += [
             self.act_addr.eq(act), self.w_addr.eq(w), self.f_addr.eq(f_grp + lane),
-            self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_grp + pos),
+            self.meta.f_grp.eq(f_grp), self.meta.o_pos.eq(o_pos if tab else o_grp + pos),
             self.meta.win_first.eq(win_first),
-            # the first position of a pooled pair never completes its window (the second does)
-            self.meta.win_last.eq(Mux(pair, ~d.pool, win_last)),
+            # the first position of a pooled pair never completes its window (the second does;
+            # the table's flag is already so)
+            self.meta.win_last.eq(win_last if tab else Mux(pair, ~d.pool, win_last)),
             self.meta.last_group.eq(last_group),
             self.op.last.eq(last),
         ]
         if self.pairs:
             m.d.comb += [
-                self.meta.has_b.eq(has_b), self.meta.o_pos_b.eq(o_grp + pos + ~d.pool),
-                self.meta.win_first_b.eq(~d.pool), self.meta.win_last_b.eq(~d.pool | dy),
+                self.meta.has_b.eq(has_b),
+                self.meta.o_pos_b.eq(o_pos_b if tab else o_grp + pos + ~d.pool),
+                self.meta.win_first_b.eq(~d.pool),
+                self.meta.win_last_b.eq(win_last_b if tab else ~d.pool | dy),
                 self.op.va.eq(~(a_skip & (rx == 0))),
                 self.op.vb.eq(has_b & ~(b_skip & row_end)),
             ]
@@ -241,6 +264,8 @@ class Sequencer(wiring.Component):
             m.d.comb += self.op.lane.eq(lane)
 
         def restart_positions():
+            if tab:
+                return [tpos.eq(d.t_base), lane.eq(0)]
             return [py.eq(0), px.eq(0), dy.eq(0), dx.eq(0), y.eq(0), x.eq(0), yw.eq(0), yk.eq(0),
                     pos.eq(0), lane.eq(0)]
 
@@ -258,32 +283,39 @@ class Sequencer(wiring.Component):
                     with m.If(lane == self.lanes - 1):
                         m.d.sync += lane.eq(0)
                         m.next = "SETUP"
-            if self.pipelined:
+            if tab:
+                with m.State("SETUP"):
+                    m.d.comb += [self.busy.eq(1), self.t_en.eq(1)]
+                    m.next = "SETUP2"
+                with m.State("SETUP2"):
+                    m.d.comb += self.busy.eq(1)
+                    self._setup_from_table(m, d, t, ends, c, ry, rx, nrows_m1, ncols_m1, c_m1,
+                                           (act, act_row, act_ch), (w, w_row, w_ch), w_grp, g,
+                                           o_grp, final_pos, last_group, win_first, win_last,
+                                           o_pos, gap_q, pair, (a_skip, b_skip, has_b, o_pos_b,
+                                                                win_last_b))
+                    m.next = "TAP"
+            else:
                 with m.State("SETUP"):
                     m.d.comb += self.busy.eq(1)
-                    m.d.sync += load_window
-                    m.next = "SETUP2"
-            with m.State("SETUP2" if self.pipelined else "SETUP"):
-                m.d.comb += self.busy.eq(1)
-                nrows, ncols = Signal.like(nrows_m1, name="nrows"), Signal.like(ncols_m1, name="ncols")
-                c_top = Signal.like(c_m1, name="c_top")
-                act0, w0 = window["act0"], window["w0"]
-                m.d.comb += [nrows.eq(window["yhi"] - window["ylo"]),
-                             ncols.eq(window["xhi"] - window["xlo_u"]), c_top.eq(d.C - 1)]
-                m.d.sync += [
-                    c.eq(0), ry.eq(0), rx.eq(0),
-                    nrows_m1.eq(nrows), ncols_m1.eq(ncols), c_m1.eq(c_top),
-                    *ends(ncols == 0, nrows == 0, c_top == 0),
-                    act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
-                    w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
-                ]
-                m.d.sync += final_pos.eq((py == d.PH - 1)
-                                         & (px + (pair & ~d.pool & has_b_new) == d.PW - 1)
-                                         & win_last)
-                if self.pairs:
-                    m.d.sync += [a_skip.eq(pair & (x < d.pad)), b_skip.eq(pair & (xroom < d.k)),
-                                 has_b.eq(has_b_new)]
-                m.next = "TAP"
+                    nrows = Signal.like(nrows_m1, name="nrows")
+                    ncols = Signal.like(ncols_m1, name="ncols")
+                    c_top = Signal.like(c_m1, name="c_top")
+                    m.d.comb += [nrows.eq(yhi - ylo), ncols.eq(xhi - xlo_u), c_top.eq(d.C - 1)]
+                    m.d.sync += [
+                        c.eq(0), ry.eq(0), rx.eq(0),
+                        nrows_m1.eq(nrows), ncols_m1.eq(ncols), c_m1.eq(c_top),
+                        *ends(ncols == 0, nrows == 0, c_top == 0),
+                        act.eq(act0), act_row.eq(act0), act_ch.eq(act0),
+                        w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
+                    ]
+                    m.d.sync += final_pos.eq((py == d.PH - 1)
+                                             & (px + (pair & ~d.pool & has_b_new) == d.PW - 1)
+                                             & win_last)
+                    if self.pairs:
+                        m.d.sync += [a_skip.eq(pair & (x < d.pad)),
+                                     b_skip.eq(pair & (xroom < d.k)), has_b.eq(has_b_new)]
+                    m.next = "TAP"
             with m.State("TAP"):
                 m.d.comb += [self.busy.eq(1), issue.eq(~(last & spacing_nz))]
                 m.d.comb += [self.rd_en.eq(issue), self.op.valid.eq(issue)]
@@ -303,12 +335,13 @@ class Sequencer(wiring.Component):
                                          w_ch.eq(w_ch + d.kk), w_row.eq(w_ch + d.kk),
                                          w.eq(w_ch + d.kk)]
                     with m.If(last):
-                        per = Mux(last_group, d.lanes_last, self.lanes) * self.post_rate
-                        gap = Signal.like(spacing, name="gap")
-                        m.d.comb += gap.eq((Mux(has_b, per << 1, per) if self.pairs else per) - 1)
+                        gap = gap_q if tab else self._gap(m, d, last_group, has_b, spacing)
                         m.d.sync += [spacing.eq(gap), spacing_nz.eq(gap != 0)]
                         m.next = "SETUP"
-                        self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b)
+                        if tab:
+                            m.d.sync += tpos.eq(tpos + 1)
+                        else:
+                            self._advance(m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b)
                         with m.If(final_pos):
                             with m.If(last_group):
                                 m.d.comb += self.done.eq(1)
@@ -319,6 +352,39 @@ class Sequencer(wiring.Component):
                                     f_grp.eq(f_grp + self.lanes), o_grp.eq(o_grp + d.grp_stride)]
                                 m.next = after_group
         return m
+
+    def _gap(self, m, d, last_group, has_b, spacing):
+        """The spacing the next output's last tap waits for: this output's valid lanes times
+        ``post_rate`` (twice for a pair), minus 1."""
+        per = Mux(last_group, d.lanes_last, self.lanes) * self.post_rate
+        gap = Signal.like(spacing, name="gap")
+        m.d.comb += gap.eq((Mux(has_b, per << 1, per) if self.pairs else per) - 1)
+        return gap
+
+    def _setup_from_table(self, m, d, t, ends, c, ry, rx, nrows_m1, ncols_m1, c_m1, acts, ws,
+                          w_grp, g, o_grp, final_pos, last_group, win_first, win_last, o_pos,
+                          gap_q, pair, pair_regs):
+        """The second set-up cycle of the FPGA builds: every register of the position from its
+        table entry ``t`` (read in the first)."""
+        c_top = Signal.like(c_m1, name="c_top")
+        w0 = Signal.like(ws[0], name="w0")
+        group_last = Signal(name="group_last")
+        m.d.comb += [c_top.eq(d.C - 1), w0.eq(w_grp + t.w_off), group_last.eq(g == d.G - 1)]
+        m.d.sync += [
+            c.eq(0), ry.eq(0), rx.eq(0),
+            nrows_m1.eq(t.nrows), ncols_m1.eq(t.ncols), c_m1.eq(c_top),
+            *ends(t.rx_end, t.ry_end, c_top == 0),
+            *(r.eq(t.act0) for r in acts), *(r.eq(w0) for r in ws),
+            final_pos.eq(t.fin), last_group.eq(group_last),
+            win_first.eq(t.wf), win_last.eq(t.wl), o_pos.eq(o_grp + t.o),
+        ]
+        has_b = 0
+        if self.pairs:
+            a_skip, b_skip, has_b_r, o_pos_b, win_last_b = pair_regs
+            has_b = t.has_b
+            m.d.sync += [a_skip.eq(t.a_skip), b_skip.eq(t.b_skip), has_b_r.eq(t.has_b),
+                         o_pos_b.eq(o_grp + t.o + ~d.pool), win_last_b.eq(t.wl_b)]
+        m.d.sync += gap_q.eq(self._gap(m, d, group_last, has_b, gap_q))
 
     def _advance(self, m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b):
         """Next output position (pooling-window order when ``d.pool``; pairs when ``pair``)."""

@@ -28,7 +28,8 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .descriptor import descriptor_layout, descriptor_values
+from .descriptor import (descriptor_layout, descriptor_values, position_entries,
+                         position_layout)
 from .lanes import ACT_WIDTH, BucketLanes, MACLanes
 from .post import PostProcessor
 from .program import LOGIT_BITS, EngineProgram
@@ -175,6 +176,13 @@ class QSQEngine(wiring.Component):
         pairs = cfg.reuse == 2
         seq = _sequencer(prog, self.desc_layout, timing["rate"])
         m.submodules.lanes, m.submodules.post, m.submodules.seq = lanes, post, seq
+        if seq.table is not None:
+            # the FPGA builds: every output position's set-up values (hw.engine.descriptor)
+            m.submodules.position_mem = t_mem = memory.Memory(
+                shape=seq.table, depth=seq.table_depth, init=position_entries(prog),
+                attrs={"ram_style": "block"})
+            t_rd = t_mem.read_port()
+            m.d.comb += [t_rd.addr.eq(seq.t_addr), t_rd.en.eq(seq.t_en), seq.t_data.eq(t_rd.data)]
 
         desc = Signal(self.desc_layout, name="desc")
         layer = Signal(w["layer"], name="layer")
@@ -217,7 +225,11 @@ class QSQEngine(wiring.Component):
             data1["scale"] = s_rd.data
         if _tap_stages(cfg) == 2:
             # the FPGA builds: the memories' data (a multiplexer across block RAMs when a memory
-            # spans several) is registered before the lanes' adders
+            # spans several) is registered before the lanes' adders, the bucket PE's negated
+            # activations with it
+            if cfg.pe == "bucket" and lanes.negated:
+                for k in [k for k in data1 if k.startswith("act")]:
+                    data1[f"{k}_neg"] = -data1[k]
             op2 = Signal.like(seq.op, name="op_s2")
             m.d.sync += op2.eq(op1)
             with m.If(op1.valid | op1.load if cfg.pe == "multiplier" else op1.valid):
@@ -232,6 +244,9 @@ class QSQEngine(wiring.Component):
         if pairs:
             m.d.comb += [lanes.act_b.eq(data1["act_b"]), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
                          lanes.half.eq(post.half)]
+        for k in ("act_neg", "act_b_neg"):
+            if k in data1:
+                m.d.comb += getattr(lanes, k).eq(data1[k])
         if cfg.pe == "multiplier":
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
                          lanes.load.eq(op1.load), lanes.lane.eq(op1.lane),
@@ -357,7 +372,8 @@ def _units(prog: EngineProgram, desc_layout):
             width = prog.bucket_widths()
             widths = {**widths, "bucket": max(width)}
         lanes = BucketLanes(cfg.lanes, prog.codec, width, cfg.gating,
-                            lean=cfg.power == "lean", pairs=pairs, chain=cfg.fpga)
+                            lean=cfg.power == "lean", pairs=pairs, chain=cfg.fpga,
+                            negated=cfg.fpga)
     else:
         lanes = MACLanes(cfg.lanes, cfg.pe, prog.codec or _INT8_CODEC, prog.widths["acc"],
                          cfg.gating, cfg.recode, lean=lean, pairs=pairs, chain=cfg.fpga)
@@ -374,8 +390,10 @@ def _tap_stages(cfg) -> int:
 
 def _sequencer(prog: EngineProgram, desc_layout, rate: int) -> Sequencer:
     cfg = prog.config
+    table = {"table": position_layout(prog), "table_depth": len(position_entries(prog))} \
+        if cfg.fpga else {}
     return Sequencer(desc_layout, cfg.lanes, prog.widths, scale_loads=cfg.pe == "multiplier",
-                     post_rate=rate, pairs=cfg.reuse == 2, pipelined=cfg.fpga)
+                     post_rate=rate, pairs=cfg.reuse == 2, **table)
 
 
 def engine_timing(prog: EngineProgram) -> dict:
