@@ -357,3 +357,35 @@ def test_bench_page_refuses_a_missing_or_corrupt_file(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_engine.main(["--render", str(bad)])
     assert f"error: --render {bad}: not a bench.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reuse", [1, 2])
+def test_position_table_issues_every_tap_once_per_position(reuse):
+    """The FPGA sequencer's position table (hw.engine.descriptor): each layer's entries start at
+    its descriptor's ``t_base``, walk its issues in order, issue exactly the taps the cycle model
+    counts (``(nrows + 1) * (ncols + 1) * C`` per entry), and carry the end flags of the counts."""
+    from hw.engine.descriptor import (descriptor_layout, descriptor_values, position_entries,
+                                      position_layout, position_words)
+    from hw.engine.program import issues
+    from hw.engine.sequencer import Sequencer
+
+    qm = random_quantized_model(SPEC, SHAPE)
+    prog = compile_program(qm, EngineConfig(lanes=2, power="fpga", reuse=reuse))
+    rows, bases = position_entries(prog), [v["t_base"] for v in descriptor_values(prog)]
+    layout = position_layout(prog)
+    for p, base in zip(prog.layers, bases):
+        items = list(issues(p))
+        mine = rows[base:base + len(items)]
+        assert [r["fin"] for r in mine] == [0] * (len(items) - 1) + [1]
+        for r, (_y, _x, taps, outs) in zip(mine, items):
+            assert (r["nrows"] + 1) * (r["ncols"] + 1) * p.C == taps
+            assert (r["rx_end"], r["ry_end"]) == (int(r["ncols"] == 0), int(r["nrows"] == 0))
+            assert (r["o"], r["wf"], r["wl"]) == tuple(int(v) for v in outs[0])
+            if reuse == 2:
+                assert r["has_b"] == int(len(outs) == 2)
+    assert bases[-1] + 1 == len(rows) == len(position_words(prog))
+    assert all(w < 1 << layout.size for w in position_words(prog))
+    # only the FPGA builds carry the table's base in their descriptor
+    assert "t_base" not in descriptor_layout(compile_program(qm, EngineConfig(lanes=2))).members
+    with pytest.raises(ValueError, match="table_depth"):
+        Sequencer(descriptor_layout(prog), 2, prog.widths, table=layout, table_depth=0)

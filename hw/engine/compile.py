@@ -6,8 +6,9 @@ INT8 network for ``pe="int8"``); :func:`default_model` is the committed digits L
 :func:`write_engine` writes, into one folder:
 
 * ``qsq_engine.v`` -- the engine (top module ``qsq_engine``), memories initialised from the program;
-* ``weights.hex``, ``scales.hex``, ``biases.hex``, ``descriptors.hex`` -- the memory images, one
-  word per line in hexadecimal (``$readmemh`` format), for flows that load memories themselves;
+* ``weights.hex``, ``scales.hex``, ``biases.hex``, ``descriptors.hex`` (and ``positions.hex``,
+  the position table of the FPGA builds) -- the memory images, one word per line in hexadecimal
+  (``$readmemh`` format), for flows that load memories themselves;
 * ``manifest.json`` / ``manifest.md`` -- configuration, ports, layers, memory sizes in bits per
   memory, MACs and multiplies per inference, predicted cycles (:mod:`hw.engine.schedule`).
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import EngineConfig
-from .descriptor import FIELDS, descriptor_layout, descriptor_values
+from .descriptor import (descriptor_fields, descriptor_layout, descriptor_values, position_layout,
+                         position_words)
 from .program import EngineProgram, compile_program, positions
 from .schedule import compute_cycles, cycle_table, memory_traffic
 from golden_model.fileio import atomic_write_text
@@ -139,6 +141,8 @@ def manifest(prog: EngineProgram, timing: dict) -> dict:
     """Everything a user needs to know about a compiled engine (see the module notes)."""
     cfg = prog.config
     mems = prog.memory_bits()
+    if cfg.fpga:    # the FPGA builds' position table
+        mems["positions"] = len(position_words(prog)) * position_layout(prog).size
     rows = cycle_table(prog, timing)
     compute = compute_cycles(prog, timing)
     outputs = sum(p.F * p.outputs for p in prog.layers)
@@ -165,7 +169,7 @@ def manifest(prog: EngineProgram, timing: dict) -> dict:
             "macs": r["macs"], "issued_taps": r["taps"], "cycles": r["cycles"],
             "stall_cycles": r["stall"], "utilisation": round(r["utilisation"], 4)})
     layout = descriptor_layout(prog)
-    widths = {name: layout[name].width for name in FIELDS}
+    widths = {name: layout[name].width for name in descriptor_fields(prog)}
     return {
         "top": TOP_NAME,
         "config": {"lanes": cfg.lanes, "pe": cfg.pe, "recode": cfg.recode if cfg.pe == "multiplier" else None,
@@ -252,11 +256,14 @@ def write_engine(prog: EngineProgram, out_dir, verilog: bool = True) -> dict:
     words = []
     for vals in descriptor_values(prog):
         word = 0
-        for name in FIELDS:
+        for name in descriptor_fields(prog):
             field = layout[name]
             word |= (vals[name] & ((1 << field.width) - 1)) << field.offset
         words.append(word)
     atomic_write_text(out / "descriptors.hex", _hex(words, layout.size))
+    if prog.config.fpga:    # the FPGA builds' position table (hw.engine.descriptor)
+        atomic_write_text(out / "positions.hex",
+                          _hex(position_words(prog), position_layout(prog).size))
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     atomic_write_text(out / "manifest.md", _manifest_md(man))
     return man
