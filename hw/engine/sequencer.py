@@ -287,13 +287,27 @@ class Sequencer(wiring.Component):
                 with m.State("SETUP"):
                     m.d.comb += [self.busy.eq(1), self.t_en.eq(1)]
                     m.next = "SETUP2"
-                with m.State("SETUP2"):
+                with m.State("SETUP2"):     # every register of the position from its entry
                     m.d.comb += self.busy.eq(1)
-                    self._setup_from_table(m, d, t, ends, c, ry, rx, nrows_m1, ncols_m1, c_m1,
-                                           (act, act_row, act_ch), (w, w_row, w_ch), w_grp, g,
-                                           o_grp, final_pos, last_group, win_first, win_last,
-                                           o_pos, gap_q, pair, (a_skip, b_skip, has_b, o_pos_b,
-                                                                win_last_b))
+                    c_top = Signal.like(c_m1, name="c_top")
+                    w0 = Signal.like(w, name="w0")
+                    group_last = Signal(name="group_last")
+                    m.d.comb += [c_top.eq(d.C - 1), w0.eq(w_grp + t.w_off),
+                                 group_last.eq(g == d.G - 1)]
+                    m.d.sync += [
+                        c.eq(0), ry.eq(0), rx.eq(0),
+                        nrows_m1.eq(t.nrows), ncols_m1.eq(t.ncols), c_m1.eq(c_top),
+                        *ends(t.rx_end, t.ry_end, c_top == 0),
+                        act.eq(t.act0), act_row.eq(t.act0), act_ch.eq(t.act0),
+                        w.eq(w0), w_row.eq(w0), w_ch.eq(w0),
+                        final_pos.eq(t.fin), last_group.eq(group_last),
+                        win_first.eq(t.wf), win_last.eq(t.wl), o_pos.eq(o_grp + t.o),
+                        gap_q.eq(self._gap(m, d, group_last, t.has_b if self.pairs else 0,
+                                           spacing)),
+                    ]
+                    if self.pairs:
+                        m.d.sync += [a_skip.eq(t.a_skip), b_skip.eq(t.b_skip), has_b.eq(t.has_b),
+                                     o_pos_b.eq(o_grp + t.o + ~d.pool), win_last_b.eq(t.wl_b)]
                     m.next = "TAP"
             else:
                 with m.State("SETUP"):
@@ -360,31 +374,6 @@ class Sequencer(wiring.Component):
         gap = Signal.like(spacing, name="gap")
         m.d.comb += gap.eq((Mux(has_b, per << 1, per) if self.pairs else per) - 1)
         return gap
-
-    def _setup_from_table(self, m, d, t, ends, c, ry, rx, nrows_m1, ncols_m1, c_m1, acts, ws,
-                          w_grp, g, o_grp, final_pos, last_group, win_first, win_last, o_pos,
-                          gap_q, pair, pair_regs):
-        """The second set-up cycle of the FPGA builds: every register of the position from its
-        table entry ``t`` (read in the first)."""
-        c_top = Signal.like(c_m1, name="c_top")
-        w0 = Signal.like(ws[0], name="w0")
-        group_last = Signal(name="group_last")
-        m.d.comb += [c_top.eq(d.C - 1), w0.eq(w_grp + t.w_off), group_last.eq(g == d.G - 1)]
-        m.d.sync += [
-            c.eq(0), ry.eq(0), rx.eq(0),
-            nrows_m1.eq(t.nrows), ncols_m1.eq(t.ncols), c_m1.eq(c_top),
-            *ends(t.rx_end, t.ry_end, c_top == 0),
-            *(r.eq(t.act0) for r in acts), *(r.eq(w0) for r in ws),
-            final_pos.eq(t.fin), last_group.eq(group_last),
-            win_first.eq(t.wf), win_last.eq(t.wl), o_pos.eq(o_grp + t.o),
-        ]
-        has_b = 0
-        if self.pairs:
-            a_skip, b_skip, has_b_r, o_pos_b, win_last_b = pair_regs
-            has_b = t.has_b
-            m.d.sync += [a_skip.eq(t.a_skip), b_skip.eq(t.b_skip), has_b_r.eq(t.has_b),
-                         o_pos_b.eq(o_grp + t.o + ~d.pool), win_last_b.eq(t.wl_b)]
-        m.d.sync += gap_q.eq(self._gap(m, d, group_last, has_b, gap_q))
 
     def _advance(self, m, d, py, px, dy, dx, y, x, yw, yk, pos, pair, has_b):
         """Next output position (pooling-window order when ``d.pool``; pairs when ``pair``)."""
