@@ -644,7 +644,7 @@ def test_seed_sweep_stops_at_the_first_seed_that_meets_the_clock(monkeypatch):
     def fake(spec, prog, model, trunc, baud, seed, out, top_only, clock_mhz):
         built.append((seed, clock_mhz))
         f = fmax[seed] if clock_mhz >= 30 else 40.0      # below 30 MHz every seed meets it
-        return {"clock_mhz": clock_mhz, "nextpnr": {"clocks": {"clk": {
+        return {"clock_mhz": clock_mhz, "seed": seed, "nextpnr": {"clocks": {"clk": {
             "fmax_mhz": f, "target_mhz": clock_mhz, "pass": f >= clock_mhz}}}}
 
     monkeypatch.setattr(B, "_build_once", fake)
@@ -652,7 +652,7 @@ def test_seed_sweep_stops_at_the_first_seed_that_meets_the_clock(monkeypatch):
     r = B.build_bitstream("icebreaker", 2, seed=[1, 2, 3], clock_mhz=36.0)
     assert built == [(1, 36.0), (2, 36.0)]
     assert [a["seed"] for a in r["seed_attempts"]] == [1, 2] and r["seed_attempts"][1]["pass"]
-    assert written == [r]
+    assert written == [r] and B.held_build(r) == "the last build"
     # auto: the iCEBreaker's first guess (30 MHz) met by no seed -> again at 0.92 of the best
     fmax.update({1: 29.0, 2: 29.5, 3: 28.0})
     built.clear()
@@ -661,5 +661,16 @@ def test_seed_sweep_stops_at_the_first_seed_that_meets_the_clock(monkeypatch):
     assert built[3:] == [(1, pytest.approx(29.5 * B.AUTO_MARGIN))]
     assert r["clock_attempts"][0] == {"target_mhz": 30.0, "fmax_mhz": 29.5, "pass": False}
     assert r["clock_attempts"][-1]["pass"] and len(r["seed_attempts"]) == 4
+    # a fixed clock no seed meets: the best seed is built again, and the report says so
+    built.clear()
+    r = B.build_bitstream("icebreaker", 2, seed=[1, 2, 3], clock_mhz=36.0)
+    assert built == [(1, 36.0), (2, 36.0), (3, 36.0), (2, 36.0)] and r["seed"] == 2
+    assert [a["seed"] for a in r["seed_attempts"]] == [1, 2, 3]
+    assert B.held_build(r) == "the build of seed 2, the best fmax (built again)"
+    fmax[3] = 29.9                                        # the last seed is the best: no rebuild
+    built.clear()
+    r = B.build_bitstream("icebreaker", 2, seed=[1, 2, 3], clock_mhz=36.0)
+    assert built == [(1, 36.0), (2, 36.0), (3, 36.0)] and r["seed"] == 3
+    assert B.held_build(r) == "the build of seed 3, the best fmax"
     with pytest.raises(ValueError, match=r"^seed must name at least one nextpnr seed$"):
         B.build_bitstream("icebreaker", 2, seed=[])

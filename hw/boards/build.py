@@ -135,8 +135,9 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
         UART line rate.
     seed : int or sequence of int
         nextpnr's placement seed; several: a seed sweep -- each clock is built with the seeds in
-        order until one meets it (the output folder holds the last build; the report lists every
-        seed tried).
+        order until one meets it (the report lists every seed tried); the output folder holds
+        that build, or, when no seed meets the clock, the best seed's (built again if it was not
+        the last).
     out : path, optional
         Output folder (default ``build/boards/<board>``).
     top_only : bool
@@ -197,6 +198,13 @@ def build_bitstream(board: str = "icebreaker", lanes: int | None = None, pe: str
         if not best["fmax_mhz"] or tried[-1]["pass"] or len(attempts) == 3:
             break
         target = best["fmax_mhz"] * AUTO_MARGIN
+    last_clock = [a for a in tried if a["target_mhz"] == report["clock_mhz"]]
+    if len(last_clock) > 1 and not last_clock[-1]["pass"]:
+        # no seed met the clock: the folder keeps the seed with the best fmax, built again
+        best = max(last_clock, key=lambda a: a["fmax_mhz"] or 0)
+        if best is not last_clock[-1]:
+            report = _build_once(spec, prog, model, trunc, baud, best["seed"], out, top_only,
+                                 target)
     if attempts:
         report["clock_attempts"] = attempts
     if len(seeds) > 1:
@@ -397,6 +405,15 @@ def _clock_text(r: dict) -> str:
             f"{pll['asked_mhz']:g} MHz: {par}, VCO {pll['vco_mhz']:g} MHz")
 
 
+def held_build(r: dict) -> str:
+    """Which build of a seed sweep the output folder holds (report ``r``)."""
+    last = r["seed_attempts"][-1]
+    if last["pass"]:
+        return "the last build"
+    again = " (built again)" if r["seed"] != last["seed"] else ""
+    return f"the build of seed {r['seed']}, the best fmax{again}"
+
+
 def report_markdown(r: dict) -> str:
     """The report of :func:`build_bitstream` as Markdown."""
     from golden_model.tables import markdown_table
@@ -429,7 +446,7 @@ def report_markdown(r: dict) -> str:
                           lambda i, a: f"build {i + 1}")
     if r.get("seed_attempts"):
         lines += attempts("Seed sweep: ", r["seed_attempts"], lambda i, a: f"seed {a['seed']}",
-                          " This folder holds the last build.")
+                          f" This folder holds {held_build(r)}.")
     lines += ["## Device utilisation (nextpnr)", ""]
     util = {k: v for k, v in r["nextpnr"]["utilisation"].items() if v[0]}
     lines += [markdown_table(["resource", "used", "available", "%"],
