@@ -62,10 +62,10 @@ from __future__ import annotations
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from .program import EngineProgram, LayerPlan, issues
+from .program import EngineProgram, LayerPlan, issues, tap_ranges
 
 __all__ = ["FIELDS", "SIGNED_FIELDS", "descriptor_fields", "descriptor_values", "descriptor_layout",
-           "position_entries", "position_layout", "position_words"]
+           "position_fields", "position_entries", "position_layout", "position_words"]
 
 #: Descriptor fields, in layout order.
 FIELDS = ("C", "k", "pad", "hp", "wp", "W", "HW", "kk", "padW", "padk", "PH", "PW", "pool", "G",
@@ -123,29 +123,24 @@ def descriptor_layout(prog: EngineProgram) -> data.StructLayout:
 
 
 def _entries(p: LayerPlan, act_width: int) -> list[dict]:
-    """Position-table entries of one layer: the ASIC sequencer's set-up arithmetic, per issue."""
+    """Position-table entries of one layer, per issue: the first issued tap (kernel row
+    ``ky_lo``, column ``kx_lo``: the window clipped to the image, :func:`tap_ranges`; a pair's
+    columns are the union of both kernels', from the second position's first) and the counts."""
     out = []
     items = list(issues(p))
-    hp, wp = p.H - 1 + p.pad, p.W - 1 + p.pad
     for i, (y, x, _taps, outs) in enumerate(items):
-        ylo = p.pad - y if y < p.pad else 0
-        xlo = p.pad - x if x < p.pad else 0
-        yhi, xhi = min(hp - y, p.k - 1), min(wp - x, p.k - 1)
-        if p.pair:   # the union of both positions' kernel columns
-            xlo = p.pad - x - 1 if x + 1 < p.pad else 0
-            col0 = -1 if x < p.pad else x - p.pad
-        else:
-            col0 = 0 if x < p.pad else x - p.pad
-        row0 = 0 if y < p.pad else y * p.W - p.pad * p.W
-        nrows, ncols = yhi - ylo, xhi - xlo
-        e = {"act0": (p.in_base + row0 + col0) % (1 << act_width),
-             "w_off": ((p.pad - y) * p.k if y < p.pad else 0) + xlo,
+        ky_lo, ky_hi, kx_lo, kx_hi = tap_ranges(p, y, x)
+        if p.pair:
+            kx_lo = tap_ranges(p, y, x + 1)[2]
+        nrows, ncols = ky_hi - ky_lo, kx_hi - kx_lo
+        act0 = p.in_base + (y - p.pad + ky_lo) * p.W + (x - p.pad + kx_lo)
+        e = {"act0": act0 % (1 << act_width), "w_off": ky_lo * p.k + kx_lo,
              "nrows": nrows, "ncols": ncols, "rx_end": int(ncols == 0), "ry_end": int(nrows == 0),
              "o": outs[0][0], "wf": int(outs[0][1]), "wl": int(outs[0][2]),
              "fin": int(i == len(items) - 1)}
-        if len(outs) > 1 or p.pair:
-            e.update({"has_b": int(len(outs) > 1), "a_skip": int(p.pair and x < p.pad),
-                      "b_skip": int(p.pair and wp - x < p.k),
+        if p.pair:
+            e.update({"has_b": int(len(outs) > 1), "a_skip": int(x < p.pad),
+                      "b_skip": int(p.W - 1 + p.pad - x < p.k),
                       "wl_b": int(outs[1][2]) if len(outs) > 1 else 0})
         out.append(e)
     return out
