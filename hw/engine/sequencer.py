@@ -37,6 +37,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .._component import checking_parameters
+
 __all__ = ["Sequencer", "op_layout", "meta_layout"]
 
 
@@ -115,8 +117,10 @@ class Sequencer(wiring.Component):
         self.desc_layout, self.lanes, self.widths = desc_layout, lanes, widths
         self.scale_loads, self.post_rate, self.pairs = scale_loads, post_rate, pairs
         self.table, self.table_depth = table, table_depth
-        if table is not None and table_depth < 1:
-            raise ValueError(f"table_depth must be >= 1 with a position table, not {table_depth!r}")
+        with checking_parameters(self):
+            if table is not None and table_depth < 1:
+                raise ValueError(f"table_depth must be >= 1 with a position table, not "
+                                 f"{table_depth!r}")
         self.lane_width = max(1, (lanes - 1).bit_length())
         ports = {} if table is None else {"t_addr": Out(range(table_depth)), "t_en": Out(1),
                                           "t_data": In(table)}
