@@ -70,15 +70,17 @@ BAUD  ?=
 MODEL ?=
 SEED  ?=
 # MODEL=mnist: LeNet-5 (28x28) on MNIST with its weights in the UP5K's SPRAM (loaded by the host
-# with LOAD), 8 lanes, clocked from the PLL at 33 MHz, 3 Mbaud; needs the MNIST files (make mnist).
+# with LOAD), 16 lanes, clocked from the PLL at 33 MHz, 3 Mbaud, nextpnr seeds 1, 2, 3 in turn;
+# needs the MNIST files (make mnist).
 # The iCEBreaker's digits build: 16 lanes from the PLL at 36 MHz, 3 Mbaud, nextpnr seeds 1, 2, 3
 # in turn until one meets the clock.
 ifeq ($(MODEL),mnist)
 BOARD_DIR   = $(BUILD)/boards/$(BOARD)-mnist
 BOARD_MODEL = --model mnist --weight-store spram
-LANES      := $(or $(LANES),8)
+LANES      := $(or $(LANES),16)
 BAUD       := $(or $(BAUD),3000000)
 CLOCK_MHZ  := $(or $(CLOCK_MHZ),33)
+SEED       := $(or $(SEED),1$(comma)2$(comma)3)
 BOARD_DEPS  = mnist
 else
 BOARD_DIR   = $(BUILD)/boards/$(BOARD)
