@@ -159,14 +159,18 @@ def position_entries(prog: EngineProgram) -> list[dict]:
     return [{n: e.get(n, 0) for n in names} for e in rows]
 
 
+def _layout_of(rows: list[dict]) -> data.StructLayout:
+    return data.StructLayout({n: unsigned(max(1, max(r[n] for r in rows).bit_length()))
+                              for n in rows[0]})
+
+
 def position_layout(prog: EngineProgram) -> data.StructLayout:
     """A struct layout wide enough for every position-table entry of ``prog``."""
-    rows = position_entries(prog)
-    return data.StructLayout({n: unsigned(max(1, max(r[n] for r in rows).bit_length()))
-                              for n in position_fields(prog)})
+    return _layout_of(position_entries(prog))
 
 
 def position_words(prog: EngineProgram) -> list[int]:
     """The position table as integers in :func:`position_layout`'s layout."""
-    layout = position_layout(prog)
-    return [sum(v << layout[n].offset for n, v in r.items()) for r in position_entries(prog)]
+    rows = position_entries(prog)
+    layout = _layout_of(rows)
+    return [sum(v << layout[n].offset for n, v in r.items()) for r in rows]

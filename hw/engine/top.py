@@ -228,8 +228,9 @@ class QSQEngine(wiring.Component):
             # spans several) is registered before the lanes' adders, the bucket PE's negated
             # activations with it
             if cfg.pe == "bucket" and lanes.negated:
-                for k in [k for k in data1 if k.startswith("act")]:
-                    data1[f"{k}_neg"] = -data1[k]
+                for k in _NEGATED:
+                    if k in data1:
+                        data1[f"{k}_neg"] = -data1[k]
             op2 = Signal.like(seq.op, name="op_s2")
             m.d.sync += op2.eq(op1)
             with m.If(op1.valid | op1.load if cfg.pe == "multiplier" else op1.valid):
@@ -244,9 +245,9 @@ class QSQEngine(wiring.Component):
         if pairs:
             m.d.comb += [lanes.act_b.eq(data1["act_b"]), lanes.va.eq(op1.va), lanes.vb.eq(op1.vb),
                          lanes.half.eq(post.half)]
-        for k in ("act_neg", "act_b_neg"):
-            if k in data1:
-                m.d.comb += getattr(lanes, k).eq(data1[k])
+        for k in _NEGATED:
+            if f"{k}_neg" in data1:
+                m.d.comb += getattr(lanes, f"{k}_neg").eq(data1[f"{k}_neg"])
         if cfg.pe == "multiplier":
             m.d.comb += [s_rd.addr.eq(seq.f_addr), s_rd.en.eq(seq.rd_en & seq.op.load),
                          lanes.load.eq(op1.load), lanes.lane.eq(op1.lane),
@@ -380,6 +381,11 @@ def _units(prog: EngineProgram, desc_layout):
     post = PostProcessor(cfg.pe, cfg.lanes, prog.codec, desc_layout, widths, cfg.products,
                          lean=lean, pairs=pairs, fpga=cfg.fpga)
     return lanes, post
+
+
+#: The activations whose negations the FPGA builds register for the bucket lanes
+#: (:class:`BucketLanes` ``negated``: ports ``act_neg``, ``act_b_neg``).
+_NEGATED = ("act", "act_b")
 
 
 def _tap_stages(cfg) -> int:
